@@ -1,0 +1,415 @@
+package workload
+
+import (
+	"fmt"
+	"path"
+	"reflect"
+	"slices"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// LabelAgent opts a workload in ("true") or out ("false") of modeguard,
+// whatever its image. On a DaemonSet, StatefulSet, Deployment or ReplicaSet
+// the workload's own label wins over its pod template's.
+const LabelAgent = "modeguard.dev/agent"
+
+// Reasons that do not depend on the object.
+const (
+	ReasonStatic      = "Grafana Agent static mode (no AGENT_MODE=flow, no -flow binary): not handled by modeguard"
+	ReasonNoContainer = "no agent container"
+)
+
+// FromObject reads the facts of a Pod, DaemonSet, StatefulSet, Deployment or
+// ReplicaSet (pointers to the k8s.io/api types; any other object is
+// ErrNotWorkload). Workloads are read through their pod template.
+//
+// hpas are the HorizontalPodAutoscalers at hand (may be nil): one that targets
+// the object, in its namespace, makes it replicated when it allows more than
+// one replica. An HPA or object without a namespace (a manifest file) matches
+// any namespace.
+func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler) (*Facts, error) {
+	if obj == nil || reflect.ValueOf(obj).IsNil() {
+		return nil, fmt.Errorf("nil object: %w", ErrNotWorkload)
+	}
+	var (
+		f       = &Facts{}
+		meta    metav1.ObjectMeta // the object's own
+		podMeta metav1.ObjectMeta // its pod template's, or the Pod's own
+		spec    *corev1.PodSpec
+		claims  []corev1.PersistentVolumeClaim
+		targets [][2]string // kind, name an HPA may target to scale it
+	)
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		f.Kind, meta, podMeta, spec = "Pod", o.ObjectMeta, o.ObjectMeta, &o.Spec
+		targets = podMode(f, o)
+	case *appsv1.DaemonSet:
+		f.Kind, meta, podMeta, spec = "DaemonSet", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
+		f.Mode, f.ModeSource = ModeDaemonSet, "kind"
+	case *appsv1.StatefulSet:
+		f.Kind, meta, podMeta, spec = "StatefulSet", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
+		f.Mode, f.ModeSource = ModeStatefulSet, "kind"
+		f.Replicas = replicas(o.Spec.Replicas)
+		f.ServiceName = o.Spec.ServiceName
+		claims = o.Spec.VolumeClaimTemplates
+		targets = [][2]string{{"StatefulSet", o.Name}}
+	case *appsv1.Deployment:
+		f.Kind, meta, podMeta, spec = "Deployment", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
+		f.Mode, f.ModeSource = ModeDeployment, "kind"
+		f.Replicas = replicas(o.Spec.Replicas)
+		targets = [][2]string{{"Deployment", o.Name}}
+	case *appsv1.ReplicaSet:
+		f.Kind, meta, podMeta, spec = "ReplicaSet", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
+		f.Replicas = replicas(o.Spec.Replicas)
+		targets = replicaSetMode(f, o)
+	default:
+		return nil, fmt.Errorf("%T: %w", obj, ErrNotWorkload)
+	}
+	f.Namespace, f.Name = meta.Namespace, meta.Name
+	f.Labels, f.Annotations = nonEmpty(meta.Labels), nonEmpty(meta.Annotations)
+
+	f.HPA = findHPA(hpas, meta.Namespace, targets)
+	f.Replicated = (f.Replicas != nil && *f.Replicas > 1) || (f.HPA != nil && f.HPA.MaxReplicas > 1)
+	f.HostNetwork = spec.HostNetwork
+	f.Volumes = volumes(spec.Volumes)
+
+	optIn, optWhere := optLabel(meta.Labels, podMeta.Labels)
+	p := pickContainer(spec, optIn == "true")
+	if p.c != nil {
+		readContainer(f, p)
+	}
+	for _, c := range claims {
+		ct := ClaimTemplate{Name: c.Name}
+		if p.c != nil {
+			for _, m := range p.c.VolumeMounts {
+				if m.Name == c.Name {
+					ct.MountPath = m.MountPath
+					break
+				}
+			}
+		}
+		f.ClaimTemplates = append(f.ClaimTemplates, ct)
+	}
+	decide(f, p, optIn, optWhere)
+	if f.Agent {
+		f.Config = resolveConfig(f, p.c, spec.Volumes)
+	}
+	return f, nil
+}
+
+// TargetsHPA reports whether hpa's scaleTargetRef names the kind and name
+// (an apps/v1, extensions or group-less reference). It does not compare
+// namespaces.
+func TargetsHPA(hpa *autoscalingv2.HorizontalPodAutoscaler, kind, name string) bool {
+	if hpa == nil {
+		return false
+	}
+	ref := hpa.Spec.ScaleTargetRef
+	if ref.Kind != kind || ref.Name != name {
+		return false
+	}
+	gv, err := schema.ParseGroupVersion(ref.APIVersion)
+	if err != nil {
+		return false
+	}
+	return gv.Group == "" || gv.Group == appsv1.GroupName || gv.Group == "extensions"
+}
+
+// findHPA returns the first HPA in namespace ns that targets one of targets.
+func findHPA(hpas []autoscalingv2.HorizontalPodAutoscaler, ns string, targets [][2]string) *HPA {
+	for i := range hpas {
+		h := &hpas[i]
+		if ns != "" && h.Namespace != "" && h.Namespace != ns {
+			continue
+		}
+		for _, t := range targets {
+			if TargetsHPA(h, t[0], t[1]) {
+				min := int32(1)
+				if h.Spec.MinReplicas != nil {
+					min = *h.Spec.MinReplicas
+				}
+				return &HPA{Name: h.Name, MinReplicas: min, MaxReplicas: h.Spec.MaxReplicas}
+			}
+		}
+	}
+	return nil
+}
+
+// replicas applies the API default: a nil spec.replicas is 1.
+func replicas(r *int32) *int32 {
+	n := int32(1)
+	if r != nil {
+		n = *r
+	}
+	return &n
+}
+
+// ownerOf returns the controller ownerReference, else the first one.
+func ownerOf(refs []metav1.OwnerReference) *Owner {
+	for _, r := range refs {
+		if r.Controller != nil && *r.Controller {
+			return &Owner{Kind: r.Kind, Name: r.Name, Controller: true}
+		}
+	}
+	if len(refs) > 0 {
+		return &Owner{Kind: refs[0].Kind, Name: refs[0].Name}
+	}
+	return nil
+}
+
+// ownerRefText names an ownerReference: "DaemonSet/alloy", with the group
+// when it is not apps ("DaemonSet.apps.kruise.io/alloy").
+func ownerRefText(refs []metav1.OwnerReference, o *Owner) string {
+	for _, r := range refs {
+		if r.Kind != o.Kind || r.Name != o.Name {
+			continue
+		}
+		if gv, err := schema.ParseGroupVersion(r.APIVersion); err == nil && gv.Group != appsv1.GroupName && gv.Group != "" {
+			return o.Kind + "." + gv.Group + "/" + o.Name
+		}
+		break
+	}
+	return o.Kind + "/" + o.Name
+}
+
+// podMode sets a Pod's mode from its controller and returns what an HPA
+// scaling it would target.
+func podMode(f *Facts, pod *corev1.Pod) [][2]string {
+	o := ownerOf(pod.OwnerReferences)
+	f.Owner = o
+	if o == nil {
+		f.ModeSource = "none"
+		return nil
+	}
+	ref := ownerRefText(pod.OwnerReferences, o)
+	if !o.Controller {
+		f.ModeSource = "none: ownerReference " + ref + " is not a controller"
+		return nil
+	}
+	switch o.Kind {
+	case "DaemonSet":
+		f.Mode, f.ModeSource = ModeDaemonSet, "ownerReference "+ref
+	case "StatefulSet":
+		f.Mode, f.ModeSource = ModeStatefulSet, "ownerReference "+ref
+		return [][2]string{{"StatefulSet", o.Name}}
+	case "Deployment":
+		f.Mode, f.ModeSource = ModeDeployment, "ownerReference "+ref
+		return [][2]string{{"Deployment", o.Name}}
+	case "ReplicaSet":
+		hash := pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
+		if hash == "" {
+			f.ModeSource = "ownerReference " + ref + " without a pod-template-hash label: not known to belong to a Deployment"
+			return [][2]string{{"ReplicaSet", o.Name}}
+		}
+		f.Mode, f.ModeSource = ModeDeployment, "inferred: ReplicaSet owner with pod-template-hash label → Deployment"
+		if d, ok := strings.CutSuffix(o.Name, "-"+hash); ok && d != "" {
+			o.Deployment = d
+			return [][2]string{{"ReplicaSet", o.Name}, {"Deployment", d}}
+		}
+		return [][2]string{{"ReplicaSet", o.Name}}
+	default:
+		f.ModeSource = "ownerReference " + ref + ": not a DaemonSet, StatefulSet or ReplicaSet"
+	}
+	return nil
+}
+
+// replicaSetMode sets a ReplicaSet's mode from its controller and returns
+// what an HPA scaling it would target.
+func replicaSetMode(f *Facts, rs *appsv1.ReplicaSet) [][2]string {
+	o := ownerOf(rs.OwnerReferences)
+	f.Owner = o
+	targets := [][2]string{{"ReplicaSet", rs.Name}}
+	if o != nil && o.Controller && o.Kind == "Deployment" {
+		f.Mode, f.ModeSource = ModeDeployment, "ownerReference "+ownerRefText(rs.OwnerReferences, o)
+		o.Deployment = o.Name
+		return append(targets, [2]string{"Deployment", o.Name})
+	}
+	f.ModeSource = "none: a ReplicaSet not controlled by a Deployment"
+	return targets
+}
+
+// optLabel returns the LabelAgent value ("true", "false" or "") and where it
+// was read: the object's labels win over its pod template's.
+func optLabel(own, template map[string]string) (value, where string) {
+	if v, ok := own[LabelAgent]; ok && (v == "true" || v == "false") {
+		return v, ""
+	}
+	if v, ok := template[LabelAgent]; ok && (v == "true" || v == "false") {
+		return v, " on the pod template"
+	}
+	return "", ""
+}
+
+// picked is the chosen agent container.
+type picked struct {
+	c      *corev1.Container
+	index  int
+	init   bool
+	repo   string // agent image repository, "" when the image is not an agent's
+	flavor string // the image's flavor
+	cl     commandLine
+}
+
+// runs reports whether the container's command line has the run subcommand.
+func (p picked) runs() bool { return p.cl.run != nil && p.cl.run.Subcommand == "run" }
+
+// pickContainer chooses the agent container: by image (preferring one that
+// runs `run`, since sidecars may share an image), native sidecars (init
+// containers with restartPolicy Always) included; then, only when the
+// workload opted in, the container that runs `run`, then one whose binary
+// names an agent, then the only container.
+func pickContainer(spec *corev1.PodSpec, optIn bool) picked {
+	var all []picked
+	add := func(c *corev1.Container, i int, init bool) {
+		repo, flavor := agentImage(c.Image)
+		all = append(all, picked{c: c, index: i, init: init, repo: repo, flavor: flavor, cl: parseCommandLine(c, repo)})
+	}
+	for i := range spec.Containers {
+		add(&spec.Containers[i], i, false)
+	}
+	for i := range spec.InitContainers {
+		if c := &spec.InitContainers[i]; c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+			add(c, i, true)
+		}
+	}
+	rules := []func(p picked) bool{
+		func(p picked) bool { return p.repo != "" && p.runs() },
+		func(p picked) bool { return p.repo != "" },
+	}
+	if optIn {
+		rules = append(rules,
+			func(p picked) bool { return p.runs() },
+			func(p picked) bool { return p.cl.run != nil && binaryFlavor(p.cl.run.Binary) != "" },
+			func(p picked) bool { return !p.init && len(spec.Containers) == 1 },
+		)
+	}
+	for _, ok := range rules {
+		for _, p := range all {
+			if ok(p) {
+				return p
+			}
+		}
+	}
+	return picked{}
+}
+
+// readContainer records the agent container, its command line, env and
+// mounts.
+func readContainer(f *Facts, p picked) {
+	c := p.c
+	f.Container = &Container{
+		Name: c.Name, Index: p.index, Image: c.Image, InitContainer: p.init,
+		ArgsField: p.cl.argsField, FlagStyle: p.cl.flagStyle,
+	}
+	f.Run = p.cl.run
+	for _, e := range c.Env {
+		if f.Env == nil {
+			f.Env = map[string]EnvVar{}
+		}
+		f.Env[e.Name] = envVar(e)
+	}
+	for name, e := range f.Env {
+		if e.Source == EnvFieldRef && e.FieldRef == "spec.nodeName" {
+			f.NodeNameEnv = append(f.NodeNameEnv, name)
+		}
+	}
+	slices.Sort(f.NodeNameEnv)
+	if e, ok := f.Env["AGENT_MODE"]; ok && e.Source == EnvLiteral {
+		f.AgentMode = e.Value
+	}
+	for _, ef := range c.EnvFrom {
+		switch {
+		case ef.ConfigMapRef != nil:
+			f.EnvFrom = append(f.EnvFrom, EnvFrom{Kind: "configMap", Name: ef.ConfigMapRef.Name, Prefix: ef.Prefix})
+		case ef.SecretRef != nil:
+			f.EnvFrom = append(f.EnvFrom, EnvFrom{Kind: "secret", Name: ef.SecretRef.Name, Prefix: ef.Prefix})
+		}
+	}
+	if len(f.EnvFrom) > 0 {
+		f.EnvFromNote = "a variable not in env may also be set through envFrom; env wins over envFrom, and only env can carry a fieldRef"
+	}
+	for _, m := range c.VolumeMounts {
+		sub := m.SubPath
+		if m.SubPathExpr != "" {
+			sub = m.SubPathExpr
+		}
+		f.Mounts = append(f.Mounts, Mount{Name: m.Name, MountPath: m.MountPath, SubPath: sub, ReadOnly: m.ReadOnly})
+	}
+}
+
+func envVar(e corev1.EnvVar) EnvVar {
+	s := e.ValueFrom
+	switch {
+	case s == nil:
+		return EnvVar{Source: EnvLiteral, Value: e.Value}
+	case s.FieldRef != nil:
+		return EnvVar{Source: EnvFieldRef, FieldRef: s.FieldRef.FieldPath}
+	case s.ResourceFieldRef != nil:
+		return EnvVar{Source: EnvResourceFieldRef, Resource: s.ResourceFieldRef.Resource}
+	case s.ConfigMapKeyRef != nil:
+		return EnvVar{Source: EnvConfigMapKeyRef, Name: s.ConfigMapKeyRef.Name, Key: s.ConfigMapKeyRef.Key}
+	case s.SecretKeyRef != nil:
+		return EnvVar{Source: EnvSecretKeyRef, Name: s.SecretKeyRef.Name, Key: s.SecretKeyRef.Key}
+	case s.FileKeyRef != nil:
+		return EnvVar{Source: EnvFileKeyRef, Name: s.FileKeyRef.VolumeName, Key: s.FileKeyRef.Key}
+	}
+	return EnvVar{Source: EnvLiteral, Value: e.Value}
+}
+
+// decide sets Agent, Reason and Flavor.
+func decide(f *Facts, p picked, optIn, optWhere string) {
+	f.Flavor = p.flavor
+	if p.flavor == "" && p.cl.run != nil {
+		f.Flavor = binaryFlavor(p.cl.run.Binary)
+	}
+	switch {
+	case optIn == "false":
+		f.Reason = "label " + LabelAgent + "=false" + optWhere
+		return
+	case p.c == nil && optIn == "true":
+		f.Agent, f.Flavor = true, FlavorAlloy
+		f.Reason = "label " + LabelAgent + "=true" + optWhere + ", but no container runs `run`, an agent binary or an agent image (flavor alloy by default)"
+		f.Config = &Config{Error: "no agent container"}
+		return
+	case p.c == nil:
+		f.Reason = ReasonNoContainer
+		return
+	case f.Flavor == FlavorAgent && isStatic(f, p):
+		f.Reason = ReasonStatic
+		return
+	}
+	f.Agent = true
+	switch {
+	case p.repo != "":
+		f.Reason = "image " + p.repo
+	case f.Flavor != "":
+		f.Reason = "label " + LabelAgent + "=true" + optWhere + " (flavor from binary " + p.cl.run.Binary + ")"
+	default:
+		f.Flavor = FlavorAlloy
+		f.Reason = "label " + LabelAgent + "=true" + optWhere + " (flavor alloy by default: neither image nor binary names one)"
+	}
+}
+
+// isStatic reports whether a Grafana Agent container runs in static mode:
+// no AGENT_MODE=flow, no grafana-agent-flow binary, no run subcommand.
+func isStatic(f *Facts, p picked) bool {
+	if p.repo == "grafana/agent-flow" || f.AgentMode == "flow" {
+		return false
+	}
+	r := p.cl.run
+	return r == nil || (path.Base(r.Binary) != "grafana-agent-flow" && r.Subcommand != "run")
+}
+
+func nonEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
