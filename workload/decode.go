@@ -22,6 +22,11 @@ import (
 // apps/v1, autoscaling/v1 and autoscaling/v2.
 var ErrUnsupportedKind = errors.New("unsupported kind")
 
+// ErrEmptyDocument is returned by Decode for data holding no object (only
+// comments or whitespace, as Helm renders often start with); callers reading
+// a stream of documents skip it.
+var ErrEmptyDocument = errors.New("empty document")
+
 // ErrNotWorkload is returned by FromObject for an object that is not a Pod,
 // DaemonSet, StatefulSet, Deployment or ReplicaSet.
 var ErrNotWorkload = errors.New("not a Pod, DaemonSet, StatefulSet, Deployment or ReplicaSet")
@@ -89,7 +94,7 @@ func singleDocument(data []byte) ([]byte, error) {
 		found = j
 	}
 	if found == nil {
-		return nil, errors.New("decoding object: empty document")
+		return nil, fmt.Errorf("decoding object: %w", ErrEmptyDocument)
 	}
 	return found, nil
 }
