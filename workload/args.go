@@ -35,7 +35,7 @@ func isBoolFlag(name string) bool {
 	case "cluster.enabled", "cluster.enable-tls", "server.http.enable-pprof",
 		"server.http.disable-support-bundle", "disable-support-bundle",
 		"config.bypass-conversion-errors", "disable-reporting",
-		"feature.community-components.enabled":
+		"feature.community-components.enabled", "cluster.use-discovery-v1":
 		return true
 	}
 	return strings.HasSuffix(name, ".enabled") || strings.HasPrefix(name, "enable-") ||
@@ -107,17 +107,20 @@ func parseCommandLine(c *corev1.Container, imageRepo string) commandLine {
 			continue
 		}
 		lastFlagField = toks[i].field
+		written := toks[i].field != "" // not the image's default command
 		name := strings.TrimLeft(t, "-")
 		if k, v, ok := strings.Cut(name, "="); ok {
 			flags[k] = v
-			if !isBoolFlag(k) {
+			if written && !isBoolFlag(k) {
 				equals++
 			}
 			continue
 		}
 		if !isBoolFlag(name) && i+1 < len(toks) && !strings.HasPrefix(toks[i+1].text, "-") {
 			flags[name] = toks[i+1].text
-			separate++
+			if written {
+				separate++
+			}
 			i++
 			continue
 		}
@@ -171,10 +174,10 @@ func clusterFrom(flags map[string]string) Cluster {
 		c.Flags[k] = v
 	}
 	c.Enabled, _ = strconv.ParseBool(flags["cluster.enabled"]) // pflag rejects other values: the process would not start
-	for _, a := range strings.Split(flags["cluster.join-addresses"], ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.JoinAddresses = append(c.JoinAddresses, a)
-		}
+	if j := flags["cluster.join-addresses"]; j != "" {
+		// Split as Alloy's splitPeers does: no trimming, so " b" in "a, b"
+		// stays visible as the unresolvable address it is.
+		c.JoinAddresses = strings.Split(j, ",")
 	}
 	c.DiscoverPeers = flags["cluster.discover-peers"]
 	c.AdvertiseAddress = flags["cluster.advertise-address"]

@@ -160,7 +160,8 @@ type Run struct {
 type Cluster struct {
 	// Enabled is --cluster.enabled parsed as a boolean.
 	Enabled bool `json:"enabled"`
-	// JoinAddresses is --cluster.join-addresses split at commas.
+	// JoinAddresses is --cluster.join-addresses split at commas, untrimmed,
+	// as the agent splits it.
 	JoinAddresses    []string `json:"joinAddresses,omitempty"`
 	DiscoverPeers    string   `json:"discoverPeers,omitempty"`
 	AdvertiseAddress string   `json:"advertiseAddress,omitempty"`
