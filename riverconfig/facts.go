@@ -1,0 +1,240 @@
+package riverconfig
+
+// Facts is everything riverconfig knows about one config file. Every slice is
+// non-nil so that the JSON form always holds arrays, never null.
+type Facts struct {
+	// File is the file name given to Parse.
+	File string `json:"file"`
+	// Flavor is "agent" (.river), "alloy" (.alloy), or, for other names, a
+	// best guess from the functions and blocks used; "" when nothing tells.
+	Flavor string `json:"flavor"`
+	// EnvFunc is the env lookup a fix should write: "sys.env" when the file
+	// uses sys.env or is Alloy, else "env".
+	EnvFunc string `json:"envFunc"`
+	// Functions lists the distinct functions called, sorted.
+	Functions []string `json:"functions"`
+	// Errors holds the parser's diagnostics. When it is not empty, the
+	// components, collectors and unverifiable lists are empty.
+	Errors []Diagnostic `json:"errors"`
+	// Components lists every component in source order, including those in
+	// foreach templates and declare bodies (see Component.Template).
+	Components []Component `json:"components"`
+	// Collectors lists every component that gathers data (domain.md §5).
+	Collectors []Collector `json:"collectors"`
+	// Unverifiable lists what the engine cannot see through.
+	Unverifiable []Unverifiable `json:"unverifiable"`
+}
+
+// Diagnostic is a parse error at file:line:column.
+type Diagnostic struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
+// Pos is a position in the source: a 0-based byte offset and the 1-based
+// line and (byte) column it falls on.
+type Pos struct {
+	Offset int `json:"offset"`
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// Range is a span of source bytes: End is the offset just past the last byte,
+// so src[Start.Offset:End.Offset] is the text.
+type Range struct {
+	Start Pos `json:"start"`
+	End   Pos `json:"end"`
+}
+
+// Component is one component block, e.g. discovery.kubernetes "pods".
+type Component struct {
+	// ID is name and label joined by dots: "discovery.kubernetes.pods".
+	ID string `json:"id"`
+	// Name is the component's dotted name: "discovery.kubernetes".
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// Range runs from the first byte of the name to just past the "}".
+	Range      Range            `json:"range"`
+	Attributes map[string]Value `json:"attributes"`
+	// Blocks are the nested blocks, repeated blocks in source order.
+	Blocks []Block `json:"blocks"`
+	// Refs are the references to other components from any expression of
+	// the component, nested blocks included.
+	Refs []Ref `json:"refs"`
+	// Class is the collector class of domain.md §5: "pull",
+	// "self-discovering", "node-bound", "push", or "". Host exporters and
+	// discovery.kubelet are "node-bound" although they are sources, not
+	// collectors.
+	Class string `json:"class"`
+	// Clustering is set for clustering-capable components, and for any
+	// component that carries a clustering block (Capable then says whether
+	// the component supports it).
+	Clustering *Clustering `json:"clustering"`
+	// Unused is true for a discovery.* component whose targets reach no
+	// collector and no consumer the engine cannot see through.
+	Unused bool `json:"unused"`
+	// Template is "foreach.<label>" or "declare.<label>" when the component
+	// sits in that body, else "".
+	Template string `json:"template"`
+	// BodyRange runs from just after "{" to the "}".
+	BodyRange Range `json:"bodyRange"`
+	// Indent is the whitespace before the body's first statement, or "" when
+	// the body is empty or starts on the line of "{".
+	Indent string `json:"indent"`
+}
+
+// Block is a block nested in a component, e.g. selectors, rule, clustering.
+type Block struct {
+	Name       string           `json:"name"`
+	Label      string           `json:"label"`
+	Range      Range            `json:"range"`
+	Attributes map[string]Value `json:"attributes"`
+	Blocks     []Block          `json:"blocks"`
+	Indent     string           `json:"indent"`
+}
+
+// Value is an attribute's value.
+type Value struct {
+	// Value is the Go value of a literal (string, number, bool, nil, or
+	// arrays and objects of literals); nil when Literal is false.
+	Value any `json:"value"`
+	// Expr is the exact source text.
+	Expr    string `json:"expr"`
+	Literal bool   `json:"literal"`
+	Range   Range  `json:"range"`
+	// Refs are the ids of the components the expression references.
+	Refs []string `json:"refs"`
+	// NodeName is set on a discovery.kubernetes selectors field and on a
+	// discovery.relabel rule's regex whose source_labels is one node-name
+	// meta label.
+	NodeName *NodeName `json:"nodeName"`
+}
+
+// NodeName describes the part of an expression that names the node.
+type NodeName struct {
+	// Prefix is "spec.nodeName=", "metadata.name=" or "" (any other field
+	// selector, or a relabel regex).
+	Prefix string `json:"prefix"`
+	// Kind is "literal", "constants.hostname", "env", "coalesce" or "other".
+	Kind string `json:"kind"`
+	// Expr is the source text of the node-name part; for a literal field
+	// selector, the literal remainder after the prefix.
+	Expr string `json:"expr"`
+	// EnvVars are the variables read through env()/sys.env().
+	EnvVars []string `json:"envVars"`
+	// EnvFunc is "env", "sys.env" or "".
+	EnvFunc string `json:"envFunc"`
+	// HostnameFallback is true when constants.hostname appears.
+	HostnameFallback bool `json:"hostnameFallback"`
+	// Range is the span of the node-name part, for splicing.
+	Range Range `json:"range"`
+}
+
+// Ref is a reference from a component to another component's export.
+type Ref struct {
+	// Attribute is the dotted path of the attribute inside the referencing
+	// component: "targets", "rule.0.regex".
+	Attribute string `json:"attribute"`
+	// Component is the referenced component's id.
+	Component string `json:"component"`
+	// Export is the export read: "targets", "output", "receiver".
+	Export string `json:"export"`
+}
+
+// Clustering describes a component's clustering block.
+type Clustering struct {
+	// Capable says whether the component supports clustering.
+	Capable bool `json:"capable"`
+	// Block says whether a clustering block is present.
+	Block bool `json:"block"`
+	// Enabled is true when the block says enabled = true (a literal).
+	Enabled bool `json:"enabled"`
+	// EnabledExpr is the source text of enabled when it is not a literal.
+	EnabledExpr string `json:"enabledExpr"`
+	// Range is the block's span, when present.
+	Range *Range `json:"range"`
+}
+
+// Collector is a component that gathers data, with where that data comes
+// from.
+type Collector struct {
+	Component string `json:"component"`
+	// Class is "pull", "self-discovering", "node-bound" or "push".
+	Class string `json:"class"`
+	// Clustered is true when a clustering block says enabled = true. It says
+	// nothing of the process flags that make clustering effective.
+	Clustered bool     `json:"clustered"`
+	Sources   []Source `json:"sources"`
+	// Paths are the node file paths a file log collector reads: literal
+	// __path__ values and relabel replacements targeting __path__.
+	Paths []string `json:"paths"`
+}
+
+// Source is one ultimate origin of a collector's targets, reached through
+// one chain of components.
+type Source struct {
+	// Component is the source's id, "static" for a literal target list, or
+	// the reference as written when it names no component.
+	Component string `json:"component"`
+	// Kind is the source's component name ("discovery.kubernetes"),
+	// "static", "argument", "import" or "unknown".
+	Kind string `json:"kind"`
+	// Role is the discovery.kubernetes role as written, else "".
+	Role string `json:"role"`
+	// Scope is "node-local", "cluster-wide", "host-exporter" or "unknown".
+	Scope  string `json:"scope"`
+	Reason string `json:"reason"`
+	// Via are the components between source and collector, source-side
+	// first; a foreach appears as "foreach.<label>".
+	Via []string `json:"via"`
+	// LocalBy is "field-selector" or "relabel-keep" when one of them makes
+	// a discovery.kubernetes source node-local, else "".
+	LocalBy string `json:"localBy"`
+	// NodeName is the node-name expression of that selector or keep.
+	NodeName *NodeName `json:"nodeName"`
+	// PodSelectorOnly marks role endpoints/endpointslice with a role=pod
+	// spec.nodeName selector and no node-name keep downstream: still
+	// cluster-wide.
+	PodSelectorOnly bool `json:"podSelectorOnly"`
+	// ConstantIdentity is true when a discovery.relabel on the way replaces
+	// instance with a constant: every peer holds the same target.
+	ConstantIdentity bool `json:"constantIdentity"`
+}
+
+// Unverifiable is a part of the config the engine cannot see through.
+type Unverifiable struct {
+	// Component is the id of the component concerned (or "remotecfg").
+	Component string `json:"component"`
+	// Kind is "import", "module", "remotecfg", "declare" or
+	// "unknown-reference".
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+	Range  Range  `json:"range"`
+}
+
+// Scopes of a source.
+const (
+	ScopeNodeLocal    = "node-local"
+	ScopeClusterWide  = "cluster-wide"
+	ScopeHostExporter = "host-exporter"
+	ScopeUnknown      = "unknown"
+)
+
+// Collector classes (domain.md §5).
+const (
+	ClassPull            = "pull"
+	ClassSelfDiscovering = "self-discovering"
+	ClassNodeBound       = "node-bound"
+	ClassPush            = "push"
+)
+
+// Node-name kinds.
+const (
+	NodeNameLiteral  = "literal"
+	NodeNameHostname = "constants.hostname"
+	NodeNameEnv      = "env"
+	NodeNameCoalesce = "coalesce"
+	NodeNameOther    = "other"
+)

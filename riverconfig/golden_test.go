@@ -1,0 +1,146 @@
+package riverconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*/facts.json from the current code")
+
+// scenario is one testdata directory: an input file and its facts.json.
+type scenario struct {
+	name, input string
+}
+
+// scenarios lists the testdata directories that hold an input.river or
+// input.alloy.
+func scenarios(tb testing.TB) []scenario {
+	tb.Helper()
+	dirs, err := os.ReadDir("testdata")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []scenario
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		for _, in := range []string{"input.river", "input.alloy"} {
+			path := filepath.Join("testdata", d.Name(), in)
+			if _, err := os.Stat(path); err == nil {
+				out = append(out, scenario{name: d.Name(), input: path})
+			}
+		}
+	}
+	if len(out) == 0 {
+		tb.Fatal("no scenarios in testdata")
+	}
+	return out
+}
+
+func marshalFacts(tb testing.TB, f *Facts) []byte {
+	tb.Helper()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(f); err != nil {
+		tb.Fatalf("marshal facts: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// TestGolden parses every testdata/<scenario>/input.{river,alloy} and
+// compares the facts with facts.json beside it (-update rewrites them).
+func TestGolden(t *testing.T) {
+	for _, sc := range scenarios(t) {
+		t.Run(sc.name, func(t *testing.T) {
+			src, err := os.ReadFile(sc.input)
+			if err != nil {
+				t.Fatal(err)
+			}
+			facts := Parse(filepath.Base(sc.input), src)
+			checkInvariants(t, src, facts)
+			got := marshalFacts(t, facts)
+			want := filepath.Join(filepath.Dir(sc.input), "facts.json")
+			if *update {
+				if err := os.WriteFile(want, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			exp, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(got, exp) {
+				t.Errorf("facts differ from %s (run with -update and review the diff):\n%s", want, firstDiff(string(got), string(exp)))
+			}
+		})
+	}
+}
+
+// firstDiff shows the first differing line with a little context.
+func firstDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := 0; i < len(g) || i < len(w); i++ {
+		var gl, wl string
+		if i < len(g) {
+			gl = g[i]
+		}
+		if i < len(w) {
+			wl = w[i]
+		}
+		if gl != wl {
+			return "line " + strconv.Itoa(i+1) + ":\n got:  " + gl + "\n want: " + wl
+		}
+	}
+	return ""
+}
+
+// checkInvariants verifies that every range in the facts points at the
+// text it claims, so that fixes can splice at those offsets.
+func checkInvariants(tb testing.TB, src []byte, f *Facts) {
+	tb.Helper()
+	text := func(r Range) string {
+		if r.Start.Offset < 0 || r.End.Offset > len(src) || r.Start.Offset > r.End.Offset {
+			tb.Fatalf("range %+v out of bounds (len %d)", r, len(src))
+		}
+		return string(src[r.Start.Offset:r.End.Offset])
+	}
+	var checkValues func(where string, attrs map[string]Value, blocks []Block)
+	checkValues = func(where string, attrs map[string]Value, blocks []Block) {
+		for name, v := range attrs {
+			if got := text(v.Range); got != v.Expr {
+				tb.Errorf("%s.%s: range text %q, want expr %q", where, name, got, v.Expr)
+			}
+			if n := v.NodeName; n != nil && n.Kind != NodeNameLiteral {
+				if got := text(n.Range); got != n.Expr {
+					tb.Errorf("%s.%s nodeName: range text %q, want %q", where, name, got, n.Expr)
+				}
+			}
+		}
+		for _, b := range blocks {
+			if got := text(b.Range); !strings.HasPrefix(got, b.Name) || !strings.HasSuffix(got, "}") {
+				tb.Errorf("%s block %s: range text %q", where, b.Name, got)
+			}
+			checkValues(where+"."+b.Name, b.Attributes, b.Blocks)
+		}
+	}
+	for _, c := range f.Components {
+		got := text(c.Range)
+		if !strings.HasPrefix(got, c.Name) || !strings.HasSuffix(got, "}") {
+			tb.Errorf("component %s: range text %q", c.ID, got)
+		}
+		if c.BodyRange.Start.Offset < 1 || src[c.BodyRange.Start.Offset-1] != '{' || src[c.BodyRange.End.Offset] != '}' {
+			tb.Errorf("component %s: bodyRange %+v is not between braces", c.ID, c.BodyRange)
+		}
+		checkValues(c.ID, c.Attributes, c.Blocks)
+	}
+}
