@@ -146,7 +146,7 @@ func (t *tracer) ref(path []string, e ast.Expr, sc *scope, pathTargets bool) {
 	text := strings.Join(path, ".")
 	switch r.kind {
 	case refComponent:
-		t.component(r.comp, pathTargets)
+		t.component(r.comp, e, pathTargets)
 	case refForeachVar:
 		fe := r.foreach
 		name := "foreach." + fe.label
@@ -167,7 +167,7 @@ func (t *tracer) ref(path []string, e ast.Expr, sc *scope, pathTargets bool) {
 
 // component follows a referenced component: through discovery.relabel and
 // local.file_match, or to a source.
-func (t *tracer) component(c *comp, pathTargets bool) {
+func (t *tracer) component(c *comp, e ast.Expr, pathTargets bool) {
 	if c == t.coll || slices.Contains(t.stack, c) {
 		return // a cycle: the agent rejects it anyway
 	}
@@ -178,18 +178,18 @@ func (t *tracer) component(c *comp, pathTargets bool) {
 		if c.c.Name == "local.file_match" {
 			attr, pathTargets = "path_targets", true
 		}
-		e := c.attrs[attr]
-		if e == nil {
+		in := c.attrs[attr]
+		if in == nil {
 			return
 		}
 		t.stack = append(t.stack, c)
 		t.via = append(t.via, c.c.ID)
-		t.walk(e, c.scope, pathTargets, false)
+		t.walk(in, c.scope, pathTargets, false)
 		t.stack = t.stack[:len(t.stack)-1]
 		t.via = t.via[:len(t.via)-1]
 	default:
-		s := t.p.sourceOf(c, t.relabels())
-		t.add(s, c.c.Range)
+		// An unknown source is reported where the reference is written.
+		t.add(t.p.sourceOf(c, t.relabels()), t.p.nodeRange(e))
 	}
 }
 
