@@ -1,0 +1,297 @@
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/util"
+)
+
+// entryQuery collects the violations of every rule package.
+const entryQuery = "data.modeguard.main.violations"
+
+// deniedBuiltins may not be called by any policy: they reach the network or
+// leak the process environment.
+var deniedBuiltins = map[string]bool{
+	"http.send":          true,
+	"net.lookup_ip_addr": true,
+	"opa.runtime":        true,
+}
+
+// Capabilities are OPA's, less the network and environment builtins.
+func Capabilities() *ast.Capabilities {
+	c := ast.CapabilitiesForThisVersion()
+	kept := c.Builtins[:0]
+	for _, b := range c.Builtins {
+		if !deniedBuiltins[b.Name] {
+			kept = append(kept, b)
+		}
+	}
+	c.Builtins = kept
+	c.AllowNet = []string{}
+	return c
+}
+
+// Options configure an Engine.
+type Options struct {
+	// PolicyDir holds custom .rego files; "" for built-ins only.
+	PolicyDir string
+	// Settings tune actions; nil means defaults.
+	Settings *Settings
+}
+
+// Engine evaluates the rule catalog. It compiles once per (re)load and
+// prepares one query; Evaluate is safe for concurrent use.
+type Engine struct {
+	settings  *Settings
+	policyDir string
+	builtin   []source
+
+	mu  sync.RWMutex
+	cur *compiled
+}
+
+type compiled struct {
+	query   rego.PreparedEvalQuery
+	catalog *catalog
+	version string
+	loaded  time.Time
+}
+
+// New compiles the built-in rules and the custom ones in opts.PolicyDir.
+func New(ctx context.Context, opts Options) (*Engine, error) {
+	b, err := builtinSources()
+	if err != nil {
+		return nil, err
+	}
+	s := opts.Settings
+	if s == nil {
+		s = &Settings{}
+	}
+	e := &Engine{settings: s, policyDir: opts.PolicyDir, builtin: b}
+	c, err := e.compile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRuleIDs(func(id string) bool { return c.catalog.byID[id] != nil }); err != nil {
+		return nil, err
+	}
+	e.cur = c
+	return e, nil
+}
+
+// Reload re-reads the custom policy directory. If it does not compile, the
+// last good policy stays in force and the error says why (file:line).
+func (e *Engine) Reload(ctx context.Context) error {
+	c, err := e.compile(ctx)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	e.cur = c
+	e.mu.Unlock()
+	return nil
+}
+
+// Version identifies the policy in force (a hash of every module and the
+// settings); it changes whenever a decision could.
+func (e *Engine) Version() string { return e.current().version }
+
+// LoadedAt is when the policy in force was compiled.
+func (e *Engine) LoadedAt() time.Time { return e.current().loaded }
+
+// Settings returns the settings in force.
+func (e *Engine) Settings() *Settings { return e.settings }
+
+// Rules lists the rules in force, sorted by id.
+func (e *Engine) Rules() []*Rule { return e.current().catalog.list }
+
+// Rule returns the rule with that id.
+func (e *Engine) Rule(id string) (*Rule, bool) {
+	r, ok := e.current().catalog.byID[id]
+	return r, ok
+}
+
+func (e *Engine) current() *compiled {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.cur
+}
+
+func (e *Engine) compile(ctx context.Context) (*compiled, error) {
+	custom, err := customSources(e.policyDir)
+	if err != nil {
+		return nil, err
+	}
+	srcs := merge(e.builtin, custom)
+	var policy []source
+	for _, s := range srcs {
+		if !s.test {
+			policy = append(policy, s)
+		}
+	}
+	cat, err := newCatalog(policy)
+	if err != nil {
+		return nil, err
+	}
+	modules := make(map[string]*ast.Module, len(policy))
+	h := sha256.New()
+	for _, s := range policy {
+		modules[s.name] = s.module
+	}
+	names := make([]string, 0, len(modules))
+	for n := range modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(h, "%s\x00%s\x00", n, modules[n].String())
+	}
+	sj, _ := json.Marshal(e.settings)
+	h.Write(sj)
+
+	compiler := ast.NewCompiler().
+		WithCapabilities(Capabilities()).
+		WithStrict(true).
+		WithDefaultRegoVersion(ast.RegoV1)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, fmt.Errorf("compiling policy: %w", compiler.Errors)
+	}
+	pq, err := rego.New(
+		rego.Compiler(compiler),
+		rego.Query(entryQuery),
+		rego.StrictBuiltinErrors(false),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("preparing policy query: %w", err)
+	}
+	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now()}, nil
+}
+
+// Violation is one finding of one rule, before its action is resolved.
+type Violation struct {
+	Rule      *Rule          `json:"-"`
+	Message   string         `json:"msg"`
+	Component string         `json:"component,omitempty"`
+	File      string         `json:"file,omitempty"`
+	Line      int            `json:"line,omitempty"`
+	Column    int            `json:"column,omitempty"`
+	Target    string         `json:"target,omitempty"` // "config" or "workload": the object the fix edits
+	Fix       *FixRequest    `json:"fix,omitempty"`
+	Package   string         `json:"package"`
+	Extra     map[string]any `json:"-"`
+}
+
+// FixRequest names a fix and its parameters, as a rule asks for it.
+type FixRequest struct {
+	Name   string         `json:"name"`
+	Params map[string]any `json:"params,omitempty"`
+}
+
+// ErrEvaluation marks a failed evaluation (timeout, bad rule output).
+var ErrEvaluation = errors.New("policy evaluation failed")
+
+// Evaluate runs every rule on the input and returns the violations sorted by
+// rule id, file, line and message.
+func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
+	v, err := ToValue(in)
+	if err != nil {
+		return nil, err
+	}
+	return e.EvaluateValue(ctx, v)
+}
+
+// ToValue converts the input once into the AST value OPA evaluates.
+func ToValue(in *Input) (ast.Value, error) {
+	if in.APIVersion == "" {
+		in.APIVersion = InputAPIVersion
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy input: %w", err)
+	}
+	var doc any
+	if err := util.UnmarshalJSON(raw, &doc); err != nil {
+		return nil, fmt.Errorf("encoding policy input: %w", err)
+	}
+	return ast.InterfaceToValue(doc)
+}
+
+// EvaluateValue is Evaluate on an input already converted with ToValue.
+func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violation, error) {
+	c := e.current()
+	ctx, cancel := context.WithTimeout(ctx, e.settings.Timeout())
+	defer cancel()
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrEvaluation, err)
+	}
+	var out []Violation
+	for _, r := range rs {
+		for _, ex := range r.Expressions {
+			items, ok := ex.Value.([]any)
+			if !ok {
+				return nil, fmt.Errorf("%w: %s is %T, want a set", ErrEvaluation, entryQuery, ex.Value)
+			}
+			for _, it := range items {
+				v, err := c.violation(it)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Rule.ID != b.Rule.ID {
+			return a.Rule.ID < b.Rule.ID
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Component != b.Component {
+			return a.Component < b.Component
+		}
+		return a.Message < b.Message
+	})
+	return out, nil
+}
+
+func (c *compiled) violation(it any) (Violation, error) {
+	var v Violation
+	raw, err := json.Marshal(it)
+	if err != nil {
+		return v, fmt.Errorf("%w: %v", ErrEvaluation, err)
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return v, fmt.Errorf("%w: violation %s: %v", ErrEvaluation, raw, err)
+	}
+	r := c.catalog.byPkg[v.Package]
+	if r == nil {
+		return v, fmt.Errorf("%w: violation from package %q, which has no rule METADATA", ErrEvaluation, v.Package)
+	}
+	v.Rule = r
+	if v.Message == "" {
+		return v, fmt.Errorf("%w: rule %s yielded a violation without msg: %s", ErrEvaluation, r.ID, raw)
+	}
+	if v.Target == "" {
+		v.Target = "config"
+		if v.Component == "" {
+			v.Target = "workload"
+		}
+	}
+	return v, nil
+}

@@ -1,0 +1,125 @@
+package policy
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+//go:embed rules/*.rego
+var builtinFS embed.FS
+
+// RulesPackage is the package prefix every rule lives under.
+const RulesPackage = "modeguard.rules"
+
+// A source is one parsed Rego file.
+type source struct {
+	name    string // file name as shown to users (rules/x.rego, or the custom path)
+	module  *ast.Module
+	builtin bool
+	test    bool
+}
+
+func parseOpts() ast.ParserOptions {
+	return ast.ParserOptions{ProcessAnnotation: true, RegoVersion: ast.RegoV1}
+}
+
+// parseRego parses one file; the error names the file and line.
+func parseRego(name string, data []byte) (*ast.Module, error) {
+	m, err := ast.ParseModuleWithOpts(name, string(data), parseOpts())
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// builtinSources parses the embedded rules (and their tests).
+func builtinSources() ([]source, error) {
+	entries, err := fs.Glob(builtinFS, "rules/*.rego")
+	if err != nil {
+		return nil, err
+	}
+	var out []source
+	for _, p := range entries {
+		data, err := builtinFS.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		m, err := parseRego(p, data)
+		if err != nil {
+			return nil, fmt.Errorf("built-in policy: %w", err)
+		}
+		out = append(out, source{name: p, module: m, builtin: true, test: strings.HasSuffix(p, "_test.rego")})
+	}
+	return out, nil
+}
+
+// customSources parses every .rego file under dir (recursively). Directories
+// whose names start with ".." are skipped: they are the timestamped copies
+// a ConfigMap volume keeps beside its files.
+func customSources(dir string) ([]source, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	var out []source
+	var errs []error
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != dir && strings.HasPrefix(d.Name(), "..") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".rego") || strings.HasPrefix(d.Name(), ".") {
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		m, err := parseRego(p, data)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		out = append(out, source{name: p, module: m, test: strings.HasSuffix(p, "_test.rego")})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading policy directory %s: %w", dir, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, nil
+}
+
+// merge combines built-in and custom sources: a custom module whose package
+// is a built-in rule's replaces that built-in (and its tests).
+func merge(builtin, custom []source) []source {
+	replaced := map[string]bool{}
+	for _, s := range custom {
+		if !s.test {
+			replaced[s.module.Package.Path.String()] = true
+		}
+	}
+	var out []source
+	for _, s := range builtin {
+		if replaced[strings.TrimSuffix(s.module.Package.Path.String(), "_test")] {
+			continue
+		}
+		out = append(out, s)
+	}
+	return append(out, custom...)
+}
