@@ -1,7 +1,33 @@
 // Package workload recognizes Grafana Agent and Alloy workloads (Pods,
-// DaemonSets, StatefulSets, Deployments) in k8s.io/api objects and reads how
-// they run: mode, command-line flags, env, volumes and the ConfigMap that holds
-// their config.
+// DaemonSets, StatefulSets, Deployments, ReplicaSets) in k8s.io/api objects and
+// reads how they run: mode, command-line flags, env, volumes and the ConfigMap
+// that holds their config.
+//
+// Decode turns a manifest into a typed object; FromObject reads its Facts,
+// which marshal to the JSON the Rego rules read as input.workload. AsHPA and
+// TargetsHPA relate HorizontalPodAutoscalers to the workloads they scale.
+//
+// Where the facts come from:
+//
+//   - agent, reason, flavor: the container image (grafana/alloy, grafana/agent,
+//     grafana/agent-flow under any registry, tag or digest) or the label
+//     modeguard.dev/agent ("true" opts in, "false" opts out; the object's label
+//     wins over its pod template's). Grafana Agent without AGENT_MODE=flow, a
+//     grafana-agent-flow binary or a run subcommand is static mode: not an
+//     agent here.
+//   - mode, modeSource, owner: the kind; for a Pod its controller
+//     ownerReference (a ReplicaSet means a Deployment only with a
+//     pod-template-hash label, and says it is inferred).
+//   - replicas, replicated, hpa, serviceName, claimTemplates: spec.replicas
+//     (nil is 1), the HPAs handed to FromObject, spec.serviceName,
+//     spec.volumeClaimTemplates.
+//   - hostNetwork, volumes: the pod spec (a workload's spec.template.spec).
+//   - container, run, env, nodeNameEnv, envFrom, agentMode, mounts: the agent
+//     container's command, args, env, envFrom and volumeMounts; command and
+//     args are read as the agent's flag library (pflag) reads them, with the
+//     image's ENTRYPOINT/CMD where the container leaves them out.
+//   - config: run path → the deepest volumeMount above it → its volume →
+//     items → ConfigMap name and keys.
 //
 // workload knows nothing of HTTP, admission or policy; it never calls the API
 // server. Everything it infers without seeing an object says so.

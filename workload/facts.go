@@ -89,9 +89,9 @@ const (
 
 // Owner is an ownerReference.
 type Owner struct {
-	Kind       string `json:"kind"`
-	Name       string `json:"name"`
-	Controller bool   `json:"controller"`
+	Kind       string `json:"kind"`       // ownerReference kind
+	Name       string `json:"name"`       // ownerReference name
+	Controller bool   `json:"controller"` // ownerReference controller: true
 	// Deployment is the Deployment name inferred from a ReplicaSet owner's
 	// name and the pod-template-hash label (ReplicaSet "<deployment>-<hash>").
 	Deployment string `json:"deployment,omitempty"`
@@ -99,18 +99,18 @@ type Owner struct {
 
 // HPA is the part of a HorizontalPodAutoscaler the rules need.
 type HPA struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // the HPA's name
 	// MinReplicas is 1 when unset, as in Kubernetes.
 	MinReplicas int32 `json:"minReplicas"`
-	MaxReplicas int32 `json:"maxReplicas"`
+	MaxReplicas int32 `json:"maxReplicas"` // spec.maxReplicas
 }
 
 // Container identifies the agent container and how its command line is
 // written, so that a fix edits it in the same place and the same style.
 type Container struct {
-	Name  string `json:"name"`
-	Index int    `json:"index"`
-	Image string `json:"image"`
+	Name  string `json:"name"`  // container name
+	Index int    `json:"index"` // position in containers (or initContainers)
+	Image string `json:"image"` // image reference as written
 	// InitContainer is true for a native sidecar (an init container with
 	// restartPolicy Always); Index then counts init containers.
 	InitContainer bool `json:"initContainer"`
@@ -136,7 +136,7 @@ type Run struct {
 	// Binary is the executable: command[0], or the image's default entrypoint
 	// (BinaryFrom says which).
 	Binary     string `json:"binary,omitempty"`
-	BinaryFrom string `json:"binaryFrom,omitempty"`
+	BinaryFrom string `json:"binaryFrom,omitempty"` // "command" or "image entrypoint"
 	// Inferred is set when no command and no args are given and the command
 	// line is the image's documented default; it names that default.
 	Inferred string `json:"inferred,omitempty"`
@@ -163,9 +163,9 @@ type Cluster struct {
 	// JoinAddresses is --cluster.join-addresses split at commas, untrimmed,
 	// as the agent splits it.
 	JoinAddresses    []string `json:"joinAddresses,omitempty"`
-	DiscoverPeers    string   `json:"discoverPeers,omitempty"`
-	AdvertiseAddress string   `json:"advertiseAddress,omitempty"`
-	Name             string   `json:"name,omitempty"`
+	DiscoverPeers    string   `json:"discoverPeers,omitempty"`    // --cluster.discover-peers
+	AdvertiseAddress string   `json:"advertiseAddress,omitempty"` // --cluster.advertise-address
+	Name             string   `json:"name,omitempty"`             // --cluster.name
 	// Flags holds every --cluster.* flag by its full name ("cluster.enabled").
 	Flags map[string]string `json:"flags,omitempty"`
 }
@@ -201,13 +201,13 @@ const (
 type EnvFrom struct {
 	// Kind is "configMap" or "secret".
 	Kind   string `json:"kind"`
-	Name   string `json:"name"`
-	Prefix string `json:"prefix,omitempty"`
+	Name   string `json:"name"`             // the ConfigMap or Secret
+	Prefix string `json:"prefix,omitempty"` // prepended to every variable name
 }
 
 // Volume is one pod volume.
 type Volume struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // volume name
 	// Type is one of the VolumeXxx constants.
 	Type string `json:"type"`
 	// ConfigMap and Items: a configMap volume.
@@ -238,29 +238,29 @@ const (
 
 // KeyPath is a configMap or secret volume item: key → file path.
 type KeyPath struct {
-	Key  string `json:"key"`
-	Path string `json:"path"`
+	Key  string `json:"key"`  // ConfigMap or Secret key
+	Path string `json:"path"` // file path relative to the mount
 }
 
 // ProjectedSource is a ConfigMap or Secret inside a projected volume.
 type ProjectedSource struct {
 	// Kind is "configMap" or "secret".
 	Kind  string    `json:"kind"`
-	Name  string    `json:"name"`
-	Items []KeyPath `json:"items,omitempty"`
+	Name  string    `json:"name"`            // the ConfigMap or Secret
+	Items []KeyPath `json:"items,omitempty"` // key remapping, as in a configMap volume
 }
 
 // Mount is one volumeMount of the agent container.
 type Mount struct {
-	Name      string `json:"name"`
-	MountPath string `json:"mountPath"`
-	SubPath   string `json:"subPath,omitempty"`
-	ReadOnly  bool   `json:"readOnly,omitempty"`
+	Name      string `json:"name"`               // volume name
+	MountPath string `json:"mountPath"`          // path in the container
+	SubPath   string `json:"subPath,omitempty"`  // subPath, or subPathExpr as written
+	ReadOnly  bool   `json:"readOnly,omitempty"` // readOnly
 }
 
 // ClaimTemplate is a StatefulSet volumeClaimTemplate.
 type ClaimTemplate struct {
-	Name string `json:"name"`
+	Name string `json:"name"` // metadata.name, also the volume name in the pod
 	// MountPath is where the agent container mounts it; "" when it does not.
 	MountPath string `json:"mountPath,omitempty"`
 }

@@ -98,6 +98,9 @@ func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler
 		f.ClaimTemplates = append(f.ClaimTemplates, ct)
 	}
 	decide(f, p, optIn, optWhere)
+	if p.c == nil && optIn == "" {
+		f.Reason += unlabelledAgentHint(spec)
+	}
 	if f.Agent {
 		f.Config = resolveConfig(f, p.c, spec.Volumes)
 	}
@@ -395,6 +398,21 @@ func decide(f *Facts, p picked, optIn, optWhere string) {
 		f.Flavor = FlavorAlloy
 		f.Reason = "label " + LabelAgent + "=true" + optWhere + " (flavor alloy by default: neither image nor binary names one)"
 	}
+}
+
+// unlabelledAgentHint names a container that runs an agent binary's run
+// subcommand from an image modeguard does not recognize, so that the reason
+// says how to opt it in; "" when there is none.
+func unlabelledAgentHint(spec *corev1.PodSpec) string {
+	for i := range spec.Containers {
+		c := &spec.Containers[i]
+		cl := parseCommandLine(c, "")
+		if cl.run != nil && cl.run.Subcommand == "run" && binaryFlavor(cl.run.Binary) != "" {
+			return fmt.Sprintf(": container %s runs %s run from image %s, which is not an agent image; label %s=true to check it",
+				c.Name, cl.run.Binary, c.Image, LabelAgent)
+		}
+	}
+	return ""
 }
 
 // isStatic reports whether a Grafana Agent container runs in static mode:
