@@ -101,7 +101,7 @@ func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler
 	if p.c == nil && optIn == "" {
 		f.Reason += unlabelledAgentHint(spec)
 	}
-	if f.Agent {
+	if f.Agent && p.c != nil {
 		f.Config = resolveConfig(f, p.c, spec.Volumes)
 	}
 	return f, nil
@@ -134,11 +134,11 @@ func findHPA(hpas []autoscalingv2.HorizontalPodAutoscaler, ns string, targets []
 		}
 		for _, t := range targets {
 			if TargetsHPA(h, t[0], t[1]) {
-				min := int32(1)
+				lo := int32(1)
 				if h.Spec.MinReplicas != nil {
-					min = *h.Spec.MinReplicas
+					lo = *h.Spec.MinReplicas
 				}
-				return &HPA{Name: h.Name, MinReplicas: min, MaxReplicas: h.Spec.MaxReplicas}
+				return &HPA{Name: h.Name, MinReplicas: lo, MaxReplicas: h.Spec.MaxReplicas}
 			}
 		}
 	}
