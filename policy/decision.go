@@ -6,6 +6,7 @@ import "fmt"
 type Decision struct {
 	Violation
 	// Action is what happens: deny, fix, warn or audit (off is dropped).
+	// It shadows Violation.Action, the rule's own per-violation default.
 	Action Action `json:"action"`
 	// Why lists how the action was reached, step by step.
 	Why []string `json:"why,omitempty"`
@@ -16,7 +17,11 @@ type Decision struct {
 func (e *Engine) Resolve(vs []Violation, sc Scope) []Decision {
 	out := make([]Decision, 0, len(vs))
 	for _, v := range vs {
-		a, why := e.settings.Resolve(v.Rule.ID, v.Rule.Action, sc)
+		def := v.Rule.Action
+		if v.Action != "" {
+			def = v.Action
+		}
+		a, why := e.settings.Resolve(v.Rule.ID, def, sc)
 		if a == ActionOff {
 			continue
 		}

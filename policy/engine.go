@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -187,8 +188,10 @@ type Violation struct {
 	Column    int            `json:"column,omitempty"`
 	Target    string         `json:"target,omitempty"` // "config" or "workload": the object the fix edits
 	Fix       *FixRequest    `json:"fix,omitempty"`
-	Package   string         `json:"package"`
-	Extra     map[string]any `json:"-"`
+	// Action, when a rule sets it, replaces the rule's default action for
+	// this violation (e.g. an inert clustering block is only audit).
+	Action  Action `json:"action,omitempty"`
+	Package string `json:"package"`
 }
 
 // FixRequest names a fix and its parameters, as a rule asks for it.
@@ -207,7 +210,19 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.EvaluateValue(ctx, v)
+	vs, err := e.EvaluateValue(ctx, v)
+	if err != nil || in.Subject.Kind != "Pod" {
+		return vs, err
+	}
+	// Pods are made by controllers: only rules that name Pod in appliesTo
+	// act on them; the others already acted on the workload.
+	kept := vs[:0]
+	for _, v := range vs {
+		if slices.Contains(v.Rule.AppliesTo, "Pod") {
+			kept = append(kept, v)
+		}
+	}
+	return kept, nil
 }
 
 // ToValue converts the input once into the AST value OPA evaluates.
@@ -284,6 +299,9 @@ func (c *compiled) violation(it any) (Violation, error) {
 		return v, fmt.Errorf("%w: violation from package %q, which has no rule METADATA", ErrEvaluation, v.Package)
 	}
 	v.Rule = r
+	if v.Action != "" && (!v.Action.Valid() || v.Action == ActionOff) {
+		return v, fmt.Errorf("%w: rule %s yielded action %q, want deny, fix, warn or audit", ErrEvaluation, r.ID, v.Action)
+	}
 	if v.Message == "" {
 		return v, fmt.Errorf("%w: rule %s yielded a violation without msg: %s", ErrEvaluation, r.ID, raw)
 	}

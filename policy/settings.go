@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -116,8 +117,17 @@ func ParseSettings(data []byte) (*Settings, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return s, nil
 	}
-	if err := yaml.UnmarshalStrict(data, s); err != nil {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSettings, err)
+	}
+	// Case-sensitive and strict: a misspelt key is named, with its path.
+	strict, err := kjson.UnmarshalStrict(j, s, kjson.DisallowUnknownFields)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSettings, err)
+	}
+	if len(strict) > 0 {
+		return nil, fmt.Errorf("%w: %v", ErrSettings, errors.Join(strict...))
 	}
 	if err := s.validate(); err != nil {
 		return nil, err

@@ -1,0 +1,49 @@
+# METADATA
+# title: Clustering on node-local data loses it
+# description: |
+#   Clustering hands each target to one peer of the whole cluster. When a
+#   collector's targets are node-local (a node-local discovery, a host
+#   exporter, the statsd exporter's pushes) each peer only sees its own node's
+#   targets, and the hash gives most of them to peers that never see them: most
+#   data is silently dropped. Remove the clustering block, or the node-local
+#   filter. Exception: when a discovery.relabel sets `instance` to a constant,
+#   every peer holds the same target and clustering elects one to scrape it
+#   (deduplication, not loss). A block the process flags leave inert is only
+#   recorded (audit).
+# custom:
+#   id: MG005
+#   slug: clustered-node-local-collection
+#   action: deny
+#   appliesTo: [DaemonSet, StatefulSet, Deployment]
+package modeguard.rules.clustered_node_local_collection
+
+import data.modeguard.lib
+
+local_scopes := {"node-local", "host-exporter"}
+
+local_sources(col) := [sprintf("%s (%s)", [s.component, s.reason]) |
+	some s in col.sources
+	s.scope in local_scopes
+	not s.constantIdentity
+]
+
+violations contains v if {
+	some f in lib.files
+	some col in f.collectors
+	col.clustered
+	local := local_sources(col)
+	count(local) > 0
+	v := object.union(lib.at(f, col.component, message(col, local)), action(col))
+}
+
+message(col, local) := sprintf("clustering on node-local data: %s; each peer only sees its own node, so clustering drops most of it; remove the clustering block", [concat(", ", local)]) if {
+	lib.process_clustered
+} else := sprintf("clustering block on node-local data (%s) is inert (the agent runs without --cluster.enabled=true and a peer source), but would drop most of it if clustering were turned on", [concat(", ", local)]) if {
+	lib.inert(col)
+} else := sprintf("clustering block on node-local data (%s): if the agent runs with --cluster.enabled=true, most of it is dropped; remove the clustering block", [concat(", ", local)])
+
+action(col) := {"action": "audit"} if lib.inert(col)
+
+else := {"action": "warn"} if not lib.flags_known
+
+else := {}

@@ -1,0 +1,38 @@
+package modeguard.rules.clustered_node_local_collection_test
+
+import data.modeguard.rules.clustered_node_local_collection as rule
+
+cfg(scope, constant) := {"files": [{"file": "c.alloy", "components": [], "collectors": [{"component": "loki.source.kubernetes.pods", "clustered": true, "sources": [{"component": "discovery.kubernetes.pods", "scope": scope, "reason": "r", "constantIdentity": constant}]}]}]}
+
+clustered := {"kind": "DaemonSet", "run": {"cluster": {"enabled": true, "joinAddresses": ["alloy-cluster"]}}}
+
+test_denies_effective_clustering_on_node_local if {
+	vs := rule.violations with input as {"mode": "daemonset", "workload": clustered, "config": cfg("node-local", false)}
+	count(vs) == 1
+	some v in vs
+	not v.action
+}
+
+test_host_exporter_counts_as_node_local if {
+	count(rule.violations) == 1 with input as {"mode": "statefulset", "workload": clustered, "config": cfg("host-exporter", false)}
+}
+
+test_constant_identity_is_deduplication if {
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "workload": clustered, "config": cfg("host-exporter", true)}
+}
+
+test_inert_block_is_audit if {
+	vs := rule.violations with input as {"mode": "daemonset", "workload": {"kind": "DaemonSet", "run": {"cluster": {}}}, "config": cfg("node-local", false)}
+	some v in vs
+	v.action == "audit"
+}
+
+test_unknown_workload_warns if {
+	vs := rule.violations with input as {"mode": "", "config": cfg("node-local", false)}
+	some v in vs
+	v.action == "warn"
+}
+
+test_silent_on_cluster_wide if {
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "workload": clustered, "config": cfg("cluster-wide", false)}
+}

@@ -1,0 +1,74 @@
+# METADATA
+# title: Clustering blocks need the cluster flags
+# description: |
+#   A `clustering { enabled = true }` block does nothing unless the agent runs
+#   with `--cluster.enabled=true` and a peer source (`--cluster.join-addresses`
+#   or `--cluster.discover-peers`): a standalone instance behaves as a
+#   single-node cluster, so every replica collects everything. Where work must
+#   be distributed (StatefulSet, replicated Deployment, DaemonSet collecting
+#   cluster-wide data) this is a duplication bug; for a StatefulSet the fix adds
+#   `--cluster.enabled=true --cluster.join-addresses=<spec.serviceName>`.
+#   Elsewhere the inert block is only recorded (audit).
+# custom:
+#   id: MG007
+#   slug: clustering-not-effective
+#   action: fix
+#   fix: cluster-flags
+#   appliesTo: [StatefulSet, Deployment, DaemonSet]
+package modeguard.rules.clustering_not_effective
+
+import data.modeguard.lib
+
+# Clustered collectors of cluster-wide data, as "file|component".
+needing contains sprintf("%s|%s", [f.file, col.component]) if {
+	some f in lib.files
+	some col in f.collectors
+	col.clustered
+	some s in col.sources
+	s.scope == "cluster-wide"
+}
+
+clustered_any contains sprintf("%s|%s", [f.file, col.component]) if {
+	some f in lib.files
+	some col in f.collectors
+	col.clustered
+}
+
+needs_distribution if lib.distributed
+
+needs_distribution if {
+	lib.daemonset
+	count(needing) > 0
+}
+
+missing contains "--cluster.enabled=true" if not lib.workload.run.cluster.enabled
+
+missing contains "a peer source (--cluster.join-addresses or --cluster.discover-peers)" if not lib.peer_source
+
+violations contains v if {
+	lib.flags_known
+	needs_distribution
+	count(missing) > 0
+	first := split(min(needing | clustered_any), "|")
+	f := [x | some x in lib.files; x.file == first[0]][0]
+	msg := sprintf("clustering blocks (%s) do nothing: the agent container runs without %s, so every %s pod collects everything", [names(needing | clustered_any), concat(" and ", sort(missing)), input.mode])
+	v := object.union(lib.at(f, first[1], msg), remedy)
+}
+
+violations contains v if {
+	lib.flags_known
+	not needs_distribution
+	count(missing) > 0
+	count(clustered_any) > 0
+	first := split(min(clustered_any), "|")
+	f := [x | some x in lib.files; x.file == first[0]][0]
+	msg := sprintf("clustering blocks (%s) are inert: the agent runs without %s; harmless here, as nothing needs distributing", [names(clustered_any), concat(" and ", sort(missing))])
+	v := object.union(lib.at(f, first[1], msg), {"action": "audit"})
+}
+
+names(set) := concat(", ", sort([split(x, "|")[1] | some x in set]))
+
+remedy := {"target": "workload", "fix": {"name": "cluster-flags", "params": {"joinAddresses": lib.workload.serviceName}}} if {
+	lib.statefulset
+	lib.workload.serviceName != ""
+} else := {"target": "workload", "action": "deny"}

@@ -1,0 +1,44 @@
+# METADATA
+# title: DaemonSet discovery must be node-local
+# description: |
+#   In a DaemonSet every pod runs the same config. A discovery.kubernetes
+#   component with role pod or node that is not limited to the pod's own node
+#   hands every target of the cluster to every agent: each target is scraped
+#   (or tailed) once per node. The fix injects
+#   `selectors { role = "pod" field = "spec.nodeName=" + NODE }`
+#   (role node: `metadata.name=`), where NODE is
+#   `coalesce(sys.env("HOSTNAME"), constants.hostname)` (Agent: `env`).
+#   Never injected where the same targets also feed an effectively clustered
+#   collector: there the selector would lose data (MG004 reports instead).
+# custom:
+#   id: MG001
+#   slug: daemonset-node-local-discovery
+#   action: fix
+#   fix: node-selector
+#   appliesTo: [DaemonSet]
+package modeguard.rules.daemonset_node_local_discovery
+
+import data.modeguard.lib
+
+prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
+
+violations contains v if {
+	lib.daemonset
+	some f in lib.files
+	some col in f.collectors
+	not lib.effective(col)
+	some s in col.sources
+	s.kind == "discovery.kubernetes"
+	some role, p in prefix
+	s.role == role
+	s.scope == "cluster-wide"
+	not lib.feeds_clustered(f, s.component)
+	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, col.component, role, p])
+	v := object.union(lib.at(f, s.component, msg), {"fix": {"name": "node-selector", "params": {
+		"file": f.file,
+		"component": s.component,
+		"role": role,
+		"envFunc": f.envFunc,
+		"var": lib.node_env,
+	}}})
+}

@@ -1,0 +1,114 @@
+# Helpers the built-in rules share. Custom rules may import them too:
+#   import data.modeguard.lib
+package modeguard.lib
+
+# The config files of the input ([] when the config is unknown).
+files := object.get(input, ["config", "files"], [])
+
+# The workload facts, or {} when no workload is known.
+workload := w if {
+	w := input.workload
+	is_object(w)
+} else := {}
+
+# A workload is known.
+has_workload if workload.kind
+
+daemonset if input.mode == "daemonset"
+
+statefulset if input.mode == "statefulset"
+
+deployment if input.mode == "deployment"
+
+# Several copies of the agent run the same config: a StatefulSet of any size,
+# or a Deployment with replicas > 1 or an HPA allowing more than one.
+distributed if statefulset
+
+distributed if {
+	deployment
+	workload.replicated
+}
+
+# The process flags are known (a workload is at hand).
+flags_known if workload.run
+
+# The process runs with --cluster.enabled=true and a peer source.
+process_clustered if {
+	workload.run.cluster.enabled
+	peer_source
+}
+
+peer_source if count(object.get(workload.run.cluster, "joinAddresses", [])) > 0
+
+peer_source if object.get(workload.run.cluster, "discoverPeers", "") != ""
+
+# A collector's clustering is effective: its block says enabled = true and
+# the process runs clustered. Without a workload the block is taken at its
+# word (the caller says so in its message).
+effective(col) if {
+	col.clustered
+	process_clustered
+}
+
+effective(col) if {
+	col.clustered
+	not flags_known
+}
+
+# The block is present but the process flags make it a no-op.
+inert(col) if {
+	col.clustered
+	flags_known
+	not process_clustered
+}
+
+# The component with that id in file f.
+component(f, id) := c if {
+	some c in f.components
+	c.id == id
+}
+
+# Source position of a component: {file, line, column}.
+position(f, id) := {"file": f.file, "line": c.range.start.line, "column": c.range.start.column} if {
+	c := component(f, id)
+} else := {"file": f.file, "line": 0, "column": 0}
+
+# A violation about component id in file f.
+at(f, id, msg) := object.union(position(f, id), {"msg": msg, "component": id, "target": "config"})
+
+# A source feeds a collector whose clustering is effective.
+feeds_clustered(f, source_id) if {
+	some col in f.collectors
+	effective(col)
+	some s in col.sources
+	s.component == source_id
+}
+
+# Collectors that gather on their own or from targets (not node-bound file
+# readers, not push receivers).
+gathering_classes := {"pull", "self-discovering"}
+
+# The env var to read the node name from: one already set from
+# fieldRef spec.nodeName (HOSTNAME first), else HOSTNAME.
+node_env := "HOSTNAME" if {
+	"HOSTNAME" in object.get(workload, "nodeNameEnv", [])
+} else := v if {
+	vars := object.get(workload, "nodeNameEnv", [])
+	count(vars) > 0
+	v := sort(vars)[0]
+} else := "HOSTNAME"
+
+# Remote-write components keep a write-ahead log under --storage.path.
+wal_components := {"prometheus.remote_write"}
+
+uses_wal(f) if {
+	some c in f.components
+	c.name in wal_components
+}
+
+# path p lies at or under directory dir.
+under(p, dir) if trim_suffix(p, "/") == trim_suffix(dir, "/")
+
+under(p, dir) if startswith(p, concat("", [trim_suffix(dir, "/"), "/"]))
+
+subject := sprintf("%s %s/%s", [input.subject.kind, input.subject.namespace, input.subject.name])

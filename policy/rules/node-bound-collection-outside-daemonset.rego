@@ -1,0 +1,62 @@
+# METADATA
+# title: Node-bound collection belongs in a DaemonSet
+# description: |
+#   Some collectors only see the node they run on: file logs on node paths
+#   (`local.file_match` + `loki.source.file`), `loki.source.journal`, host
+#   exporters (`prometheus.exporter.unix`, `.process`, `.cadvisor`, `.windows`,
+#   `.self`), `discovery.kubelet`, `pyroscope.ebpf`, `pyroscope.java`. In a
+#   StatefulSet or Deployment they collect from whichever nodes the replicas
+#   landed on and miss every other node. Run them in a DaemonSet. Not flagged:
+#   a host exporter whose `instance` a relabel sets to a constant (the same
+#   target on every replica, as Grafana's k8s-monitoring telemetry does).
+# custom:
+#   id: MG008
+#   slug: node-bound-collection-outside-daemonset
+#   action: deny
+#   appliesTo: [StatefulSet, Deployment]
+package modeguard.rules.node_bound_collection_outside_daemonset
+
+import data.modeguard.lib
+
+node_bound_collectors := {"loki.source.journal", "pyroscope.ebpf", "pyroscope.java"}
+
+node_path_prefixes := ["/var/log", "/var/lib/docker", "/var/lib/containers", "/var/lib/kubelet", "/proc", "/sys", "/host"]
+
+outside if lib.statefulset
+
+outside if lib.deployment
+
+violations contains v if {
+	outside
+	some f in lib.files
+	some col in f.collectors
+	c := lib.component(f, col.component)
+	c.name in node_bound_collectors
+	v := lib.at(f, col.component, sprintf("%s only sees the node it runs on: in a %s it misses every other node; run it in a DaemonSet", [c.name, input.mode]))
+}
+
+violations contains v if {
+	outside
+	some f in lib.files
+	some col in f.collectors
+	some p in col.paths
+	some prefix in node_path_prefixes
+	lib.under(p, prefix)
+	v := lib.at(f, col.component, sprintf("reads node files (%s): in a %s it only sees the nodes its replicas run on; run file log collection in a DaemonSet", [p, input.mode]))
+}
+
+violations contains v if {
+	outside
+	some f in lib.files
+	some col in f.collectors
+	some s in col.sources
+	node_bound_source(s)
+	v := lib.at(f, col.component, sprintf("collects from %s (%s): in a %s it only sees the nodes its replicas run on; run it in a DaemonSet", [s.component, s.reason, input.mode]))
+}
+
+node_bound_source(s) if {
+	s.scope == "host-exporter"
+	not s.constantIdentity
+}
+
+node_bound_source(s) if s.kind == "discovery.kubelet"

@@ -1,0 +1,67 @@
+# METADATA
+# title: The node name must really reach the config
+# description: |
+#   A node-local selector is only as good as its node name. `constants.hostname`
+#   is the pod's name unless the pod uses hostNetwork, so
+#   `"spec.nodeName=" + constants.hostname` matches no pod at all: the agent
+#   silently collects nothing. An env var read by `env()`/`sys.env()` only holds
+#   the node name when the container sets it from `fieldRef: spec.nodeName`
+#   (`HOSTNAME` is otherwise the pod name, set by the runtime). The fix rewrites
+#   a bare `constants.hostname` to `coalesce(sys.env("HOSTNAME"), constants.hostname)`
+#   (Agent: `env`) and adds the env var from `fieldRef spec.nodeName` to the
+#   agent container of the DaemonSet template or the Pod.
+# custom:
+#   id: MG002
+#   slug: node-name-source
+#   action: fix
+#   fix: node-name
+#   appliesTo: [DaemonSet, Pod]
+package modeguard.rules.node_name_source
+
+import data.modeguard.lib
+
+# Every node-name expression of the config, with the component holding it.
+node_names contains [f, c.id, nn] if {
+	some f in lib.files
+	some c in f.components
+	walk(c, [path, nn])
+	path[count(path) - 1] == "nodeName"
+	is_object(nn)
+}
+
+violations contains v if {
+	lib.daemonset
+	some [f, id, nn] in node_names
+	nn.kind == "constants.hostname"
+	not lib.workload.hostNetwork
+	msg := sprintf("node name %s is the pod's name, not the node's (no hostNetwork): the selector matches nothing; read %s(%q) set from fieldRef spec.nodeName", [nn.expr, f.envFunc, lib.node_env])
+	v := object.union(lib.at(f, id, msg), {
+		"line": nn.range.start.line, "column": nn.range.start.column,
+		"fix": {"name": "node-name-expression", "params": {"file": f.file, "component": id, "envFunc": f.envFunc, "var": lib.node_env}},
+	})
+}
+
+violations contains v if {
+	lib.daemonset
+	lib.has_workload
+	some [f, id, nn] in node_names
+	some var in nn.envVars
+	not var in object.get(lib.workload, "nodeNameEnv", [])
+	msg := sprintf("%s reads %s(%q), but the agent container does not set %s from fieldRef spec.nodeName%s", [id, nn.envFunc, var, var, how(var)])
+	v := {
+		"msg": msg, "component": id, "file": f.file, "line": nn.range.start.line, "column": nn.range.start.column,
+		"target": "workload",
+		"fix": {"name": "node-name-env", "params": {"var": var}},
+	}
+}
+
+how(var) := sprintf(" (it is the literal %q)", [e.value]) if {
+	e := lib.workload.env[var]
+	e.source == "literal"
+} else := sprintf(" (it comes from %s)", [e.source]) if {
+	e := lib.workload.env[var]
+} else := "; envFrom cannot carry a fieldRef" if {
+	count(object.get(lib.workload, "envFrom", [])) > 0
+} else := sprintf("; unset, %s is the pod name", [var]) if {
+	var == "HOSTNAME"
+} else := "; it is unset"

@@ -1,0 +1,38 @@
+# METADATA
+# title: Every DaemonSet pod watches the whole cluster
+# description: |
+#   Pod or node discovery made node-local only by a relabel keep is correct,
+#   but every agent pod still lists and watches every pod (or node) of the
+#   cluster through the API server, and drops all but its own. A field
+#   selector makes the API server filter, which is far cheaper on large
+#   clusters. Discovery that reaches nothing at all costs the same watch for
+#   nothing. Recorded only.
+# custom:
+#   id: MG015
+#   slug: whole-cluster-watch
+#   action: audit
+#   appliesTo: [DaemonSet]
+package modeguard.rules.whole_cluster_watch
+
+import data.modeguard.lib
+
+selector_prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
+
+violations contains v if {
+	lib.daemonset
+	some f in lib.files
+	some col in f.collectors
+	some s in col.sources
+	s.localBy == "relabel-keep"
+	s.role in {"pod", "node"}
+	v := lib.at(f, s.component, sprintf("role=%s is made node-local only by a relabel keep: every agent pod still watches every %s of the cluster; a %s field selector lets the API server filter", [s.role, s.role, selector_prefix[s.role]]))
+}
+
+violations contains v if {
+	lib.daemonset
+	some f in lib.files
+	some c in f.components
+	c.name == "discovery.kubernetes"
+	c.unused
+	v := lib.at(f, c.id, "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it")
+}

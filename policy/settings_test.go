@@ -1,0 +1,72 @@
+package policy
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestParseSettingsErrors(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"dryrun: true":                       `unknown field "dryrun"`,
+		"rules:\n  MG001:\n    action: block": "rules.MG001.action",
+		"apiVersion: v2":                     `apiVersion "v2"`,
+		"evaluationTimeout: soon":            "evaluationTimeout",
+		"rules:\n  MG001:\n    actoin: warn": `unknown field "rules.MG001.actoin"`,
+	}
+	for doc, want := range cases {
+		_, err := ParseSettings([]byte(doc))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseSettings(%q): got %v, want an error containing %q", doc, err, want)
+		}
+	}
+}
+
+func TestSettingsUnknownRule(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSettings([]byte("rules:\n  MG099:\n    action: warn\nallowSkip: [MG098]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(context.Background(), Options{Settings: s})
+	if err == nil || !strings.Contains(err.Error(), "rules.MG099") || !strings.Contains(err.Error(), "MG098") {
+		t.Fatalf("got %v, want errors naming rules.MG099 and allowSkip MG098", err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	base := &Settings{Rules: map[string]RuleSettings{"MG003": {Action: ActionDeny}, "MG015": {Action: ActionOff}}, AllowSkip: []string{"MG011"}}
+	dry := &Settings{DryRun: true}
+	ns := func(v string) map[string]string { return map[string]string{LabelEnforcement: v} }
+	skip := func(v string) map[string]string { return map[string]string{AnnotationSkip: v} }
+	cases := []struct {
+		name string
+		s    *Settings
+		id   string
+		def  Action
+		sc   Scope
+		want Action
+	}{
+		{"default", base, "MG004", ActionDeny, Scope{}, ActionDeny},
+		{"settings raise", base, "MG003", ActionWarn, Scope{}, ActionDeny},
+		{"settings off", base, "MG015", ActionAudit, Scope{}, ActionOff},
+		{"namespace warn", base, "MG004", ActionDeny, Scope{NamespaceLabels: ns("warn")}, ActionWarn},
+		{"namespace warn keeps fix", base, "MG001", ActionFix, Scope{NamespaceLabels: ns("warn")}, ActionFix},
+		{"namespace audit", base, "MG001", ActionFix, Scope{NamespaceLabels: ns("audit")}, ActionAudit},
+		{"namespace bogus ignored", base, "MG004", ActionDeny, Scope{NamespaceLabels: ns("relaxed")}, ActionDeny},
+		{"skip allowed", base, "MG011", ActionWarn, Scope{ObjectAnnotations: skip("MG003, mg011")}, ActionOff},
+		{"skip not allowed", base, "MG003", ActionWarn, Scope{ObjectAnnotations: skip("MG003")}, ActionDeny},
+		{"skip star", &Settings{AllowSkip: []string{"*"}}, "MG004", ActionDeny, Scope{ObjectAnnotations: skip("MG004")}, ActionOff},
+		{"dry run", dry, "MG004", ActionDeny, Scope{}, ActionWarn},
+		{"dry run keeps fix", dry, "MG001", ActionFix, Scope{}, ActionFix},
+		{"nil settings", nil, "MG004", ActionDeny, Scope{}, ActionDeny},
+	}
+	for _, c := range cases {
+		got, why := c.s.Resolve(c.id, c.def, c.sc)
+		if got != c.want {
+			t.Errorf("%s: got %s, want %s (why: %v)", c.name, got, c.want, why)
+		}
+	}
+}
