@@ -180,14 +180,14 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 
 // Violation is one finding of one rule, before its action is resolved.
 type Violation struct {
-	Rule      *Rule          `json:"-"`
-	Message   string         `json:"msg"`
-	Component string         `json:"component,omitempty"`
-	File      string         `json:"file,omitempty"`
-	Line      int            `json:"line,omitempty"`
-	Column    int            `json:"column,omitempty"`
-	Target    string         `json:"target,omitempty"` // "config" or "workload": the object the fix edits
-	Fix       *FixRequest    `json:"fix,omitempty"`
+	Rule      *Rule       `json:"-"`
+	Message   string      `json:"msg"`
+	Component string      `json:"component,omitempty"`
+	File      string      `json:"file,omitempty"`
+	Line      int         `json:"line,omitempty"`
+	Column    int         `json:"column,omitempty"`
+	Target    string      `json:"target,omitempty"` // "config" or "workload": the object the fix edits
+	Fix       *FixRequest `json:"fix,omitempty"`
 	// Action, when a rule sets it, replaces the rule's default action for
 	// this violation (e.g. an inert clustering block is only audit).
 	Action  Action `json:"action,omitempty"`

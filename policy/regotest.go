@@ -43,7 +43,7 @@ func RunTests(ctx context.Context, policyDir string) ([]TestResult, error) {
 	ch, err := tester.NewRunner().
 		SetCompiler(compiler).
 		SetModules(modules).
-		SetTimeout(30 * time.Second).
+		SetTimeout(30*time.Second).
 		RaiseBuiltinErrors(true).
 		RunTests(ctx, nil)
 	if err != nil {

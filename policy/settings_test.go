@@ -9,11 +9,11 @@ import (
 func TestParseSettingsErrors(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"dryrun: true":                       `unknown field "dryrun"`,
+		"dryrun: true":                        `unknown field "dryrun"`,
 		"rules:\n  MG001:\n    action: block": "rules.MG001.action",
-		"apiVersion: v2":                     `apiVersion "v2"`,
-		"evaluationTimeout: soon":            "evaluationTimeout",
-		"rules:\n  MG001:\n    actoin: warn": `unknown field "rules.MG001.actoin"`,
+		"apiVersion: v2":                      `apiVersion "v2"`,
+		"evaluationTimeout: soon":             "evaluationTimeout",
+		"rules:\n  MG001:\n    actoin: warn":  `unknown field "rules.MG001.actoin"`,
 	}
 	for doc, want := range cases {
 		_, err := ParseSettings([]byte(doc))
