@@ -1,0 +1,198 @@
+package review
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/riverconfig"
+	"github.com/modeguard/modeguard/workload"
+)
+
+// pairing reviews one (workload, ConfigMap) pair: either may be absent. It
+// evaluates, applies the fixes to its copies, and evaluates again until no
+// fix makes progress.
+type pairing struct {
+	rv          *Reviewer
+	subjectKind string
+	wl          runtime.Object     // a copy; fixes edit it
+	cm          *corev1.ConfigMap  // a copy; fixes edit it
+	hpas        []autoscalingv2.HorizontalPodAutoscaler
+	mode        string // when there is no workload
+	modeSource  string
+	consumers   []ObjectRef
+	opts        Options
+	scope       policy.Scope
+	res         *Result
+	via         bool // the subject is the ConfigMap; findings name the workload
+
+	wlChanged, cmChanged bool
+}
+
+var errStillFires = errors.New("the fix was applied, but the rule still fires")
+
+func (p *pairing) run(ctx context.Context) error {
+	engine := p.rv.Engine
+	tried := map[string]error{} // fix key → nil (applied) or why it failed
+	var applied []Finding
+	for pass := 0; ; pass++ {
+		in, facts, err := p.input()
+		if err != nil {
+			return err
+		}
+		vs, err := engine.Evaluate(ctx, in)
+		if err != nil {
+			return err
+		}
+		var final []Finding
+		progressed := false
+		for _, d := range engine.Resolve(vs, p.scope) {
+			if d.Action != policy.ActionFix {
+				final = append(final, p.finding(d))
+				continue
+			}
+			key := fixKey(d)
+			if why, done := tried[key]; done {
+				if why == nil {
+					why = errStillFires
+				}
+				final = append(final, p.finding(engine.FixFailed(d, p.scope, why)))
+				continue
+			}
+			if pass >= maxPasses-1 {
+				final = append(final, p.finding(engine.FixFailed(d, p.scope, fmt.Errorf("fixes did not settle after %d passes", maxPasses))))
+				continue
+			}
+			err := p.apply(d, facts)
+			tried[key] = err
+			if err != nil {
+				final = append(final, p.finding(engine.FixFailed(d, p.scope, err)))
+				continue
+			}
+			f := p.finding(d)
+			f.Applied = true
+			applied = append(applied, f)
+			progressed = true
+		}
+		if !progressed {
+			p.res.Findings = append(p.res.Findings, applied...)
+			p.res.Findings = append(p.res.Findings, final...)
+			if p.res.Notes == nil && in.Mode == "" && p.wl == nil {
+				p.res.Notes = append(p.res.Notes, "mode unknown: mode-free rules only")
+			}
+			return nil
+		}
+	}
+}
+
+func fixKey(d policy.Decision) string {
+	name := d.Rule.Fix
+	if d.Fix != nil {
+		name = d.Fix.Name
+	}
+	return fmt.Sprintf("%s|%s|%s|%s|%s", d.Rule.ID, d.Target, d.File, d.Component, name)
+}
+
+func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
+	if d.Fix == nil || d.Fix.Name == "" {
+		return errors.New("the rule names no fix for this case")
+	}
+	switch d.Target {
+	case "config":
+		if p.cm == nil {
+			return errors.New("the ConfigMap is not known")
+		}
+		if _, ok := p.cm.Data[d.File]; !ok {
+			return fmt.Errorf("ConfigMap %s/%s has no key %q", p.cm.Namespace, p.cm.Name, d.File)
+		}
+		if err := p.rv.Fixer.ConfigMap(p.cm, d.File, *d.Fix); err != nil {
+			return err
+		}
+		p.cmChanged = true
+	case "workload":
+		if p.wl == nil {
+			return errors.New("no agent workload is known for this ConfigMap")
+		}
+		if err := p.rv.Fixer.Workload(p.wl, facts, *d.Fix); err != nil {
+			return err
+		}
+		p.wlChanged = true
+	default:
+		return fmt.Errorf("unknown fix target %q", d.Target)
+	}
+	return nil
+}
+
+func (p *pairing) finding(d policy.Decision) Finding {
+	f := Finding{Decision: d}
+	wlRef := p.wlRef()
+	switch {
+	case d.Target == "config" && p.cm != nil:
+		f.Object = ObjectRef{Kind: "ConfigMap", Namespace: p.cm.Namespace, Name: p.cm.Name}
+		f.Key = d.File
+	case wlRef != nil:
+		f.Object = *wlRef
+	default:
+		f.Object = p.res.Subject
+	}
+	if p.via && wlRef != nil {
+		f.Via = wlRef
+	}
+	return f
+}
+
+func (p *pairing) wlRef() *ObjectRef {
+	if p.wl == nil {
+		return nil
+	}
+	m, err := meta.Accessor(p.wl)
+	if err != nil {
+		return nil
+	}
+	return &ObjectRef{Kind: kindOf(p.wl), Namespace: m.GetNamespace(), Name: m.GetName()}
+}
+
+// input builds the policy input from the current (possibly fixed) copies.
+func (p *pairing) input() (*policy.Input, *workload.Facts, error) {
+	in := &policy.Input{
+		APIVersion: policy.InputAPIVersion,
+		Subject: policy.Subject{
+			Kind: p.subjectKind, Namespace: p.res.Subject.Namespace, Name: p.res.Subject.Name,
+			Operation: p.opts.Operation, DryRun: p.opts.DryRun,
+		},
+		Mode: p.mode, ModeSource: p.modeSource,
+	}
+	var facts *workload.Facts
+	var cfg *workload.Config
+	if p.wl != nil {
+		f, err := workload.FromObject(p.wl, p.hpas)
+		if err != nil {
+			return nil, nil, err
+		}
+		facts, cfg = f, f.Config
+		in.Workload, in.Mode, in.ModeSource = f, f.Mode, f.ModeSource
+		if cfg != nil && cfg.ConfigMap != "" {
+			in.Relation.ConfigMap = &ObjectRef{Kind: "ConfigMap", Namespace: p.res.Subject.Namespace, Name: cfg.ConfigMap}
+		}
+	}
+	if p.cm != nil {
+		in.Relation.ModeAnnotation = p.cm.Annotations[policy.AnnotationMode]
+		in.Relation.Consumers = p.consumers
+		c := &policy.Config{Namespace: p.cm.Namespace, Name: p.cm.Name, Files: []*riverconfig.Facts{}}
+		keys := configKeys(p.cm, cfg)
+		if len(keys) == 0 {
+			c.Error = fmt.Sprintf("ConfigMap %s/%s holds none of the keys the agent reads", p.cm.Namespace, p.cm.Name)
+		}
+		for _, k := range keys {
+			c.Files = append(c.Files, riverconfig.Parse(k, []byte(p.cm.Data[k])))
+		}
+		in.Config = c
+	}
+	return in, facts, nil
+}

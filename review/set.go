@@ -1,0 +1,80 @@
+package review
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/modeguard/modeguard/workload"
+)
+
+// Set is a Lookup over a fixed list of objects: the documents of a manifest
+// bundle in the CLI, or a test's objects. Objects relate by namespace and
+// name, as they would in a cluster.
+type Set struct {
+	configMaps map[[2]string]*corev1.ConfigMap
+	consumers  map[[2]string][]runtime.Object
+	hpas       map[string][]autoscalingv2.HorizontalPodAutoscaler
+	allHPAs    []autoscalingv2.HorizontalPodAutoscaler
+	namespaces map[string]map[string]string
+}
+
+// NewSet indexes objects. Objects other than ConfigMaps, DaemonSets,
+// StatefulSets, Deployments, HPAs (autoscaling v1 or v2) and Namespaces are
+// ignored.
+func NewSet(objs []runtime.Object) *Set {
+	s := &Set{
+		configMaps: map[[2]string]*corev1.ConfigMap{},
+		consumers:  map[[2]string][]runtime.Object{},
+		hpas:       map[string][]autoscalingv2.HorizontalPodAutoscaler{},
+		namespaces: map[string]map[string]string{},
+	}
+	for _, o := range objs {
+		switch t := o.(type) {
+		case *corev1.ConfigMap:
+			s.configMaps[[2]string{t.Namespace, t.Name}] = t
+		case *corev1.Namespace:
+			s.namespaces[t.Name] = t.Labels
+		default:
+			if h, ok := workload.AsHPA(o); ok {
+				s.hpas[h.Namespace] = append(s.hpas[h.Namespace], *h)
+				s.allHPAs = append(s.allHPAs, *h)
+			}
+		}
+	}
+	for _, o := range objs {
+		switch o.(type) {
+		case *appsv1.DaemonSet, *appsv1.StatefulSet, *appsv1.Deployment:
+		default:
+			continue
+		}
+		f, err := workload.FromObject(o, nil)
+		if err != nil || !f.Agent || f.Config == nil || f.Config.ConfigMap == "" {
+			continue
+		}
+		k := [2]string{f.Namespace, f.Config.ConfigMap}
+		s.consumers[k] = append(s.consumers[k], o)
+	}
+	return s
+}
+
+// ConfigMap implements Lookup.
+func (s *Set) ConfigMap(namespace, name string) *corev1.ConfigMap {
+	return s.configMaps[[2]string{namespace, name}]
+}
+
+// Consumers implements Lookup.
+func (s *Set) Consumers(namespace, configMap string) []runtime.Object {
+	return s.consumers[[2]string{namespace, configMap}]
+}
+
+// HPAs implements Lookup.
+func (s *Set) HPAs(namespace string) []autoscalingv2.HorizontalPodAutoscaler {
+	return s.hpas[namespace]
+}
+
+// NamespaceLabels implements Lookup.
+func (s *Set) NamespaceLabels(namespace string) map[string]string {
+	return s.namespaces[namespace]
+}
