@@ -83,7 +83,9 @@ func TestPolicySteps(t *testing.T) {
 		{"CA corrupt", with(func(b *Bundle) { b.CACert = []byte("junk") }), 0, ActionReplace, false},
 		{"CA key mismatched", with(func(b *Bundle) { b.CAKey = other.KeyPEM }), 0, ActionReplace, false},
 		{"CA is not a CA", with(func(b *Bundle) { b.CACert, b.CAKey = b.TLSCert, b.TLSKey }), 0, ActionReplace, false},
-		{"CA expired", with(func(b *Bundle) { b.CACert, b.CAKey, b.CABundle = expiredCA.CertPEM, expiredCA.KeyPEM, expiredCA.CertPEM }), 0, ActionReplace, false},
+		{"CA expired", with(func(b *Bundle) {
+			b.CACert, b.CAKey, b.CABundle = expiredCA.CertPEM, expiredCA.KeyPEM, expiredCA.CertPEM
+		}), 0, ActionReplace, false},
 		{"bundle missing", with(func(b *Bundle) { b.CABundle = nil }), 0, ActionRepairBundle, true},
 		{"bundle corrupt", with(func(b *Bundle) { b.CABundle = []byte("junk") }), 0, ActionRepairBundle, true},
 		{"bundle lacks the CA", with(func(b *Bundle) { b.CABundle = other.CertPEM }), 0, ActionRepairBundle, true},
