@@ -21,8 +21,8 @@ import (
 type pairing struct {
 	rv          *Reviewer
 	subjectKind string
-	wl          runtime.Object     // a copy; fixes edit it
-	cm          *corev1.ConfigMap  // a copy; fixes edit it
+	wl          runtime.Object    // a copy; fixes edit it
+	cm          *corev1.ConfigMap // a copy; fixes edit it
 	hpas        []autoscalingv2.HorizontalPodAutoscaler
 	mode        string // when there is no workload
 	modeSource  string

@@ -16,7 +16,6 @@ type Set struct {
 	configMaps map[[2]string]*corev1.ConfigMap
 	consumers  map[[2]string][]runtime.Object
 	hpas       map[string][]autoscalingv2.HorizontalPodAutoscaler
-	allHPAs    []autoscalingv2.HorizontalPodAutoscaler
 	namespaces map[string]map[string]string
 }
 
@@ -39,7 +38,6 @@ func NewSet(objs []runtime.Object) *Set {
 		default:
 			if h, ok := workload.AsHPA(o); ok {
 				s.hpas[h.Namespace] = append(s.hpas[h.Namespace], *h)
-				s.allHPAs = append(s.allHPAs, *h)
 			}
 		}
 	}
