@@ -6,4 +6,59 @@
 //
 // riverconfig knows nothing of Kubernetes objects, HTTP or policy: it takes
 // bytes and a file name and returns plain values that marshal to JSON.
+//
+// # Positions
+//
+// Every range is a pair of byte offsets into the original source (with the
+// 1-based line and byte column of each), End just past the last byte, so a
+// fix splices text at those offsets and leaves every other byte alone. A
+// component's Range runs from its name to just past "}", BodyRange from just
+// after "{" to "}", and Indent is the whitespace before its first statement.
+//
+// # Scope of a source (domain.md §3, §5)
+//
+// A collector's targets expression is followed through discovery.relabel
+// (targets), local.file_match (path_targets), foreach (the loop variable
+// traces to the collection), concat, arrays and objects, to every ultimate
+// source; one Source is reported per distinct path, with Via listing what
+// lies between (source side first). For discovery.kubernetes:
+//
+//   - role pod: node-local when a selectors block for role pod has a field
+//     "spec.nodeName=" + NODE (LocalBy "field-selector"), or when a
+//     discovery.relabel on the path keeps on __meta_kubernetes_pod_node_name
+//     (LocalBy "relabel-keep"). NODE, or the keep's regex, must read the node
+//     name at run time: env/sys.env, constants.hostname, or a coalesce of
+//     them. Whether it really yields the node name is for the rules (MG002):
+//     Source.NodeName carries the expression. A literal node makes every
+//     agent see the same pods (cluster-wide); any other expression is
+//     unknown.
+//   - role node: the same with "metadata.name=" and __meta_kubernetes_node_name.
+//   - role endpoints / endpointslice: only a keep on
+//     __meta_kubernetes_endpoint_node_name (resp.
+//     __meta_kubernetes_endpointslice_endpoint_node_name) or on
+//     __meta_kubernetes_pod_node_name makes them node-local. A role pod
+//     spec.nodeName selector alone leaves them cluster-wide and sets
+//     PodSelectorOnly (NodeName is then the selector's expression). The
+//     seed's role "endpoint" is read as endpoints and the reason says so.
+//   - role service / ingress: cluster-wide.
+//
+// Keep rules on other labels do not change the scope. Other sources:
+// discovery.kubelet and discovery.process are node-local, host exporters
+// (prometheus.exporter.unix, process, cadvisor, windows, self) have scope
+// "host-exporter", prometheus.exporter.statsd is node-local (it holds what
+// was pushed to this pod), every other exporter and discovery is
+// cluster-wide, a literal target list is cluster-wide ("static"), and literal
+// path_targets of local.file_match are node-local (files of this node).
+// Self-discovering collectors (prometheus.operator.*, loki.source.podlogs,
+// loki.source.kubernetes_events) get one cluster-wide source: themselves.
+// Push receivers get none.
+//
+// ConstantIdentity is set when a discovery.relabel on the path replaces
+// instance with a constant (no "$"): every peer holds the same target, so
+// clustering deduplicates instead of losing data (the k8s-monitoring
+// telemetry pattern).
+//
+// Whatever cannot be traced (declare arguments, imported modules, Agent
+// modules, instances of declares, names that are no component) has scope
+// "unknown" and an Unverifiable entry for the collector.
 package riverconfig

@@ -622,6 +622,10 @@ func (p *parser) clustering(c *comp) {
 	if p.usesArgument(enabled, c.scope) {
 		kind = "declare"
 		reason = fmt.Sprintf("clustering is enabled by %s: each instance of declare %q decides", cl.EnabledExpr, c.scope.declare)
+		if c.scope.declare == "" {
+			kind = "module"
+			reason = fmt.Sprintf("clustering is enabled by %s: whoever loads this module decides", cl.EnabledExpr)
+		}
 	}
 	p.unverifiable(Unverifiable{Component: c.c.ID, Kind: kind, Reason: reason, Range: p.nodeRange(enabled)})
 }
@@ -760,7 +764,9 @@ func (p *parser) resolve(path []string, sc *scope) resolved {
 		}
 	}
 	switch {
-	case path[0] == "argument" && sc.declare != "":
+	case path[0] == "argument":
+		// A declare's argument, or, at the top of a module file, the
+		// module's.
 		return resolved{kind: refArgument}
 	case sc.importOf(path[0]) != "":
 		return resolved{kind: refImport}

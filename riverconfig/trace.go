@@ -160,7 +160,11 @@ func (t *tracer) ref(path []string, e ast.Expr, sc *scope, pathTargets bool) {
 		t.walk(fe.collection, fe.scope, pathTargets, false)
 		t.via = t.via[:len(t.via)-1]
 	case refArgument:
-		t.unknown(text, "argument", fmt.Sprintf("%s is an argument of declare %q: each instance decides its targets", text, sc.declare), e)
+		reason := fmt.Sprintf("%s is an argument of declare %q: each instance decides its targets", text, sc.declare)
+		if sc.declare == "" {
+			reason = text + " is a module argument: whoever loads this module decides its targets"
+		}
+		t.unknown(text, "argument", reason, e)
 	case refImport:
 		t.unknown(text, "import", fmt.Sprintf("%s comes from module %s: its targets cannot be traced", text, sc.importOf(path[0])), e)
 	case refUnknown:
@@ -267,6 +271,9 @@ func (t *tracer) add(s Source, where Range, src *comp) {
 		switch s.Kind {
 		case "argument":
 			kind = "declare"
+			if t.coll.scope.declare == "" {
+				kind = "module"
+			}
 		case "import":
 			kind = "import"
 		}
