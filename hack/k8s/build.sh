@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# build.sh OUTDIR: build kube-apiserver, etcd and kubectl from Go modules into
+# OUTDIR, for envtest (KUBEBUILDER_ASSETS) and the demo.
+#
+# Versions are pinned by the tool modules next to this script:
+#   hack/k8s/go.mod       k8s.io/kubernetes (kube-apiserver) and k8s.io/kubectl
+#   hack/k8s/etcd/go.mod  go.etcd.io/etcd/server/v3 (its own module: see there)
+# Re-pin with hack/k8s/pin.sh. A binary is skipped when OUTDIR/.stamp-<name>
+# matches a hash of its module's go.mod and go.sum, its main.go, the build
+# flags and `go version`. Builds run one after another and hold a lock on
+# OUTDIR, so concurrent `make k8s-bins` runs wait instead of racing.
+set -euo pipefail
+
+die() { echo "k8s-bins: $*" >&2; exit 1; }
+[[ $# -eq 1 ]] || die "usage: $0 OUTDIR"
+
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$1"
+out=$(cd "$1" && pwd)
+
+log() { printf '[%s] k8s-bins: %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+# run CMD...: run a command; on failure, name it and stop.
+run() {
+	local rc=0
+	"$@" || rc=$?
+	if [[ $rc -ne 0 ]]; then
+		printf 'k8s-bins: FAILED (exit %d, in %s): ' "$rc" "$PWD" >&2
+		printf '%q ' "$@" >&2
+		printf '\n' >&2
+		exit "$rc"
+	fi
+}
+
+exec 9>"$out/.lock"
+if ! flock -n 9; then
+	log "another build holds $out/.lock; waiting for it"
+	flock 9
+fi
+
+goversion=$(go version) || die "go not found"
+# Static binaries; the tool modules alone decide versions (no go.work).
+export CGO_ENABLED=0 GOWORK=off
+
+k8s_version=$(cd "$here" && run go list -m -f '{{.Version}}' k8s.io/kubernetes)
+[[ $k8s_version =~ ^v([0-9]+)\.([0-9]+)\. ]] || die "unexpected k8s.io/kubernetes version $k8s_version"
+k8s_ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+	k8s_ldflags+=" -X $pkg.gitVersion=$k8s_version"
+	k8s_ldflags+=" -X $pkg.gitMajor=${BASH_REMATCH[1]} -X $pkg.gitMinor=${BASH_REMATCH[2]}"
+	k8s_ldflags+=" -X $pkg.gitTreeState=clean"
+done
+etcd_ldflags="-s -w"
+
+# build NAME MODULEDIR PKG LDFLAGS: build PKG of the module in MODULEDIR
+# (relative to here) into $out/NAME, unless its stamp is current.
+build() {
+	local name=$1 moddir=$here/$2 pkg=$3 ldflags=$4
+	local bin=$out/$name stamp=$out/.stamp-$name
+	local flags=(-trimpath -ldflags "$ldflags")
+	local want
+	want=$(cat "$moddir/go.mod" "$moddir/go.sum" "$moddir/$pkg/main.go" \
+		<(echo "$goversion CGO_ENABLED=$CGO_ENABLED ${flags[*]}") | sha256sum | cut -d' ' -f1)
+	if [[ -x $bin && -f $stamp && $(<"$stamp") == "$want" ]]; then
+		log "$name: up to date, skipped"
+		return
+	fi
+	if [[ -z ${cold_said:-} ]]; then
+		log "a cold build takes many minutes (kube-apiserver alone: 4+ on 2 idle cores, far more on busy ones); later runs skip"
+		cold_said=1
+	fi
+	log "$name: building"
+	local start=$SECONDS
+	rm -f "$stamp"
+	(cd "$moddir" && run go build -buildvcs=false "${flags[@]}" -o "$bin.tmp" "$pkg")
+	mv -f "$bin.tmp" "$bin"
+	echo "$want" >"$stamp"
+	log "$name: built in $((SECONDS - start))s"
+}
+
+total=$SECONDS
+log "building into $out with $goversion"
+build kube-apiserver . ./kube-apiserver "$k8s_ldflags"
+build etcd etcd . "$etcd_ldflags"
+build kubectl . ./kubectl "$k8s_ldflags"
+
+apiserver_v=$(run "$out/kube-apiserver" --version)
+etcd_v=$(run "$out/etcd" --version)
+kubectl_v=$(run "$out/kubectl" version --client)
+etcd_v=${etcd_v%%$'\n'*} kubectl_v=${kubectl_v%%$'\n'*} # first lines
+log "done in $((SECONDS - total))s: $apiserver_v | $etcd_v | $kubectl_v"
