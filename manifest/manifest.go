@@ -25,8 +25,10 @@ type Document struct {
 	File string
 	// Line is the 1-based line of the file the document starts at.
 	Line int
-	// Raw is the document's YAML (or JSON) text as written.
-	Raw []byte
+	// Raw is the document's YAML (or JSON) text as written: File's bytes
+	// from Start to End (for List items, the whole List).
+	Raw        []byte
+	Start, End int
 	// APIVersion, Kind, Namespace and Name are read from the document.
 	APIVersion, Kind, Namespace, Name string
 	// Object is the typed object for the kinds modeguard reads (core/v1,
@@ -157,12 +159,18 @@ func Parse(file string, data []byte) ([]Document, error) {
 	}
 	var docs []Document
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	start, from := 1, 0
+	start, from, offset, fromOffset := 1, 0, 0, 0
 	flush := func(upto int) error {
 		raw := bytes.Join(lines[from:upto], nil)
 		d, err := parseDoc(file, start, raw)
 		if err != nil {
 			return err
+		}
+		for i := range d {
+			d[i].Start, d[i].End = fromOffset, fromOffset+len(raw)
+			if !d[i].InList {
+				d[i].Raw = raw
+			}
 		}
 		docs = append(docs, d...)
 		return nil
@@ -172,8 +180,9 @@ func Parse(file string, data []byte) ([]Document, error) {
 			if err := flush(i); err != nil {
 				return nil, err
 			}
-			from, start = i+1, i+2
+			from, start, fromOffset = i+1, i+2, offset+len(l)
 		}
+		offset += len(l)
 	}
 	if err := flush(len(lines)); err != nil {
 		return nil, err

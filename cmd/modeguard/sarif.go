@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/modeguard/modeguard/policy"
+)
+
+// The subset of SARIF 2.1.0 that code-scanning UIs read.
+type sarifLog struct {
+	Schema  string     `json:"$schema"`
+	Version string     `json:"version"`
+	Runs    []sarifRun `json:"runs"`
+}
+
+type sarifRun struct {
+	Tool    sarifTool     `json:"tool"`
+	Results []sarifResult `json:"results"`
+}
+
+type sarifTool struct {
+	Driver sarifDriver `json:"driver"`
+}
+
+type sarifDriver struct {
+	Name           string      `json:"name"`
+	Version        string      `json:"version"`
+	InformationURI string      `json:"informationUri,omitempty"`
+	Rules          []sarifRule `json:"rules"`
+}
+
+type sarifRule struct {
+	ID               string         `json:"id"`
+	Name             string         `json:"name"`
+	ShortDescription sarifText      `json:"shortDescription"`
+	FullDescription  sarifText      `json:"fullDescription"`
+	DefaultConfig    sarifRuleLevel `json:"defaultConfiguration"`
+	Properties       map[string]any `json:"properties,omitempty"`
+}
+
+type sarifRuleLevel struct {
+	Level string `json:"level"`
+}
+
+type sarifText struct {
+	Text string `json:"text"`
+}
+
+type sarifResult struct {
+	RuleID    string          `json:"ruleId"`
+	RuleIndex int             `json:"ruleIndex"`
+	Level     string          `json:"level"`
+	Message   sarifText       `json:"message"`
+	Locations []sarifLocation `json:"locations,omitempty"`
+	Props     map[string]any  `json:"properties,omitempty"`
+}
+
+type sarifLocation struct {
+	Physical sarifPhysical `json:"physicalLocation"`
+}
+
+type sarifPhysical struct {
+	Artifact sarifArtifact `json:"artifactLocation"`
+	Region   *sarifRegion  `json:"region,omitempty"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine int `json:"startLine"`
+}
+
+func sarifLevel(a policy.Action) string {
+	switch a {
+	case policy.ActionDeny:
+		return "error"
+	case policy.ActionWarn:
+		return "warning"
+	}
+	return "note"
+}
+
+func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
+	driver := sarifDriver{Name: "modeguard", Version: versionString(), Rules: []sarifRule{}}
+	index := map[string]int{}
+	for i, r := range rules {
+		index[r.ID] = i
+		driver.Rules = append(driver.Rules, sarifRule{
+			ID: r.ID, Name: r.Slug,
+			ShortDescription: sarifText{Text: r.Title}, FullDescription: sarifText{Text: r.Description},
+			DefaultConfig: sarifRuleLevel{Level: sarifLevel(r.Action)},
+			Properties:    map[string]any{"defaultAction": r.Action, "appliesTo": r.AppliesTo},
+		})
+	}
+	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
+	for _, f := range c.result.Findings {
+		j := toJSON(c, f)
+		res := sarifResult{
+			RuleID: f.Rule.ID, RuleIndex: index[f.Rule.ID], Level: sarifLevel(f.Action),
+			Message: sarifText{Text: objectName(f.Object) + " " + f.Component + ": " + f.Message},
+			Props:   map[string]any{"action": f.Action},
+		}
+		if j.File != "" && j.File != "-" {
+			loc := sarifLocation{Physical: sarifPhysical{Artifact: sarifArtifact{URI: j.File}}}
+			if j.Line > 0 {
+				loc.Physical.Region = &sarifRegion{StartLine: j.Line}
+			}
+			res.Locations = []sarifLocation{loc}
+		}
+		run.Results = append(run.Results, res)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}
