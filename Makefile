@@ -49,6 +49,10 @@ test-short: ## Run the unit and golden tests only (no control plane, no fuzzing)
 update-golden: ## Rewrite golden testdata from the current code (review the diff!).
 	$(GOTEST) ./... -run Golden -update
 
+.PHONY: docs
+docs: ## Regenerate docs/rules.md and docs/input.schema.json from the policy.
+	$(GOTEST) ./policy -run 'TestRulesDoc|TestInputSchemaDoc' -update
+
 .PHONY: lint
 lint: $(BIN)/staticcheck ## go vet, gofmt check and staticcheck.
 	$(GO) vet ./...
