@@ -1,0 +1,379 @@
+package mutate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/grafana/river/ast"
+	riverparser "github.com/grafana/river/parser"
+	"github.com/grafana/river/token"
+
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/riverconfig"
+)
+
+// Field selector prefixes naming the node, by selector role.
+var nodePrefix = map[string]string{
+	"pod":  "spec.nodeName=",
+	"node": "metadata.name=",
+}
+
+// Config applies one River fix to src, the text of file file, and returns the
+// new text. It parses src itself (riverconfig.Parse) to find positions and
+// splices text at them: every other byte stays as it was. It is idempotent:
+// fixing an already fixed config returns it unchanged (the same slice) and
+// no error. The result must parse; if it would not, Config returns an error
+// and the original.
+//
+// The fixes (params as the rules emit them; every one also takes "file",
+// which must name file when given):
+//   - node-selector {component, role, envFunc, var}: in the
+//     discovery.kubernetes component, the selectors block of that role gets
+//     field = "spec.nodeName=" + coalesce(envFunc("var"), constants.hostname)
+//     (role node: "metadata.name="). A selectors block of the role (or
+//     without a role) gets the field; an existing literal field is combined
+//     with a comma; a field that already names the node is left alone; a
+//     non-literal field is ErrNotApplicable. Otherwise a new selectors block
+//     is added (a block of another role stays).
+//   - node-name-expression {component, envFunc, var}: every bare
+//     constants.hostname node-name expression of the component becomes
+//     coalesce(envFunc("var"), constants.hostname).
+//   - clustering-block {component}: clustering { enabled = true }, added, or
+//     completed, or flipped from a literal false; a non-literal enabled is
+//     ErrNotApplicable, and so is a component without clustering support.
+//
+// A component id held by several components (in foreach or declare bodies)
+// fixes each of them.
+func Config(file string, src []byte, fix policy.FixRequest) ([]byte, error) {
+	out, _, err := fixConfig(file, src, fix)
+	if err != nil {
+		return src, err
+	}
+	return out, nil
+}
+
+// fixConfig returns the fixed text and the edits that made it from src.
+func fixConfig(file string, src []byte, fix policy.FixRequest) ([]byte, []edit, error) {
+	edits, err := planConfig(file, src, fix)
+	if err != nil || len(edits) == 0 {
+		return src, nil, err
+	}
+	out, err := splice(src, edits)
+	if err != nil {
+		return src, nil, fmt.Errorf("fix %s on %s: %w", fix.Name, file, err)
+	}
+	if f := riverconfig.Parse(file, out); len(f.Errors) > 0 {
+		d := f.Errors[0]
+		return src, nil, notApplicablef("fix %s on %s would not parse (%d:%d: %s): not changed", fix.Name, file, d.Line, d.Column, d.Message)
+	}
+	return out, edits, nil
+}
+
+// planConfig computes the edits of one fix.
+func planConfig(file string, src []byte, fix policy.FixRequest) ([]edit, error) {
+	switch fix.Name {
+	case FixNodeSelector, FixNodeNameExpression, FixClusteringBlock:
+	case FixNodeNameEnv, FixClusterFlags:
+		return nil, notApplicablef("fix %s changes a workload, not the config %s", fix.Name, file)
+	default:
+		return nil, notApplicablef("unknown fix %q", fix.Name)
+	}
+	if v, ok := fix.Params["file"]; ok && v != file {
+		return nil, notApplicablef("fix %s is for file %v, not %s", fix.Name, v, file)
+	}
+	id, err := stringParam(fix, "component")
+	if err != nil {
+		return nil, err
+	}
+	var node string
+	if fix.Name != FixClusteringBlock {
+		if node, err = nodeExpr(fix); err != nil {
+			return nil, err
+		}
+	}
+	var role string
+	if fix.Name == FixNodeSelector {
+		if role, err = stringParam(fix, "role"); err != nil {
+			return nil, err
+		}
+		if nodePrefix[role] == "" {
+			return nil, notApplicablef("fix %s: role %q has no node field selector (pod or node)", fix.Name, role)
+		}
+	}
+
+	facts := riverconfig.Parse(file, src)
+	if len(facts.Errors) > 0 {
+		d := facts.Errors[0]
+		return nil, notApplicablef("%s does not parse (%d:%d: %s)", file, d.Line, d.Column, d.Message)
+	}
+	e := newEditor(src, facts)
+	found := false
+	for i := range facts.Components {
+		c := &facts.Components[i]
+		if c.ID != id {
+			continue
+		}
+		found = true
+		switch fix.Name {
+		case FixNodeSelector:
+			err = e.nodeSelector(c, role, node)
+		case FixNodeNameExpression:
+			err = e.nodeNameExpression(c, node)
+		case FixClusteringBlock:
+			err = e.clusteringBlock(c)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !found {
+		return nil, notApplicablef("%s has no component %s", file, id)
+	}
+	return e.edits, nil
+}
+
+// nodeExpr builds the node-name expression from the envFunc and var params:
+// coalesce(sys.env("HOSTNAME"), constants.hostname).
+func nodeExpr(fix policy.FixRequest) (string, error) {
+	fn, err := stringParam(fix, "envFunc")
+	if err != nil {
+		return "", err
+	}
+	if fn != "env" && fn != "sys.env" {
+		return "", notApplicablef("fix %s: envFunc %q is neither env nor sys.env", fix.Name, fn)
+	}
+	v, err := stringParam(fix, "var")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("coalesce(%s(%s), constants.hostname)", fn, strconv.Quote(v)), nil
+}
+
+// nodeSelector makes the role's selectors block of a discovery.kubernetes
+// component select the agent's node.
+func (e *editor) nodeSelector(c *riverconfig.Component, role, node string) error {
+	if c.Name != "discovery.kubernetes" {
+		return notApplicablef("%s is a %s, not a discovery.kubernetes: no node selector", c.ID, c.Name)
+	}
+	rv, ok := c.Attributes["role"]
+	have, isString := rv.Value.(string)
+	switch {
+	case !ok:
+		return notApplicablef("%s has no role", c.ID)
+	case !rv.Literal || !isString:
+		return notApplicablef("%s: role %s is not a literal: cannot tell whether a role=%q selector belongs there", c.ID, rv.Expr, role)
+	case have != role:
+		return notApplicablef("%s has role %q: a role=%q selector is not allowed there", c.ID, have, role)
+	}
+	prefix := nodePrefix[role]
+	roleLine := line{text: "role = " + strconv.Quote(role)}
+	fieldLine := line{text: "field = " + strconv.Quote(prefix) + " + " + node}
+
+	var target, roleless *riverconfig.Block
+	for i := range c.Blocks {
+		b := &c.Blocks[i]
+		if b.Name != "selectors" {
+			continue
+		}
+		sr, ok := b.Attributes["role"]
+		if !ok {
+			if roleless == nil {
+				roleless = b
+			}
+			continue
+		}
+		s, isString := sr.Value.(string)
+		if !sr.Literal || !isString {
+			return notApplicablef("%s: selectors role %s is not a literal: not changed", c.ID, sr.Expr)
+		}
+		if s == role && target == nil {
+			target = b
+		}
+	}
+	if target == nil {
+		target = roleless
+	}
+	if target == nil {
+		e.appendStmts(componentBody(c), []line{
+			{text: "selectors {"},
+			{depth: 1, text: roleLine.text},
+			{depth: 1, text: fieldLine.text},
+			{text: "}"},
+		})
+		return nil
+	}
+
+	var add []line
+	if _, ok := target.Attributes["role"]; !ok {
+		add = append(add, roleLine)
+	}
+	if f, ok := target.Attributes["field"]; !ok {
+		add = append(add, fieldLine)
+	} else if !hasRequirement(f.Expr, prefix) {
+		s, isString := f.Value.(string)
+		if !f.Literal || !isString {
+			return notApplicablef("%s: existing field selector %s is not a literal: not changed", c.ID, f.Expr)
+		}
+		e.combineField(f, s, prefix, node)
+	}
+	if len(add) > 0 {
+		b, err := e.blockBody(target)
+		if err != nil {
+			return fmt.Errorf("%s: %w", c.ID, err)
+		}
+		e.appendStmts(b, add)
+	}
+	return nil
+}
+
+// combineField adds the node requirement to a literal field selector:
+// "status.phase=Running" becomes
+// "status.phase=Running,spec.nodeName=" + NODE. A plainly quoted literal
+// keeps its text: only its closing quote is replaced.
+func (e *editor) combineField(f riverconfig.Value, value, prefix, node string) {
+	start, end := f.Range.Start.Offset, f.Range.End.Offset
+	text := string(e.src[start:end])
+	switch {
+	case value == "":
+		e.replace(start, end, strconv.Quote(prefix)+" + "+node)
+	case len(text) >= 2 && (text[0] == '"' || text[0] == '`') && text[len(text)-1] == text[0]:
+		q := text[:1]
+		e.replace(end-1, end, ","+prefix+q+" + "+node)
+	default:
+		e.replace(start, end, strconv.Quote(value+","+prefix)+" + "+node)
+	}
+}
+
+// hasRequirement reports whether a field selector expression already holds a
+// requirement on prefix ("spec.nodeName="), at its start or after a comma of
+// its leading string literal, or in the format string of
+// format("spec.nodeName=%s", ...).
+func hasRequirement(expr, prefix string) bool {
+	x, err := riverparser.ParseExpression(expr)
+	if err != nil {
+		return false
+	}
+	x = unparen(x)
+	if call, ok := x.(*ast.CallExpr); ok && len(call.Args) > 0 {
+		if fn := dotted(call.Value); fn == "format" || fn == "string.format" {
+			s, ok := stringLit(call.Args[0])
+			return ok && requires(s, prefix)
+		}
+	}
+	for {
+		b, ok := x.(*ast.BinaryExpr)
+		if !ok || b.Kind != token.ADD {
+			break
+		}
+		x = unparen(b.Left)
+	}
+	s, ok := stringLit(x)
+	return ok && requires(s, prefix)
+}
+
+// requires reports whether selector s has a requirement starting with
+// prefix.
+func requires(s, prefix string) bool {
+	return strings.HasPrefix(s, prefix) || strings.Contains(s, ","+prefix)
+}
+
+func unparen(x ast.Expr) ast.Expr {
+	for {
+		p, ok := x.(*ast.ParenExpr)
+		if !ok {
+			return x
+		}
+		x = p.Inner
+	}
+}
+
+func stringLit(x ast.Expr) (string, bool) {
+	l, ok := unparen(x).(*ast.LiteralExpr)
+	if !ok || l.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(l.Value)
+	return s, err == nil
+}
+
+// dotted returns "a.b.c" for an identifier or a chain of field accesses.
+func dotted(x ast.Expr) string {
+	switch n := x.(type) {
+	case *ast.IdentifierExpr:
+		if n.Ident != nil {
+			return n.Ident.Name
+		}
+	case *ast.AccessExpr:
+		if n.Name != nil {
+			if v := dotted(n.Value); v != "" {
+				return v + "." + n.Name.Name
+			}
+		}
+	}
+	return ""
+}
+
+// nodeNameExpression rewrites every bare constants.hostname node-name
+// expression of the component.
+func (e *editor) nodeNameExpression(c *riverconfig.Component, node string) error {
+	seen := map[int]bool{}
+	var walk func(attrs map[string]riverconfig.Value, blocks []riverconfig.Block) error
+	walk = func(attrs map[string]riverconfig.Value, blocks []riverconfig.Block) error {
+		for _, v := range attrs {
+			n := v.NodeName
+			if n == nil || n.Kind != riverconfig.NodeNameHostname || seen[n.Range.Start.Offset] {
+				continue
+			}
+			start, end := n.Range.Start.Offset, n.Range.End.Offset
+			if start < 0 || end > len(e.src) || start >= end || !strings.Contains(string(e.src[start:end]), "constants.hostname") {
+				return fmt.Errorf("%s: node name range %d:%d does not hold constants.hostname", c.ID, n.Range.Start.Line, n.Range.Start.Column)
+			}
+			seen[start] = true
+			e.replace(start, end, node)
+		}
+		for i := range blocks {
+			if err := walk(blocks[i].Attributes, blocks[i].Blocks); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return walk(c.Attributes, c.Blocks)
+}
+
+// clusteringBlock makes the component say clustering { enabled = true }.
+func (e *editor) clusteringBlock(c *riverconfig.Component) error {
+	if c.Clustering == nil || !c.Clustering.Capable {
+		return notApplicablef("%s has no clustering support", c.ID)
+	}
+	for i := range c.Blocks {
+		b := &c.Blocks[i]
+		if b.Name != "clustering" {
+			continue
+		}
+		v, ok := b.Attributes["enabled"]
+		if !ok {
+			bb, err := e.blockBody(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.ID, err)
+			}
+			e.appendStmts(bb, []line{{text: "enabled = true"}})
+			return nil
+		}
+		on, isBool := v.Value.(bool)
+		switch {
+		case !v.Literal || !isBool:
+			return notApplicablef("%s: clustering enabled is %s, not a literal: not changed", c.ID, v.Expr)
+		case !on:
+			e.replace(v.Range.Start.Offset, v.Range.End.Offset, "true")
+		}
+		return nil
+	}
+	e.appendStmts(componentBody(c), []line{
+		{text: "clustering {"},
+		{depth: 1, text: "enabled = true"},
+		{text: "}"},
+	})
+	return nil
+}

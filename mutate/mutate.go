@@ -1,0 +1,108 @@
+package mutate
+
+import (
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/workload"
+)
+
+// Fix names, as the rules in policy/rules emit them.
+const (
+	// FixNodeSelector adds a node field selector to a discovery.kubernetes
+	// component. Params: file, component, role ("pod" or "node"), envFunc
+	// ("env" or "sys.env"), var.
+	FixNodeSelector = "node-selector"
+	// FixNodeNameExpression rewrites bare constants.hostname node-name
+	// expressions of a component to coalesce(env("VAR"), constants.hostname).
+	// Params: file, component, envFunc, var.
+	FixNodeNameExpression = "node-name-expression"
+	// FixClusteringBlock makes a component say clustering { enabled = true }.
+	// Params: file, component.
+	FixClusteringBlock = "clustering-block"
+	// FixNodeNameEnv sets an env var of the agent container from fieldRef
+	// spec.nodeName. Params: var.
+	FixNodeNameEnv = "node-name-env"
+	// FixClusterFlags adds --cluster.enabled=true and
+	// --cluster.join-addresses to the agent container. Params:
+	// joinAddresses.
+	FixClusterFlags = "cluster-flags"
+)
+
+// ErrNotApplicable marks a fix request that does not fit its subject: an
+// unknown fix or component, a wrong kind, a missing parameter, an expression
+// that is not a literal where the fix would have to change it. The error's
+// text says which component or container and why.
+var ErrNotApplicable = errors.New("fix not applicable")
+
+// notApplicable is an error that matches ErrNotApplicable and reads as its
+// reason alone, so that callers can quote it without repeating "not
+// applicable".
+type notApplicable struct{ reason string }
+
+func (e *notApplicable) Error() string        { return e.reason }
+func (e *notApplicable) Is(target error) bool { return target == ErrNotApplicable }
+
+func notApplicablef(format string, args ...any) error {
+	return &notApplicable{reason: fmt.Sprintf(format, args...)}
+}
+
+// stringParam returns a non-empty string parameter of the fix.
+func stringParam(fix policy.FixRequest, name string) (string, error) {
+	v, ok := fix.Params[name]
+	if !ok {
+		return "", notApplicablef("fix %s: missing parameter %q", fix.Name, name)
+	}
+	s, ok := v.(string)
+	if !ok || s == "" {
+		return "", notApplicablef("fix %s: parameter %q must be a non-empty string, got %v", fix.Name, name, v)
+	}
+	return s, nil
+}
+
+// ConfigMap applies a River fix to the data key key of cm, in place. Only
+// that key changes: binaryData, other keys, labels and annotations stay
+// untouched. A key missing from data (or held in binaryData) is
+// ErrNotApplicable.
+func ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest) error {
+	if cm == nil {
+		return notApplicablef("fix %s: no ConfigMap", fix.Name)
+	}
+	src, ok := cm.Data[key]
+	if !ok {
+		return notApplicablef("fix %s: ConfigMap %s has no data key %q", fix.Name, objectName(cm.Namespace, cm.Name), key)
+	}
+	out, err := Config(key, []byte(src), fix)
+	if err != nil {
+		return fmt.Errorf("ConfigMap %s key %q: %w", objectName(cm.Namespace, cm.Name), key, err)
+	}
+	if string(out) != src {
+		cm.Data[key] = string(out)
+	}
+	return nil
+}
+
+// Fixer carries out fix requests with the package's functions. Its zero value
+// is ready to use; it exists for callers that take the fixer as an interface.
+type Fixer struct{}
+
+// ConfigMap calls the package function ConfigMap.
+func (Fixer) ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest) error {
+	return ConfigMap(cm, key, fix)
+}
+
+// Workload calls the package function Workload.
+func (Fixer) Workload(obj runtime.Object, facts *workload.Facts, fix policy.FixRequest) error {
+	return Workload(obj, facts, fix)
+}
+
+func objectName(namespace, name string) string {
+	if namespace == "" {
+		return name
+	}
+	return namespace + "/" + name
+}
