@@ -100,23 +100,23 @@ func writeText(w io.Writer, c *checked, color bool) {
 
 // jsonFinding is the stable JSON form of a finding (documented in README).
 type jsonFinding struct {
-	Rule         string              `json:"rule"`
-	Slug         string              `json:"slug"`
-	Action       policy.Action       `json:"action"`
-	Kind         string              `json:"kind"`
-	Namespace    string              `json:"namespace"`
-	Name         string              `json:"name"`
-	Component    string              `json:"component,omitempty"`
-	File         string              `json:"file,omitempty"`
-	Line         int                 `json:"line,omitempty"`
-	ConfigKey    string              `json:"configKey,omitempty"`
-	ConfigLine   int                 `json:"configLine,omitempty"`
-	ConfigColumn int                 `json:"configColumn,omitempty"`
-	Message      string              `json:"message"`
-	Fix          *policy.FixRequest  `json:"fix,omitempty"`
-	Applied      bool                `json:"applied"`
-	Via          *review.ObjectRef   `json:"via,omitempty"`
-	Why          []string            `json:"why,omitempty"`
+	Rule         string             `json:"rule"`
+	Slug         string             `json:"slug"`
+	Action       policy.Action      `json:"action"`
+	Kind         string             `json:"kind"`
+	Namespace    string             `json:"namespace"`
+	Name         string             `json:"name"`
+	Component    string             `json:"component,omitempty"`
+	File         string             `json:"file,omitempty"`
+	Line         int                `json:"line,omitempty"`
+	ConfigKey    string             `json:"configKey,omitempty"`
+	ConfigLine   int                `json:"configLine,omitempty"`
+	ConfigColumn int                `json:"configColumn,omitempty"`
+	Message      string             `json:"message"`
+	Fix          *policy.FixRequest `json:"fix,omitempty"`
+	Applied      bool               `json:"applied"`
+	Via          *review.ObjectRef  `json:"via,omitempty"`
+	Why          []string           `json:"why,omitempty"`
 }
 
 type jsonNote struct {

@@ -29,5 +29,5 @@ violations contains v if {
 	some c in f.components
 	c.name in lib.wal_components
 	not on_claim
-	v := lib.at(f, c.id, "keeps its write-ahead log on ephemeral storage in a Deployment: unsent data is lost when the pod is rescheduled")
+	v := object.union(lib.at(f, c.id, "keeps its write-ahead log on ephemeral storage in a Deployment: unsent data is lost when the pod is rescheduled"), {"target": "workload"})
 }

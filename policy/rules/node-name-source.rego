@@ -41,15 +41,25 @@ violations contains v if {
 	})
 }
 
+# Env vars a node-name expression reads, each with the first place reading it.
+env_reads[var] := first if {
+	some [_, _, nn] in node_names
+	some var in nn.envVars
+	first := min({[f.file, id, x.range.start.line, x.range.start.column] |
+		some [f, id, x] in node_names
+		var in x.envVars
+	})
+}
+
 violations contains v if {
 	lib.daemonset
 	lib.has_workload
-	some [f, id, nn] in node_names
-	some var in nn.envVars
+	some var, first in env_reads
 	not var in object.get(lib.workload, "nodeNameEnv", [])
-	msg := sprintf("%s reads %s(%q), but the agent container does not set %s from fieldRef spec.nodeName%s", [id, nn.envFunc, var, var, how(var)])
+	[file, id, line, column] := first
+	msg := sprintf("%s reads %s, but the agent container does not set %s from fieldRef spec.nodeName%s", [id, var, var, how(var)])
 	v := {
-		"msg": msg, "component": id, "file": f.file, "line": nn.range.start.line, "column": nn.range.start.column,
+		"msg": msg, "component": id, "file": file, "line": line, "column": column,
 		"target": "workload",
 		"fix": {"name": "node-name-env", "params": {"var": var}},
 	}

@@ -32,5 +32,5 @@ violations contains v if {
 	some c in f.components
 	c.name in lib.wal_components
 	not persisted
-	v := lib.at(f, c.id, sprintf("keeps its write-ahead log in %s, which no volumeClaimTemplate mount covers: the WAL is lost when the pod restarts; mount a claim template at %s", [storage, storage]))
+	v := object.union(lib.at(f, c.id, sprintf("keeps its write-ahead log in %s, which no volumeClaimTemplate mount covers: the WAL is lost when the pod restarts; mount a claim template at %s", [storage, storage])), {"target": "workload"})
 }
