@@ -51,8 +51,8 @@ func Workload(obj runtime.Object, facts *workload.Facts, fix policy.FixRequest) 
 			return notApplicablef("%s %s: %v", kind, name, err)
 		}
 	}
-	if facts.Container == nil {
-		return notApplicablef("%s %s has no agent container (%s)", kind, name, facts.Reason)
+	if !facts.Agent || facts.Container == nil {
+		return notApplicablef("%s %s is not a Grafana Agent (Flow) or Alloy workload: %s", kind, name, facts.Reason)
 	}
 	c, err := agentContainer(spec, facts.Container)
 	if err != nil {
