@@ -259,15 +259,16 @@ func (k *Keeper) runDir(ctx context.Context) error {
 		}
 	}
 	cw = cw.WithWatchInterval(k.o.CheckInterval)
-	load := func() {
-		// Take the watcher's latest, not the callback's argument: callbacks
-		// run in goroutines and may arrive out of order.
-		c, _ := cw.GetCertificate(nil)
-		if c != nil {
-			k.offer(c, k.readTrusted(), nil, nil)
+	// The callback only signals: certwatcher calls it once under its own
+	// lock, later in goroutines that may arrive out of order. The loop below
+	// then takes the watcher's latest certificate.
+	changed := make(chan struct{}, 1)
+	cw.RegisterCallback(func(tls.Certificate) {
+		select {
+		case changed <- struct{}{}:
+		default:
 		}
-	}
-	cw.RegisterCallback(func(tls.Certificate) { load() })
+	})
 	go func() {
 		if err := cw.Start(ctx); err != nil {
 			k.log.Error(err, "Certificate file watch ended; reloading every interval only")
@@ -276,15 +277,18 @@ func (k *Keeper) runDir(ctx context.Context) error {
 	ticker := time.NewTicker(k.o.CheckInterval)
 	defer ticker.Stop()
 	for {
-		if err := cw.ReadCertificate(); err != nil {
-			k.log.Error(err, "Cannot read the mounted serving certificate; still serving what is loaded", "fix", k.hint(ErrCorrupt))
+		if c, _ := cw.GetCertificate(nil); c != nil {
+			k.offer(c, k.readTrusted(), nil, nil) // also picks up a changed ca.crt
 		}
-		load() // also picks up a changed ca.crt
 		k.report()
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-changed:
 		case <-ticker.C:
+			if err := cw.ReadCertificate(); err != nil {
+				k.log.Error(err, "Cannot read the mounted serving certificate; still serving what is loaded", "fix", k.hint(ErrCorrupt))
+			}
 		}
 	}
 }
