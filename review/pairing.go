@@ -40,6 +40,7 @@ var errStillFires = errors.New("the fix was applied, but the rule still fires")
 func (p *pairing) run(ctx context.Context) error {
 	engine := p.rv.Engine
 	tried := map[string]error{} // fix key → nil (applied) or why it failed
+	stillFires := map[string]bool{}
 	var applied []Finding
 	for pass := 0; ; pass++ {
 		in, facts, err := p.input()
@@ -61,6 +62,7 @@ func (p *pairing) run(ctx context.Context) error {
 			if why, done := tried[key]; done {
 				if why == nil {
 					why = errStillFires
+					stillFires[key] = true
 				}
 				final = append(final, p.finding(engine.FixFailed(d, p.scope, why)))
 				continue
@@ -81,7 +83,11 @@ func (p *pairing) run(ctx context.Context) error {
 			progressed = true
 		}
 		if !progressed {
-			p.res.Findings = append(p.res.Findings, applied...)
+			for _, f := range applied {
+				if !stillFires[fixKey(f.Decision)] {
+					p.res.Findings = append(p.res.Findings, f)
+				}
+			}
 			p.res.Findings = append(p.res.Findings, final...)
 			if p.res.Notes == nil && in.Mode == "" && p.wl == nil {
 				p.res.Notes = append(p.res.Notes, "mode unknown: mode-free rules only")

@@ -12,6 +12,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -164,10 +165,10 @@ func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, 
 	if err := p.run(ctx); err != nil {
 		return err
 	}
-	if p.wlChanged {
+	if p.wlChanged && !equality.Semantic.DeepEqual(wl, subject) {
 		res.Fixed = wl
 	}
-	if p.cmChanged {
+	if p.cmChanged && !equality.Semantic.DeepEqual(cm, lk.ConfigMap(res.Subject.Namespace, cm.Name)) {
 		res.Related = cm
 	}
 	return nil
@@ -212,7 +213,7 @@ func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, l
 		}
 		changed = changed || p.cmChanged
 	}
-	if changed {
+	if changed && !equality.Semantic.DeepEqual(fixed, cm) {
 		res.Fixed = fixed
 	}
 	return nil
