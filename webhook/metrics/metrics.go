@@ -1,0 +1,208 @@
+package metrics
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric names.
+const (
+	RequestsTotal         = "modeguard_admission_requests_total"
+	DurationSeconds       = "modeguard_admission_duration_seconds"
+	DecisionsTotal        = "modeguard_decisions_total"
+	FixesAppliedTotal     = "modeguard_fixes_applied_total"
+	PolicyReloadsTotal    = "modeguard_policy_reloads_total"
+	PolicyLastLoadSeconds = "modeguard_policy_last_load_timestamp_seconds"
+	EvaluationsSkipped    = "modeguard_evaluations_skipped_total"
+	ResubmissionsTotal    = "modeguard_resubmissions_total"
+	ResultCacheEntries    = "modeguard_result_cache_entries"
+	EvaluationsTotal      = "modeguard_evaluations_total"
+)
+
+// Results of an admission request (label result).
+const (
+	ResultAllowed = "allowed" // admitted unchanged, no warning
+	ResultPatched = "patched" // admitted with fixes (mutating)
+	ResultWarned  = "warned"  // admitted with warnings
+	ResultDenied  = "denied"  // rejected by a rule
+	ResultSkipped = "skipped" // not evaluated (not an agent, exempt, ...)
+	ResultInvalid = "invalid" // could not be decoded (400)
+	ResultError   = "error"   // the engine failed; the failure policy answered
+)
+
+// Reasons an evaluation was skipped (label reason).
+const (
+	SkipNotAgent  = "not-agent"        // not an agent workload, Pod or ConfigMap
+	SkipExempt    = "exempt-namespace" // the settings exempt the namespace
+	SkipDeleting  = "deleting"         // an update of an object being deleted
+	SkipCacheHit  = "cache-hit"        // the result cache answered
+	SkipUnhandled = "unhandled-kind"   // a kind modeguard does not review
+)
+
+// Reload results (label result).
+const (
+	ReloadSuccess = "success"
+	ReloadError   = "error"
+)
+
+// durationBuckets span a cache hit (tens of µs) to a timeout (3 s).
+var durationBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+// Metrics are the webhook's collectors.
+type Metrics struct {
+	requests      *prometheus.CounterVec
+	duration      *prometheus.HistogramVec
+	decisions     *prometheus.CounterVec
+	fixes         *prometheus.CounterVec
+	reloads       *prometheus.CounterVec
+	lastLoad      prometheus.Gauge
+	skipped       *prometheus.CounterVec
+	evaluations   *prometheus.CounterVec
+	resubmissions *prometheus.CounterVec
+	cacheEntries  *prometheus.GaugeVec
+}
+
+// New creates the collectors and registers them on reg (controller-runtime's
+// metrics.Registry in the webhook; a fresh registry in tests). Collectors
+// already registered under the same name (a second Metrics in one process)
+// are reused.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: RequestsTotal,
+			Help: "Admission requests by webhook (mutate, validate), kind, operation and result (allowed, patched, warned, denied, skipped, invalid, error).",
+		}, []string{"webhook", "kind", "operation", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    DurationSeconds,
+			Help:    "Time to answer an admission request, from decoding to the response, by webhook and kind.",
+			Buckets: durationBuckets,
+		}, []string{"webhook", "kind"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: DecisionsTotal,
+			Help: "Decisions by rule and action. The mutating webhook counts fix decisions, the validating webhook deny, warn and audit ones (both for Pods, which only the mutating webhook sees); the reconciler does not count.",
+		}, []string{"rule", "action"}),
+		fixes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: FixesAppliedTotal,
+			Help: "Fixes applied to an admitted object by the mutating webhook, by rule.",
+		}, []string{"rule"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: PolicyReloadsTotal,
+			Help: "Policy reloads by result (success, error). After an error the last good policy stays in force.",
+		}, []string{"result"}),
+		lastLoad: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: PolicyLastLoadSeconds,
+			Help: "When the policy in force was loaded, as a Unix timestamp.",
+		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: EvaluationsSkipped,
+			Help: "Admission requests answered without evaluating the policy, by reason (not-agent, exempt-namespace, deleting, cache-hit, unhandled-kind).",
+		}, []string{"reason"}),
+		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: EvaluationsTotal,
+			Help: "Reviews that evaluated the policy, by webhook (mutate, validate, reconcile) and subject kind.",
+		}, []string{"webhook", "kind"}),
+		resubmissions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ResubmissionsTotal,
+			Help: "Objects the reconciler re-submitted through admission so that pending fixes apply, by kind and result (resubmitted, unchanged, denied, error).",
+		}, []string{"kind", "result"}),
+		cacheEntries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ResultCacheEntries,
+			Help: "Entries in the admission result cache, by webhook.",
+		}, []string{"webhook"}),
+	}
+	var err error
+	m.requests = register(reg, m.requests, &err)
+	m.duration = register(reg, m.duration, &err)
+	m.decisions = register(reg, m.decisions, &err)
+	m.fixes = register(reg, m.fixes, &err)
+	m.reloads = register(reg, m.reloads, &err)
+	m.lastLoad = register(reg, m.lastLoad, &err)
+	m.skipped = register(reg, m.skipped, &err)
+	m.evaluations = register(reg, m.evaluations, &err)
+	m.resubmissions = register(reg, m.resubmissions, &err)
+	m.cacheEntries = register(reg, m.cacheEntries, &err)
+	if err != nil {
+		return nil, err
+	}
+	// Make the series exist from the start, so that a dashboard (or a test)
+	// sees a zero rather than nothing.
+	for _, r := range []string{ReloadSuccess, ReloadError} {
+		m.reloads.WithLabelValues(r)
+	}
+	for _, r := range []string{SkipNotAgent, SkipExempt, SkipDeleting, SkipCacheHit, SkipUnhandled} {
+		m.skipped.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// register registers c, or returns the collector already registered under
+// its name; the first error is kept in *err.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, err *error) C {
+	if *err != nil {
+		return c
+	}
+	if e := reg.Register(c); e != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(e, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		*err = e
+	}
+	return c
+}
+
+// Request records one answered admission request.
+func (m *Metrics) Request(webhook, kind, operation, result string, d time.Duration) {
+	m.requests.WithLabelValues(webhook, kind, operation, result).Inc()
+	m.duration.WithLabelValues(webhook, kind).Observe(d.Seconds())
+}
+
+// Decision records one decision.
+func (m *Metrics) Decision(rule, action string) {
+	m.decisions.WithLabelValues(rule, action).Inc()
+}
+
+// FixApplied records one fix applied to an admitted object.
+func (m *Metrics) FixApplied(rule string) {
+	m.fixes.WithLabelValues(rule).Inc()
+}
+
+// Skipped records a request answered without evaluation.
+func (m *Metrics) Skipped(reason string) {
+	m.skipped.WithLabelValues(reason).Inc()
+}
+
+// Evaluated records a review that evaluated the policy.
+func (m *Metrics) Evaluated(webhook, kind string) {
+	m.evaluations.WithLabelValues(webhook, kind).Inc()
+}
+
+// Reload records a policy reload; at is when the policy in force was loaded.
+func (m *Metrics) Reload(ok bool, at time.Time) {
+	if !ok {
+		m.reloads.WithLabelValues(ReloadError).Inc()
+		return
+	}
+	m.reloads.WithLabelValues(ReloadSuccess).Inc()
+	m.PolicyLoaded(at)
+}
+
+// PolicyLoaded sets the last load time (also at start, without counting a
+// reload).
+func (m *Metrics) PolicyLoaded(at time.Time) {
+	m.lastLoad.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// Resubmission records what the reconciler did with one object.
+func (m *Metrics) Resubmission(kind, result string) {
+	m.resubmissions.WithLabelValues(kind, result).Inc()
+}
+
+// CacheEntries reports the size of a webhook's result cache.
+func (m *Metrics) CacheEntries(webhook string, n int) {
+	m.cacheEntries.WithLabelValues(webhook).Set(float64(n))
+}
