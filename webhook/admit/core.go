@@ -1,0 +1,218 @@
+package admit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"slices"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/workload"
+)
+
+// Core is the part of an admission handler that is not about HTTP: it is
+// shared by the mutating and the validating handler.
+type Core struct {
+	Reviewer *review.Reviewer
+	// Lookup reads the objects around a subject (the informer cache).
+	Lookup review.Lookup
+	// Metrics records skips and evaluations (required).
+	Metrics *metrics.Metrics
+	// FailurePolicy answers engine errors (default FailAllow).
+	FailurePolicy FailurePolicy
+}
+
+// Subject is a decoded admission request.
+type Subject struct {
+	Object    runtime.Object
+	Kind      string // ConfigMap, Pod, DaemonSet, StatefulSet or Deployment
+	Namespace string
+	Name      string
+	Operation string // CREATE or UPDATE
+	DryRun    bool
+	UID       string
+	// Facts are the workload facts of a Pod or workload (nil for a
+	// ConfigMap), computed by Guard.
+	Facts *workload.Facts
+}
+
+// ErrUnhandledKind marks a request for a kind modeguard does not review.
+var ErrUnhandledKind = errors.New("kind not reviewed by modeguard")
+
+// Decode reads the object of req into its typed form. A kind modeguard does
+// not review is ErrUnhandledKind; anything else that fails is a bad request.
+func Decode(dec admission.Decoder, req admission.Request) (*Subject, error) {
+	var obj runtime.Object
+	switch req.Kind.Group + "/" + req.Kind.Kind {
+	case "/ConfigMap":
+		obj = &corev1.ConfigMap{}
+	case "/Pod":
+		obj = &corev1.Pod{}
+	case "apps/DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	case "apps/StatefulSet":
+		obj = &appsv1.StatefulSet{}
+	case "apps/Deployment":
+		obj = &appsv1.Deployment{}
+	default:
+		return nil, fmt.Errorf("%w: %s", ErrUnhandledKind, req.Kind.String())
+	}
+	if err := dec.Decode(req, obj); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", req.Kind.Kind, err)
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", req.Kind.Kind, err)
+	}
+	ns := m.GetNamespace()
+	if ns == "" { // a CREATE of an object without metadata.namespace
+		ns = req.Namespace
+		m.SetNamespace(ns)
+	}
+	name := m.GetName()
+	if name == "" { // a Pod from generateName, before its name is set
+		name = m.GetGenerateName()
+	}
+	return &Subject{
+		Object: obj, Kind: req.Kind.Kind, Namespace: ns, Name: name,
+		Operation: string(req.Operation), DryRun: req.DryRun != nil && *req.DryRun,
+		UID: string(req.UID),
+	}, nil
+}
+
+// Guard tells why s is answered without evaluation (a metrics.Skip* reason
+// and a sentence), or "" when it must be reviewed. It sets s.Facts. A
+// ConfigMap is only known to be unrelated to agents once review has looked
+// for its consumers: review reports that with Result.Skipped.
+func (c *Core) Guard(s *Subject) (reason, why string) {
+	m, err := meta.Accessor(s.Object)
+	if err != nil {
+		return metrics.SkipUnhandled, err.Error()
+	}
+	if m.GetDeletionTimestamp() != nil {
+		return metrics.SkipDeleting, "the object is being deleted"
+	}
+	if c.Reviewer.Engine.Settings().Exempt(s.Namespace) {
+		return metrics.SkipExempt, "namespace " + s.Namespace + " is exempt in the settings"
+	}
+	if s.Kind == "ConfigMap" {
+		return "", ""
+	}
+	f, err := workload.FromObject(s.Object, nil)
+	if err != nil {
+		return metrics.SkipUnhandled, err.Error()
+	}
+	if !f.Agent {
+		return metrics.SkipNotAgent, "not an agent: " + f.Reason
+	}
+	s.Facts = f
+	return "", ""
+}
+
+// Review reviews s for the named webhook (mutate, validate), counting the
+// evaluation or the skip.
+func (c *Core) Review(ctx context.Context, webhook string, s *Subject) (*review.Result, error) {
+	res, err := c.Reviewer.Review(ctx, s.Object, c.Lookup, review.Options{Operation: s.Operation, DryRun: s.DryRun})
+	if err != nil {
+		return nil, err
+	}
+	if res.Skipped != "" {
+		c.Metrics.Skipped(metrics.SkipNotAgent)
+		return res, nil
+	}
+	c.Metrics.Evaluated(webhook, s.Kind)
+	return res, nil
+}
+
+// Key identifies the answer to s, for a result cache: the policy version,
+// the request's operation and dry-run flag, the subject's content (for a Pod,
+// without the fields that differ between the Pods of one controller and that
+// no rule reads), the resourceVersion of the ConfigMap it reads, the
+// namespace's labels and the namespace's HPAs. "" (not cached) for a
+// ConfigMap or before Guard.
+func (c *Core) Key(s *Subject) string {
+	if s.Facts == nil {
+		return ""
+	}
+	h := sha256.New()
+	field(h, c.Reviewer.Engine.Version(), s.Kind, s.Operation, strconv.FormatBool(s.DryRun))
+	if err := json.NewEncoder(h).Encode(normalized(s.Object)); err != nil {
+		return ""
+	}
+	if cfg := s.Facts.Config; cfg != nil && cfg.ConfigMap != "" {
+		rv := "absent"
+		if cm := c.Lookup.ConfigMap(s.Namespace, cfg.ConfigMap); cm != nil {
+			rv = cm.ResourceVersion
+			if rv == "" { // a Lookup without resourceVersions (tests, the CLI's Set)
+				rv = contentHash(cm)
+			}
+		}
+		field(h, "configmap", cfg.ConfigMap, rv)
+	}
+	labels := c.Lookup.NamespaceLabels(s.Namespace)
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		field(h, "label", k, labels[k])
+	}
+	for _, hpa := range c.Lookup.HPAs(s.Namespace) {
+		field(h, "hpa", hpa.Name, hpa.ResourceVersion, contentHash(&hpa.Spec))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func field(h hash.Hash, parts ...string) {
+	for _, p := range parts {
+		io.WriteString(h, p)
+		h.Write([]byte{0})
+	}
+}
+
+func contentHash(v any) string {
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(v); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// normalized returns obj without what differs between otherwise equal
+// submissions and that no rule reads. For a Pod that includes its name,
+// node and node affinity (a DaemonSet pins each Pod to its node). None of
+// these fields is ever edited by a fix, so a patch computed for one Pod
+// applies unchanged to its siblings.
+func normalized(obj runtime.Object) runtime.Object {
+	o := obj.DeepCopyObject()
+	if m, err := meta.Accessor(o); err == nil {
+		m.SetResourceVersion("")
+		m.SetManagedFields(nil)
+		m.SetGeneration(0)
+		m.SetUID("")
+		m.SetCreationTimestamp(metav1.Time{})
+	}
+	if p, ok := o.(*corev1.Pod); ok {
+		p.Name = ""
+		p.Spec.NodeName = ""
+		p.Spec.Affinity = nil
+		p.Spec.Hostname = ""
+		p.Status = corev1.PodStatus{}
+	}
+	return o
+}
