@@ -1,0 +1,246 @@
+package mutate_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/modeguard/modeguard/mutate"
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/admittest"
+	"github.com/modeguard/modeguard/webhook/metrics"
+)
+
+// patched applies the response's patch to the request's object.
+func patched[T runtime.Object](t *testing.T, req admission.Request, resp admission.Response, into T) T {
+	t.Helper()
+	if len(resp.Patches) == 0 {
+		t.Fatalf("no patch; warnings %q", resp.Warnings)
+	}
+	p, err := json.Marshal(resp.Patches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	patch, err := jsonpatch.DecodePatch(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := patch.Apply(req.Object.Raw)
+	if err != nil {
+		t.Fatalf("applying %s: %v", p, err)
+	}
+	if err := json.Unmarshal(out, into); err != nil {
+		t.Fatal(err)
+	}
+	return into
+}
+
+func hasWarning(ws []string, parts ...string) bool {
+	for _, w := range ws {
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(w, p)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func hostnameEnv(spec corev1.PodSpec) bool {
+	for _, e := range spec.Containers[0].Env {
+		if e.Name == "HOSTNAME" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "spec.nodeName" {
+			return true
+		}
+	}
+	return false
+}
+
+// daemonSetPod is a Pod as the DaemonSet controller makes it: the template,
+// an owner reference, and a node affinity pinning it to its node.
+func daemonSetPod(ds *appsv1.DaemonSet, node string) *corev1.Pod {
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace:    ds.Namespace,
+			GenerateName: ds.Name + "-",
+			Labels:       ds.Spec.Template.Labels,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "DaemonSet", Name: ds.Name, UID: "ds-uid", Controller: ptr.To(true),
+			}},
+		},
+		Spec: *ds.Spec.Template.Spec.DeepCopy(),
+	}
+	pod.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{node}}},
+		}}},
+	}}
+	return pod
+}
+
+func TestHandler(t *testing.T) {
+	t.Parallel()
+	mg001 := admittest.Example(t, "mg001-fires")
+	mg002 := admittest.Example(t, "mg002-fires")
+	ctx := context.Background()
+
+	t.Run("ConfigMap read by a DaemonSet gets the node selector", func(t *testing.T) {
+		t.Parallel()
+		core, reg := admittest.Core(t, nil, mg001)
+		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		cm := admittest.Find[*corev1.ConfigMap](t, mg001)
+		req := admittest.Request(t, cm, admissionv1.Create, false)
+		resp := h.Handle(ctx, req)
+		if !resp.Allowed {
+			t.Fatalf("denied: %v", resp.Result)
+		}
+		got := patched(t, req, resp, &corev1.ConfigMap{})
+		if cfg := got.Data["config.alloy"]; !strings.Contains(cfg, `field = "spec.nodeName=" +`) {
+			t.Errorf("fixed config has no node selector:\n%s", cfg)
+		}
+		if !hasWarning(resp.Warnings, "MG001", "discovery.kubernetes.pods", "[fixed]") {
+			t.Errorf("warnings %q: want one naming MG001, the component and [fixed]", resp.Warnings)
+		}
+		m := admittest.Metrics(t, reg)
+		if got := m.Sum(metrics.FixesAppliedTotal, map[string]string{"rule": "MG001"}); got != 1 {
+			t.Errorf("fixes_applied{MG001} = %v, want 1", got)
+		}
+		if got := m.Sum(metrics.RequestsTotal, map[string]string{"kind": "ConfigMap", "result": metrics.ResultPatched}); got != 1 {
+			t.Errorf("requests{ConfigMap,patched} = %v, want 1", got)
+		}
+	})
+
+	t.Run("DaemonSet says the fix will be applied to its ConfigMap", func(t *testing.T) {
+		t.Parallel()
+		core, _ := admittest.Core(t, nil, mg001)
+		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		ds := admittest.Find[*appsv1.DaemonSet](t, mg001)
+		resp := h.Handle(ctx, admittest.Request(t, ds, admissionv1.Create, false))
+		if !resp.Allowed || len(resp.Patches) != 0 {
+			t.Fatalf("got allowed=%v patches=%v, want allowed without patch", resp.Allowed, resp.Patches)
+		}
+		if !hasWarning(resp.Warnings, "MG001", "will be applied to ConfigMap mg001-fires/alloy") {
+			t.Errorf("warnings %q: want MG001 ... will be applied to ConfigMap mg001-fires/alloy", resp.Warnings)
+		}
+	})
+
+	t.Run("DaemonSet gets the HOSTNAME env its fixed config reads", func(t *testing.T) {
+		t.Parallel()
+		core, _ := admittest.Core(t, nil, mg002)
+		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		ds := admittest.Find[*appsv1.DaemonSet](t, mg002)
+		req := admittest.Request(t, ds, admissionv1.Create, false)
+		resp := h.Handle(ctx, req)
+		got := patched(t, req, resp, &appsv1.DaemonSet{})
+		if !hostnameEnv(got.Spec.Template.Spec) {
+			t.Errorf("no HOSTNAME from spec.nodeName in %+v", got.Spec.Template.Spec.Containers[0].Env)
+		}
+		if !hasWarning(resp.Warnings, "MG002", "[fixed]") || !hasWarning(resp.Warnings, "MG002", "will be applied to ConfigMap mg002-fires/alloy") {
+			t.Errorf("warnings %q: want MG002 fixed here and pending on the ConfigMap", resp.Warnings)
+		}
+	})
+
+	t.Run("DaemonSet Pods: the env fix, one evaluation for the rollout", func(t *testing.T) {
+		t.Parallel()
+		core, reg := admittest.Core(t, nil, mg002)
+		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		ds := admittest.Find[*appsv1.DaemonSet](t, mg002)
+		for i, node := range []string{"node-a", "node-b", "node-c"} {
+			req := admittest.Request(t, daemonSetPod(ds, node), admissionv1.Create, false)
+			resp := h.Handle(ctx, req)
+			got := patched(t, req, resp, &corev1.Pod{})
+			if !hostnameEnv(got.Spec) {
+				t.Errorf("pod %d: no HOSTNAME from spec.nodeName in %+v", i, got.Spec.Containers[0].Env)
+			}
+			if aff := got.Spec.Affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchFields[0].Values[0]; aff != node {
+				t.Errorf("pod %d: node affinity %q, want %q kept", i, aff, node)
+			}
+		}
+		m := admittest.Metrics(t, reg)
+		if got := m.Sum(metrics.EvaluationsTotal, map[string]string{"kind": "Pod"}); got != 1 {
+			t.Errorf("evaluations{Pod} = %v, want 1", got)
+		}
+		if got := m.Sum(metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit}); got != 2 {
+			t.Errorf("skipped{cache-hit} = %v, want 2", got)
+		}
+		if got := m.Sum(metrics.FixesAppliedTotal, map[string]string{"rule": "MG002"}); got != 3 {
+			t.Errorf("fixes_applied{MG002} = %v, want 3 (one per Pod)", got)
+		}
+	})
+
+	t.Run("non-agent objects pass untouched without evaluation", func(t *testing.T) {
+		t.Parallel()
+		app := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web"},
+			Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				Containers: []corev1.Container{{Name: "nginx", Image: "nginx:1.27"}},
+			}}},
+		}
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web"}, Data: map[string]string{"nginx.conf": "events {}"}}
+		core, reg := admittest.Core(t, nil, []runtime.Object{app, cm})
+		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		for _, obj := range []runtime.Object{app, cm} {
+			resp := h.Handle(ctx, admittest.Request(t, obj, admissionv1.Create, false))
+			if !resp.Allowed || len(resp.Patches) > 0 || len(resp.Warnings) > 0 {
+				t.Errorf("%T: allowed=%v patches=%v warnings=%q, want allowed untouched", obj, resp.Allowed, resp.Patches, resp.Warnings)
+			}
+		}
+		m := admittest.Metrics(t, reg)
+		if got := m.Sum(metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipNotAgent}); got != 2 {
+			t.Errorf("skipped{not-agent} = %v, want 2", got)
+		}
+		if got := m.Sum(metrics.EvaluationsTotal, nil); got != 0 {
+			t.Errorf("evaluations = %v, want 0", got)
+		}
+	})
+
+	t.Run("undecodable object is a bad request", func(t *testing.T) {
+		t.Parallel()
+		core, reg := admittest.Core(t, nil, nil)
+		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		req := admittest.Request(t, admittest.Find[*corev1.ConfigMap](t, mg001), admissionv1.Create, false)
+		req.Object.Raw = []byte(`{"apiVersion":"v1","kind":"ConfigMap","data":42}`)
+		resp := h.Handle(ctx, req)
+		if resp.Allowed || resp.Result.Code != 400 {
+			t.Errorf("got allowed=%v code=%d, want a 400", resp.Allowed, resp.Result.Code)
+		}
+		if got := admittest.Metrics(t, reg).Sum(metrics.RequestsTotal, map[string]string{"result": metrics.ResultInvalid}); got != 1 {
+			t.Errorf("requests{invalid} = %v, want 1", got)
+		}
+	})
+
+	t.Run("engine errors follow the failure policy", func(t *testing.T) {
+		t.Parallel()
+		broken := policy.Options{PolicyDir: admittest.BrokenPolicyDir(t)}
+		cm := admittest.Find[*corev1.ConfigMap](t, mg001)
+		for _, fp := range []admit.FailurePolicy{admit.FailAllow, admit.FailDeny} {
+			core, _ := admittest.CoreWith(t, broken, mg001)
+			core.FailurePolicy = fp
+			h := mutate.NewHandler(core, admittest.Decoder(), 0)
+			req := admittest.Request(t, cm, admissionv1.Create, false)
+			resp := h.Handle(ctx, req)
+			switch fp {
+			case admit.FailAllow:
+				if !resp.Allowed || len(resp.Patches) > 0 || !hasWarning(resp.Warnings, "could not evaluate", string(req.UID)) {
+					t.Errorf("allow: got allowed=%v patches=%d warnings=%q, want allowed unpatched with a warning naming the request", resp.Allowed, len(resp.Patches), resp.Warnings)
+				}
+			case admit.FailDeny:
+				if resp.Allowed || resp.Result.Code != 500 || !strings.Contains(resp.Result.Message, string(req.UID)) {
+					t.Errorf("deny: got allowed=%v result=%+v, want a 500 naming the request", resp.Allowed, resp.Result)
+				}
+			}
+		}
+	})
+}
