@@ -1,0 +1,286 @@
+package resubmit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/lookup"
+	"github.com/modeguard/modeguard/webhook/metrics"
+)
+
+// AnnotationReviewed is set on an object the reconciler re-submits:
+// "<policy version>/<content hash>".
+const AnnotationReviewed = "modeguard.dev/reviewed"
+
+// MaxResubmissions bounds the re-submissions of one object under one policy
+// version, in case a fix and the review of its result ever disagree.
+const MaxResubmissions = 3
+
+// Event reasons.
+const (
+	ReasonResubmitted   = "FixResubmitted" // re-submitted so that a fix applies
+	ReasonNotApplied    = "FixNotApplied"  // re-submitted before, still unfixed
+	ReasonDenied        = "ResubmitDenied" // the re-submission was rejected
+	ReasonLimit         = "ResubmitLimit"  // MaxResubmissions reached
+	ReasonAudit         = "AuditFinding"   // audit findings
+	controllerName      = "modeguard-resubmit"
+	maxEventNote        = 1000 // events.k8s.io notes are limited to 1 kB
+	resubmissionCounter = 4096 // objects remembered for counts and events
+)
+
+// Reconciler re-submits agent ConfigMaps and their workloads whose review
+// would apply a fix. A reconcile.Request names a ConfigMap.
+type Reconciler struct {
+	// Client writes the annotation (the manager's client).
+	Client client.Client
+	// Lookup is the webhook's informer-cache view, shared with the handlers.
+	Lookup *lookup.Cache
+	// Reviewer is the same reviewer as the handlers'.
+	Reviewer *review.Reviewer
+	// Recorder records Events on the objects.
+	Recorder events.EventRecorder
+	Metrics  *metrics.Metrics
+
+	seen   *admit.Cache[string] // object UID → last evented "<version>/<hash>"
+	counts *admit.Cache[int]    // object UID + version → re-submissions
+}
+
+// SetupWithManager registers the reconciler: it watches ConfigMaps read by
+// agent workloads, the agent workloads themselves (mapped to their
+// ConfigMap), and resync, on which every agent ConfigMap is reconciled (send
+// on it after a policy reload).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, resync <-chan event.GenericEvent) error {
+	r.seen = admit.NewCache[string](resubmissionCounter)
+	r.counts = admit.NewCache[int](resubmissionCounter)
+	toConfigMap := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		if cm := lookup.ConfigMapOf(o); cm != "" {
+			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: cm}}}
+		}
+		return nil
+	})
+	all := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, _ client.Object) []reconcile.Request {
+		cms, err := r.Lookup.AgentConfigMaps(ctx)
+		if err != nil {
+			logf.FromContext(ctx).Error(err, "Listing agent ConfigMaps to re-check")
+			return nil
+		}
+		out := make([]reconcile.Request, len(cms))
+		for i, cm := range cms {
+			out[i] = reconcile.Request{NamespacedName: cm}
+		}
+		return out
+	})
+	consumed := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return len(r.Lookup.Consumers(o.GetNamespace(), o.GetName())) > 0
+	})
+	return builder.ControllerManagedBy(mgr).
+		Named(controllerName).
+		For(&corev1.ConfigMap{}, builder.WithPredicates(consumed)).
+		Watches(&appsv1.DaemonSet{}, toConfigMap).
+		Watches(&appsv1.StatefulSet{}, toConfigMap).
+		Watches(&appsv1.Deployment{}, toConfigMap).
+		WatchesRawSource(source.Channel(resync, all)).
+		Complete(r)
+}
+
+// Reconcile reviews one ConfigMap and the agent workloads that read it, and
+// re-submits those a fix would change.
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	cm := r.Lookup.ConfigMap(req.Namespace, req.Name)
+	if cm == nil {
+		return reconcile.Result{}, nil
+	}
+	consumers := r.Lookup.Consumers(req.Namespace, req.Name)
+	if len(consumers) == 0 {
+		return reconcile.Result{}, nil // mode unknown: the admission review was all there is
+	}
+	subjects := append([]runtime.Object{cm}, consumers...)
+	for _, obj := range subjects {
+		res, err := r.Reviewer.Review(ctx, obj, r.Lookup, review.Options{Operation: "UPDATE"})
+		if err != nil {
+			return reconcile.Result{}, fmt.Errorf("reviewing %s %s/%s: %w", kindOf(obj), req.Namespace, name(obj), err)
+		}
+		if res.Skipped != "" {
+			continue
+		}
+		if err := r.settle(ctx, obj.(client.Object), res); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	return reconcile.Result{}, nil
+}
+
+// settle records audit findings and re-submits obj if a fix would change it.
+func (r *Reconciler) settle(ctx context.Context, obj client.Object, res *review.Result) error {
+	log := logf.FromContext(ctx).WithValues("object", res.Subject)
+	kind := res.Subject.Kind
+	value := res.PolicyVersion + "/" + contentHash(obj)
+	first := r.firstSight(obj, value)
+	if first {
+		if audits := admit.Findings(res, policy.ActionAudit); len(audits) > 0 {
+			r.event(obj, corev1.EventTypeNormal, ReasonAudit, "Review", lines(res, audits))
+		}
+	}
+	pending := pendingFixes(res)
+	if res.Fixed == nil || len(pending) == 0 {
+		return nil
+	}
+	if obj.GetAnnotations()[AnnotationReviewed] == value {
+		r.Metrics.Resubmission(kind, "unchanged")
+		if first {
+			log.Info("Re-submitted before, still not fixed: is the mutating webhook reachable?", "reviewed", value)
+			r.event(obj, corev1.EventTypeWarning, ReasonNotApplied, "Resubmit",
+				"re-submitted for these fixes, but the object did not change; the mutating webhook may be unreachable:\n"+lines(res, pending))
+		}
+		return nil
+	}
+	countKey := string(obj.GetUID()) + "/" + res.PolicyVersion
+	n, _ := r.counts.Get(countKey)
+	if n >= MaxResubmissions {
+		r.Metrics.Resubmission(kind, "limit")
+		if first {
+			r.event(obj, corev1.EventTypeWarning, ReasonLimit, "Resubmit",
+				fmt.Sprintf("re-submitted %d times under this policy and a fix still applies; giving up:\n%s", n, lines(res, pending)))
+		}
+		return nil
+	}
+	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	a[AnnotationReviewed] = value
+	obj.SetAnnotations(a)
+	if err := r.Client.Patch(ctx, obj, patch); err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			return nil
+		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+			r.Metrics.Resubmission(kind, "denied")
+			log.Info("Re-submission rejected", "error", err.Error())
+			if first {
+				r.event(obj, corev1.EventTypeWarning, ReasonDenied, "Resubmit", "re-submission rejected: "+err.Error())
+			}
+			return nil
+		}
+		r.Metrics.Resubmission(kind, "error")
+		return fmt.Errorf("re-submitting %s %s/%s: %w", kind, obj.GetNamespace(), obj.GetName(), err)
+	}
+	r.counts.Add(countKey, n+1)
+	r.Metrics.Resubmission(kind, "resubmitted")
+	log.Info("Re-submitted for fixes", "reviewed", value, "fixes", len(pending))
+	r.event(obj, corev1.EventTypeNormal, ReasonResubmitted, "Resubmit",
+		"re-submitted so that the mutating webhook applies these fixes, now that the mode is known:\n"+lines(res, pending))
+	return nil
+}
+
+// firstSight reports whether obj is seen with this value for the first time
+// (events are recorded once per policy version and content).
+func (r *Reconciler) firstSight(obj client.Object, value string) bool {
+	key := string(obj.GetUID())
+	if key == "" {
+		key = obj.GetNamespace() + "/" + obj.GetName()
+	}
+	if v, ok := r.seen.Get(key); ok && v == value {
+		return false
+	}
+	r.seen.Add(key, value)
+	return true
+}
+
+func (r *Reconciler) event(obj runtime.Object, typ, reason, action, note string) {
+	if r.Recorder == nil {
+		return
+	}
+	if len(note) > maxEventNote {
+		note = note[:maxEventNote-3] + "..."
+	}
+	r.Recorder.Eventf(obj, nil, typ, reason, action, "%s", note)
+}
+
+// pendingFixes are the fixes a review applied to its own subject: what a
+// re-submission makes the mutating webhook apply.
+func pendingFixes(res *review.Result) []review.Finding {
+	var out []review.Finding
+	for _, f := range res.Findings {
+		if f.Action == policy.ActionFix && f.Applied && f.Object == res.Subject {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func lines(res *review.Result, fs []review.Finding) string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = "- " + admit.Line(res, f)
+	}
+	return strings.Join(out, "\n")
+}
+
+// contentHash hashes what fixes edit: a ConfigMap's data, a workload's spec.
+func contentHash(obj runtime.Object) string {
+	var v any
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		v = []any{o.Data, o.BinaryData}
+	case *appsv1.DaemonSet:
+		v = o.Spec
+	case *appsv1.StatefulSet:
+		v = o.Spec
+	case *appsv1.Deployment:
+		v = o.Spec
+	default:
+		v = obj
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "unhashable"
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+func kindOf(obj runtime.Object) string {
+	switch obj.(type) {
+	case *corev1.ConfigMap:
+		return "ConfigMap"
+	case *appsv1.DaemonSet:
+		return "DaemonSet"
+	case *appsv1.StatefulSet:
+		return "StatefulSet"
+	case *appsv1.Deployment:
+		return "Deployment"
+	}
+	return fmt.Sprintf("%T", obj)
+}
+
+func name(obj runtime.Object) string {
+	if o, ok := obj.(client.Object); ok {
+		return o.GetName()
+	}
+	return ""
+}
