@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client/config"
+
+	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/webhook/server"
+)
+
+const name = "modeguard-webhook"
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	return runArgs(ctrl.SetupSignalHandler(), os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// runArgs runs the command line args until ctx ends and returns the exit
+// code: 0, 1 on failure, 2 on bad usage.
+func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "certs" {
+		return runCerts(args[1:], stdout, stderr)
+	}
+	fs, o, lo := flags(stdout)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "%s: %v (see --help)\n", name, err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q (see --help)\n", name, fs.Arg(0))
+		return 2
+	}
+	if err := o.Validate(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	ctrl.SetLogger(lo.logger(stderr))
+	log := ctrl.Log.WithName("setup")
+	cfg, err := config.GetConfig()
+	if err != nil {
+		log.Error(err, "Reading the Kubernetes client configuration")
+		return 1
+	}
+	if err := server.Run(ctx, cfg, *o); err != nil {
+		log.Error(err, "Webhook stopped")
+		return 1
+	}
+	return 0
+}
+
+// flags defines the command's flags on a new set that prints --help to out.
+func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	o := server.DefaultOptions()
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		o.Namespace = ns
+	}
+	fs.StringVar(&o.PolicyDir, "policy-dir", "", "Directory of custom .rego policies, compiled next to the built-in rules and reloaded when it changes (a reload that fails keeps the last good policy). Empty: built-in rules only.")
+	fs.StringVar(&o.SettingsPath, "settings", "", "Settings file (per-rule actions, allowed skips, dry run, exempt namespaces). Read at start. Empty: defaults.")
+	fs.StringVar(&o.CertMode, "cert-mode", o.CertMode, "Who provides the serving certificate: self-managed (modeguard issues and rotates it in the Secret --cert-secret and injects the CA into the webhook configurations; needs leader election with several replicas), cert-manager (mounted in --cert-dir by cert-manager, which injects the CA), or dir (tls.crt and tls.key in --cert-dir, reloaded on change; see the certs subcommand).")
+	fs.StringVar(&o.CertDir, "cert-dir", "", "Certificate directory (tls.crt, tls.key). Required with --cert-mode=cert-manager or dir; with self-managed, the served pair is also written there.")
+	fs.StringVar(&o.CertSecret, "cert-secret", o.CertSecret, "The certificate Secret in --namespace (self-managed mode).")
+	fs.Func("cert-names", "Comma-separated names the served certificate must cover (readiness fails otherwise). Default: the Service's DNS names (<service>.<namespace>.svc, ...).", func(s string) error {
+		o.CertNames = nil
+		for _, n := range strings.Split(s, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				o.CertNames = append(o.CertNames, n)
+			}
+		}
+		return nil
+	})
+	fs.StringVar(&o.ServiceName, "service-name", o.ServiceName, "The webhook's Service: the serving certificate covers <service>.<namespace>.svc.")
+	fs.StringVar(&o.Namespace, "namespace", o.Namespace, "modeguard's namespace (the Service's, the certificate Secret's, the leader election Lease's). Default: $POD_NAMESPACE, else modeguard-system.")
+	fs.StringVar(&o.MutatingWebhookConfiguration, "mutating-webhook-configuration", o.MutatingWebhookConfiguration, "MutatingWebhookConfiguration whose caBundle is kept (self-managed mode).")
+	fs.StringVar(&o.ValidatingWebhookConfiguration, "validating-webhook-configuration", o.ValidatingWebhookConfiguration, "ValidatingWebhookConfiguration whose caBundle is kept (self-managed mode).")
+	fs.StringVar(&o.WebhookHost, "webhook-host", "", "Address the webhook server listens on (empty: all).")
+	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "Port of the webhook server (HTTPS; /mutate and /validate).")
+	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of /healthz and /readyz (ready once the certificate, the informer cache and the policy are loaded); 0 disables it.")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader (Lease in --namespace) to run the reconciler and the certificate rotator. Required with more than one replica.")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "Name of the leader election Lease.")
+	fs.Var(&o.FailurePolicy, "failure-policy", "What a request gets when the policy engine fails (an error or a timeout, logged with the request UID): allow (admit unchanged, with a warning) or deny (reject). The API server's own failurePolicy (Ignore in deploy/) covers an unreachable webhook.")
+	fs.IntVar(&o.ResultCacheSize, "result-cache-size", 0, "Entries in each handler's result cache (identical Pods of a rollout cost one evaluation); 0: 4096; negative: no cache.")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "On SIGTERM, keep answering (not ready) this long before draining in-flight requests and stopping.")
+	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", o.PolicyPollInterval, "How often --policy-dir is re-read in case a change was not notified.")
+	config.RegisterFlags(fs)
+	lo := &logOptions{format: "json"}
+	fs.IntVar(&lo.verbosity, "v", 0, "Log verbosity: 0 logs decisions and problems, 1 also why objects were not evaluated, higher is noisier.")
+	fs.Func("log-format", "Log format: json or text (default json).", func(s string) error {
+		if s != "json" && s != "text" {
+			return fmt.Errorf("want json or text")
+		}
+		lo.format = s
+		return nil
+	})
+	fs.Usage = func() {
+		fmt.Fprintf(out, `%s: the modeguard admission webhook for Grafana Agent (Flow) and Alloy.
+
+Usage:
+  %s [flags]
+  %s certs --dir DIR [--service S] [--namespace N] [--validity D]
+      write a CA (ca.crt) and a serving pair (tls.crt, tls.key) for
+      --cert-mode=dir; put ca.crt in the webhook configurations' caBundle
+
+Flags:
+`, name, name, name)
+		fs.PrintDefaults()
+	}
+	return fs, &o, lo
+}
+
+// logOptions configure the structured logger (log/slog behind logr).
+type logOptions struct {
+	verbosity int
+	format    string
+}
+
+func (lo *logOptions) logger(w io.Writer) logr.Logger {
+	// logr's V(n) is slog level -n.
+	ho := &slog.HandlerOptions{Level: slog.Level(-lo.verbosity)}
+	if lo.format == "text" {
+		return logr.FromSlogHandler(slog.NewTextHandler(w, ho))
+	}
+	return logr.FromSlogHandler(slog.NewJSONHandler(w, ho))
+}
+
+// runCerts writes a CA and a serving pair with certs.WriteFiles.
+func runCerts(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet(name+" certs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "Directory to write ca.crt, tls.crt and tls.key into (created if missing). Required.")
+	service := fs.String("service", server.DefaultServiceName, "The webhook's Service name.")
+	namespace := fs.String("namespace", server.DefaultNamespace, "The webhook's namespace.")
+	validity := fs.Duration("validity", 365*24*time.Hour, "How long the CA and the serving certificate are valid.")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dir == "" {
+		fmt.Fprintf(stderr, "%s certs: --dir is required\n", name)
+		return 2
+	}
+	if err := certs.WriteFiles(*dir, *service, *namespace, *validity); err != nil {
+		fmt.Fprintf(stderr, "%s certs: %v\n", name, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s/ca.crt, tls.crt and tls.key for %v\n", *dir, certs.DNSNames(*service, *namespace))
+	return 0
+}

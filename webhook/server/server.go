@@ -1,0 +1,249 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/mutate"
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/validate"
+	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/lookup"
+	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/webhook/resubmit"
+)
+
+// gracefulShutdownTimeout bounds how long the manager waits for its
+// runnables (in-flight admission requests among them) once stopping.
+const gracefulShutdownTimeout = 30 * time.Second
+
+// Server is the webhook, wired and ready to Start.
+type Server struct {
+	opts     Options
+	mgr      manager.Manager
+	engine   *policy.Engine
+	metrics  *metrics.Metrics
+	lookup   *lookup.Cache
+	log      logr.Logger
+	stopping atomic.Bool
+}
+
+// New builds the Server: it loads the settings and the policy (failing if
+// they do not compile: there is no last good policy yet), and wires the
+// manager. Nothing runs until Start.
+func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.PolicyPollInterval <= 0 {
+		o.PolicyPollInterval = DefaultPolicyPollInterval
+	}
+	if o.Fixer == nil {
+		o.Fixer = mutate.Fixer{}
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = DefaultLeaderElectionID
+	}
+	log := logf.Log.WithName("modeguard")
+	settings, err := policy.LoadSettings(o.SettingsPath)
+	if err != nil {
+		return nil, err
+	}
+	engine, err := policy.New(ctx, policy.Options{PolicyDir: o.PolicyDir, Settings: settings})
+	if err != nil {
+		return nil, fmt.Errorf("loading policy: %w", err)
+	}
+	m, err := metrics.New(ctrlmetrics.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	m.PolicyLoaded(engine.LoadedAt())
+
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	stack, err := certStack(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, engine: engine, metrics: m, log: log}
+	s.mgr, err = ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        scheme,
+		Logger:                        log,
+		Cache:                         lookup.CacheOptions(),
+		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
+		HealthProbeBindAddress:        o.HealthProbeBindAddress,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              o.LeaderElectionID,
+		LeaderElectionNamespace:       o.Namespace,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       ptr.To(gracefulShutdownTimeout),
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: o.WebhookHost,
+			Port: o.WebhookPort,
+			TLSOpts: []func(*tls.Config){
+				stack.ConfigureTLS,
+				func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 },
+			},
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := stack.AddToManager(s.mgr); err != nil {
+		return nil, err
+	}
+	s.lookup, err = lookup.Setup(ctx, s.mgr.GetCache(), s.mgr.GetAPIReader(), log.WithName("lookup"))
+	if err != nil {
+		return nil, err
+	}
+
+	reviewer := &review.Reviewer{Engine: engine, Fixer: o.Fixer}
+	core := &admit.Core{Reviewer: reviewer, Lookup: s.lookup, Metrics: m, FailurePolicy: o.FailurePolicy}
+	decoder := admission.NewDecoder(scheme)
+	srv := s.mgr.GetWebhookServer()
+	srv.Register(mutate.Path, &webhook.Admission{Handler: mutate.NewHandler(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
+	srv.Register(validate.Path, &webhook.Admission{Handler: validate.NewHandler(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
+
+	resync := make(chan event.GenericEvent, 1)
+	rec := &resubmit.Reconciler{
+		Client:   s.mgr.GetClient(),
+		Lookup:   s.lookup,
+		Reviewer: reviewer,
+		Recorder: s.mgr.GetEventRecorder("modeguard"),
+		Metrics:  m,
+	}
+	if err := rec.SetupWithManager(s.mgr, resync); err != nil {
+		return nil, fmt.Errorf("setting up the reconciler: %w", err)
+	}
+	if o.PolicyDir != "" {
+		w := &policyWatcher{dir: o.PolicyDir, engine: engine, metrics: m, interval: o.PolicyPollInterval, log: log.WithName("policy"), resync: resync}
+		if err := s.mgr.Add(w); err != nil {
+			return nil, err
+		}
+	}
+
+	checks := map[string]healthz.Checker{
+		"webhook":  srv.StartedChecker(),
+		"cache":    s.lookup.Ready,
+		"policy":   s.policyReady,
+		"shutdown": s.notStopping,
+	}
+	for name, c := range checks {
+		if err := s.mgr.AddReadyzCheck(name, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// certStack builds the certificate machinery of o.CertMode.
+func certStack(cfg *rest.Config, o Options) (*certs.Stack, error) {
+	co := certs.Options{
+		Service:                        o.ServiceName,
+		Namespace:                      o.Namespace,
+		SecretName:                     o.CertSecret,
+		Policy:                         certs.Policy{DNSNames: o.CertNames},
+		CertDir:                        o.CertDir,
+		MutatingWebhookConfiguration:   o.MutatingWebhookConfiguration,
+		ValidatingWebhookConfiguration: o.ValidatingWebhookConfiguration,
+	}
+	switch o.CertMode {
+	case CertSelfManaged:
+		co.Mode = certs.ModeSelfManaged
+	case CertManager, CertDir:
+		// Both serve a directory someone else fills; only who differs.
+		co.Mode = certs.ModeCertManager
+	}
+	s, err := certs.NewStack(cfg, co)
+	if err != nil {
+		return nil, fmt.Errorf("certificates (%s): %w", o.CertMode, err)
+	}
+	return s, nil
+}
+
+// Manager is the controller-runtime manager (for tests).
+func (s *Server) Manager() manager.Manager { return s.mgr }
+
+// Engine is the policy engine in force.
+func (s *Server) Engine() *policy.Engine { return s.engine }
+
+// Lookup is the informer-cache view the handlers and the reconciler read.
+func (s *Server) Lookup() *lookup.Cache { return s.lookup }
+
+func (s *Server) policyReady(*http.Request) error {
+	if s.engine.Version() == "" {
+		return errors.New("no policy loaded")
+	}
+	return nil
+}
+
+func (s *Server) notStopping(*http.Request) error {
+	if s.stopping.Load() {
+		return errors.New("shutting down")
+	}
+	return nil
+}
+
+// Start runs the webhook until ctx ends. Then readiness fails at once, the
+// server keeps answering for ShutdownDelay (the API server and the Service
+// endpoints catch up), and the manager stops: the webhook server drains
+// in-flight requests, the leader releases its Lease.
+func (s *Server) Start(ctx context.Context) error {
+	mgrCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go func() {
+		select {
+		case <-mgrCtx.Done():
+			return
+		case <-ctx.Done():
+		}
+		s.stopping.Store(true)
+		s.log.Info("Shutting down: not ready any more, still answering", "delay", s.opts.ShutdownDelay)
+		t := time.NewTimer(s.opts.ShutdownDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-mgrCtx.Done():
+		}
+		stop()
+	}()
+	s.log.Info("Starting modeguard webhook", "policyVersion", s.engine.Version(), "certMode", s.opts.CertMode,
+		"failurePolicy", s.opts.FailurePolicy, "leaderElection", s.opts.LeaderElection)
+	return s.mgr.Start(mgrCtx)
+}
+
+// Run builds a Server from o and runs it until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	s, err := New(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	return s.Start(ctx)
+}
