@@ -274,6 +274,9 @@ func strip(o metav1.Object) {
 	o.SetManagedFields(nil)
 	if a := o.GetAnnotations(); a[LastApplied] != "" {
 		delete(a, LastApplied)
+		if len(a) == 0 {
+			a = nil // the emptied map would keep its buckets
+		}
 		o.SetAnnotations(a)
 	}
 }
