@@ -15,7 +15,10 @@
 // a literal) returns an error matching ErrNotApplicable and leaves the
 // subject untouched; callers turn it into a denial with that reason.
 //
-// mutate knows no admission types beyond building a patch: the mutating
-// admission handler that decodes requests, runs the policy and answers lives
-// elsewhere and calls these functions.
+// The fixes (Config, ConfigMap, Workload, Patch) know nothing of admission
+// requests, HTTP or the policy engine: they take an object or a file and one
+// fix request. Deciding which fixes to apply lives elsewhere (the review
+// package runs the policy and calls Fixer), and so does the admission
+// plumbing: Handler (handler.go) is only a thin mutating-webhook adapter over
+// the shared admission pipeline, kept apart from the fix functions.
 package mutate
