@@ -1,6 +1,3 @@
-// Package admittest builds what tests of the admission handlers need: the
-// example manifests as objects, admission requests for them, and an
-// admit.Core over a fixed set of objects with its own metrics registry.
 package admittest
 
 import (
