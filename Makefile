@@ -76,3 +76,22 @@ demo: ## The main job: a local control plane with the webhook and the examples (
 .PHONY: clean
 clean: ## Remove built binaries (keeps bin/k8s, which is slow to build).
 	rm -f $(BIN)/modeguard $(BIN)/modeguard-webhook $(BIN)/staticcheck
+
+##@ Deploy
+
+# kubectl for deploy/undeploy: the one make k8s-bins built, else the PATH's.
+KUBECTL ?= $(or $(wildcard $(K8S_BIN)/kubectl),kubectl)
+# The kustomize overlay deploy/undeploy use: self-signed, cert-manager or fail-closed.
+DEPLOY_OVERLAY ?= self-signed
+
+.PHONY: deploy
+deploy: ## Install modeguard into the current kubeconfig's cluster (DEPLOY_OVERLAY=self-signed|cert-manager|fail-closed).
+	$(KUBECTL) apply -k deploy/kustomize/overlays/$(DEPLOY_OVERLAY)
+
+.PHONY: undeploy
+undeploy: ## Remove what make deploy installed (the namespace too).
+	$(KUBECTL) delete -k deploy/kustomize/overlays/$(DEPLOY_OVERLAY) --ignore-not-found
+
+.PHONY: helm-template
+helm-template: ## Build bin/helm-template, an offline `helm template` for deploy/helm (skipped when current).
+	@hack/helm/build.sh $(BIN)
