@@ -3,11 +3,14 @@ package certs
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 )
 
 func nsName(ns, name string) types.NamespacedName {
@@ -97,5 +100,21 @@ func TestMode(t *testing.T) {
 		if _, err := NewStack(nil, o); err == nil {
 			t.Errorf("%s: got nil error", name)
 		}
+	}
+
+	cfg := &rest.Config{Host: "https://127.0.0.1:1"} // never dialled here
+	s, err = NewStack(cfg, Options{Service: "svc", Namespace: "ns", Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatalf("self-managed stack: %v", err)
+	}
+	if s.Mode != ModeSelfManaged || s.Rotator == nil || s.Keeper.o.Secret != nsName("ns", "svc-certs") || s.Rotator.o.Secret != s.Keeper.o.Secret {
+		t.Errorf("self-managed stack: mode %q, rotator %v, keeper secret %v", s.Mode, s.Rotator != nil, s.Keeper.o.Secret)
+	}
+	if !s.Rotator.NeedLeaderElection() || s.Keeper.NeedLeaderElection() {
+		t.Error("want the rotator on the leader only and the keeper everywhere")
+	}
+	_, err = NewStack(cfg, Options{Service: "svc", Namespace: "ns", CheckInterval: time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Errorf("check interval beyond the overlap: got %v, want an error about the overlap", err)
 	}
 }

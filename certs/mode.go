@@ -1,6 +1,7 @@
 package certs
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -120,6 +121,11 @@ func NewStack(cfg *rest.Config, o Options) (*Stack, error) {
 	case ModeSelfManaged:
 		if o.SecretName == "" {
 			o.SecretName = o.Service + "-certs"
+		}
+		// Without a watch event, a replica loads a new certificate within
+		// CheckInterval; the old CA must stay trusted longer than that.
+		if interval, overlap := cmp.Or(o.CheckInterval, DefaultCheckInterval), o.Policy.WithDefaults().Overlap; interval >= overlap {
+			return nil, fmt.Errorf("certificates: check interval %v must be less than the overlap %v", interval, overlap)
 		}
 		secret := types.NamespacedName{Namespace: o.Namespace, Name: o.SecretName}
 		ko.Secret, ko.WriteDir = secret, o.CertDir
