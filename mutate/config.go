@@ -163,7 +163,7 @@ func (e *editor) nodeSelector(c *riverconfig.Component, role, node string) error
 	case !ok:
 		return notApplicablef("%s has no role", c.ID)
 	case !rv.Literal || !isString:
-		return notApplicablef("%s: role %s is not a literal: cannot tell whether a role=%q selector belongs there", c.ID, rv.Expr, role)
+		return notApplicablef("%s: role %s is not a string literal: cannot tell whether a role=%q selector belongs there", c.ID, rv.Expr, role)
 	case have != role:
 		return notApplicablef("%s has role %q: a role=%q selector is not allowed there", c.ID, have, role)
 	}
@@ -186,7 +186,7 @@ func (e *editor) nodeSelector(c *riverconfig.Component, role, node string) error
 		}
 		s, isString := sr.Value.(string)
 		if !sr.Literal || !isString {
-			return notApplicablef("%s: selectors role %s is not a literal: not changed", c.ID, sr.Expr)
+			return notApplicablef("%s: selectors role %s is not a string literal: not changed", c.ID, sr.Expr)
 		}
 		if s == role && target == nil {
 			target = b
