@@ -1,0 +1,6 @@
+// Package e2e runs modeguard the way a user meets it: a real kube-apiserver
+// and etcd (envtest, binaries built from Go modules), the webhook binary
+// running as its own process with the webhook configurations deploy/ ships,
+// and the real kubectl applying manifests. The tests in this package and
+// `make demo` (hack/demo) share the harness.
+package e2e
