@@ -51,21 +51,31 @@ const (
 	resubmissionCounter = 4096 // objects remembered for counts and events
 )
 
+// Lookup is what the reconciler reads: the objects around a ConfigMap, and
+// every ConfigMap an agent reads (re-checked after a policy reload). The
+// webhook's is a *lookup.Cache.
+type Lookup interface {
+	review.Lookup
+	AgentConfigMaps(ctx context.Context) ([]types.NamespacedName, error)
+}
+
+var _ Lookup = (*lookup.Cache)(nil)
+
 // Reconciler re-submits agent ConfigMaps and their workloads whose review
 // would apply a fix. A reconcile.Request names a ConfigMap.
 type Reconciler struct {
 	// Client writes the annotation (the manager's client).
 	Client client.Client
 	// Lookup is the webhook's informer-cache view, shared with the handlers.
-	Lookup *lookup.Cache
+	Lookup Lookup
 	// Reviewer is the same reviewer as the handlers'.
 	Reviewer *review.Reviewer
 	// Recorder records Events on the objects.
 	Recorder events.EventRecorder
 	Metrics  *metrics.Metrics
 
-	seen   *admit.Cache[string] // object UID → last evented "<version>/<hash>"
-	counts *admit.Cache[int]    // object UID + version → re-submissions
+	seen   *admit.Cache[struct{}] // what was evented, by object and value
+	counts *admit.Cache[int]      // re-submissions by object and policy version
 }
 
 // SetupWithManager registers the reconciler: it watches ConfigMaps read by
@@ -73,8 +83,7 @@ type Reconciler struct {
 // ConfigMap), and resync, on which every agent ConfigMap is reconciled (send
 // on it after a policy reload).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, resync <-chan event.GenericEvent) error {
-	r.seen = admit.NewCache[string](resubmissionCounter)
-	r.counts = admit.NewCache[int](resubmissionCounter)
+	r.Init()
 	toConfigMap := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		if cm := lookup.ConfigMapOf(o); cm != "" {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: cm}}}
@@ -104,6 +113,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, resync <-chan event.Gene
 		Watches(&appsv1.Deployment{}, toConfigMap).
 		WatchesRawSource(source.Channel(resync, all)).
 		Complete(r)
+}
+
+// Init prepares the reconciler's memory (SetupWithManager calls it; a test
+// calling Reconcile directly calls it first).
+func (r *Reconciler) Init() {
+	r.seen = admit.NewCache[struct{}](resubmissionCounter)
+	r.counts = admit.NewCache[int](resubmissionCounter)
 }
 
 // Reconcile reviews one ConfigMap and the agent workloads that read it, and
@@ -136,13 +152,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 // settle records audit findings and re-submits obj if a fix would change it.
 func (r *Reconciler) settle(ctx context.Context, obj client.Object, res *review.Result) error {
 	log := logf.FromContext(ctx).WithValues("object", res.Subject)
-	kind := res.Subject.Kind
+	kind, key := res.Subject.Kind, objectKey(obj)
 	value := res.PolicyVersion + "/" + contentHash(obj)
-	first := r.firstSight(obj, value)
-	if first {
-		if audits := admit.Findings(res, policy.ActionAudit); len(audits) > 0 {
-			r.event(obj, corev1.EventTypeNormal, ReasonAudit, "Review", lines(res, audits))
-		}
+	if audits := admit.Findings(res, policy.ActionAudit); len(audits) > 0 && r.once("audit", key, value) {
+		r.event(obj, corev1.EventTypeNormal, ReasonAudit, "Review", lines(res, audits))
 	}
 	pending := pendingFixes(res)
 	if res.Fixed == nil || len(pending) == 0 {
@@ -150,18 +163,18 @@ func (r *Reconciler) settle(ctx context.Context, obj client.Object, res *review.
 	}
 	if obj.GetAnnotations()[AnnotationReviewed] == value {
 		r.Metrics.Resubmission(kind, "unchanged")
-		if first {
+		if r.once("not-applied", key, value) {
 			log.Info("Re-submitted before, still not fixed: is the mutating webhook reachable?", "reviewed", value)
 			r.event(obj, corev1.EventTypeWarning, ReasonNotApplied, "Resubmit",
 				"re-submitted for these fixes, but the object did not change; the mutating webhook may be unreachable:\n"+lines(res, pending))
 		}
 		return nil
 	}
-	countKey := string(obj.GetUID()) + "/" + res.PolicyVersion
+	countKey := key + "/" + res.PolicyVersion
 	n, _ := r.counts.Get(countKey)
 	if n >= MaxResubmissions {
 		r.Metrics.Resubmission(kind, "limit")
-		if first {
+		if r.once("limit", key, res.PolicyVersion) {
 			r.event(obj, corev1.EventTypeWarning, ReasonLimit, "Resubmit",
 				fmt.Sprintf("re-submitted %d times under this policy and a fix still applies; giving up:\n%s", n, lines(res, pending)))
 		}
@@ -181,7 +194,7 @@ func (r *Reconciler) settle(ctx context.Context, obj client.Object, res *review.
 		case apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 			r.Metrics.Resubmission(kind, "denied")
 			log.Info("Re-submission rejected", "error", err.Error())
-			if first {
+			if r.once("denied", key, value) {
 				r.event(obj, corev1.EventTypeWarning, ReasonDenied, "Resubmit", "re-submission rejected: "+err.Error())
 			}
 			return nil
@@ -197,18 +210,21 @@ func (r *Reconciler) settle(ctx context.Context, obj client.Object, res *review.
 	return nil
 }
 
-// firstSight reports whether obj is seen with this value for the first time
-// (events are recorded once per policy version and content).
-func (r *Reconciler) firstSight(obj client.Object, value string) bool {
-	key := string(obj.GetUID())
-	if key == "" {
-		key = obj.GetNamespace() + "/" + obj.GetName()
-	}
-	if v, ok := r.seen.Get(key); ok && v == value {
+// once reports whether this (what, object, value) is seen for the first
+// time: events are recorded once per object, content and policy version.
+func (r *Reconciler) once(what, key, value string) bool {
+	k := what + "|" + key + "|" + value
+	if _, ok := r.seen.Get(k); ok {
 		return false
 	}
-	r.seen.Add(key, value)
+	r.seen.Add(k, struct{}{})
 	return true
+}
+
+// objectKey names obj in the reconciler's memory: a ConfigMap and a
+// DaemonSet may share a name, and a re-created object gets a new UID.
+func objectKey(obj client.Object) string {
+	return fmt.Sprintf("%s/%s/%s/%s", kindOf(obj), obj.GetNamespace(), obj.GetName(), obj.GetUID())
 }
 
 func (r *Reconciler) event(obj runtime.Object, typ, reason, action, note string) {

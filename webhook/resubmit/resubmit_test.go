@@ -1,0 +1,112 @@
+package resubmit_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/modeguard/modeguard/mutate"
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/webhook/admittest"
+	"github.com/modeguard/modeguard/webhook/lookup"
+	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/webhook/resubmit"
+)
+
+// clientLookup reads a (fake) client, so that the reconciler sees its own
+// writes.
+type clientLookup struct{ c client.Client }
+
+func (l clientLookup) ConfigMap(ns, name string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{}
+	if err := l.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, cm); err != nil {
+		return nil
+	}
+	return cm
+}
+
+func (l clientLookup) Consumers(ns, cm string) []runtime.Object {
+	list := &appsv1.DaemonSetList{}
+	_ = l.c.List(context.Background(), list, client.InNamespace(ns))
+	var out []runtime.Object
+	for i := range list.Items {
+		if lookup.ConfigMapOf(&list.Items[i]) == cm {
+			out = append(out, &list.Items[i])
+		}
+	}
+	return out
+}
+
+func (clientLookup) HPAs(string) []autoscalingv2.HorizontalPodAutoscaler { return nil }
+func (clientLookup) NamespaceLabels(string) map[string]string            { return nil }
+func (clientLookup) AgentConfigMaps(context.Context) ([]types.NamespacedName, error) {
+	return nil, nil
+}
+
+// Without a webhook to apply the fix (a fake client), the reconciler
+// re-submits once, then leaves the object alone: no loop.
+func TestResubmitsOnceWithoutWebhook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var objs []client.Object
+	for _, o := range admittest.Example(t, "mg001-fires") {
+		objs = append(objs, o.(client.Object))
+	}
+	c := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(objs...).Build()
+	engine, err := policy.New(ctx, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := events.NewFakeRecorder(10)
+	r := &resubmit.Reconciler{
+		Client: c, Lookup: clientLookup{c}, Metrics: m, Recorder: rec,
+		Reviewer: &review.Reviewer{Engine: engine, Fixer: mutate.Fixer{}},
+	}
+	r.Init()
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "mg001-fires", Name: "alloy"}}
+	for range 3 {
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cm := &corev1.ConfigMap{}
+	if err := c.Get(ctx, req.NamespacedName, cm); err != nil {
+		t.Fatal(err)
+	}
+	want := engine.Version() + "/"
+	if got := cm.Annotations[resubmit.AnnotationReviewed]; !strings.HasPrefix(got, want) {
+		t.Errorf("annotation %s = %q, want %s<hash>", resubmit.AnnotationReviewed, got, want)
+	}
+	f := admittest.Metrics(t, reg)
+	if got := f.Sum(metrics.ResubmissionsTotal, map[string]string{"kind": "ConfigMap", "result": "resubmitted"}); got != 1 {
+		t.Errorf("resubmissions{resubmitted} = %v, want 1", got)
+	}
+	if got := f.Sum(metrics.ResubmissionsTotal, map[string]string{"kind": "ConfigMap", "result": "unchanged"}); got != 2 {
+		t.Errorf("resubmissions{unchanged} = %v, want 2", got)
+	}
+	var reasons []string
+	for len(rec.Events) > 0 {
+		reasons = append(reasons, strings.Fields(<-rec.Events)[1])
+	}
+	if strings.Join(reasons, ",") != resubmit.ReasonResubmitted+","+resubmit.ReasonNotApplied {
+		t.Errorf("events %v, want %s then %s once", reasons, resubmit.ReasonResubmitted, resubmit.ReasonNotApplied)
+	}
+}
