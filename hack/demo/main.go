@@ -97,7 +97,7 @@ func demo(ctx context.Context, w io.Writer, once bool, only string) error {
 		if err != nil {
 			return err
 		}
-		o, err := c.RunExample(ctx, rv, name, docs, i%2 == 1)
+		o, err := c.RunExample(ctx, rv, name, docs, (i/2)%2 == 1) // pairs alternate orders
 		if err != nil {
 			return fmt.Errorf("example %s: %w", name, err)
 		}

@@ -9,7 +9,8 @@
 #   filter. Exception: when a discovery.relabel sets `instance` to a constant,
 #   every peer holds the same target and clustering elects one to scrape it
 #   (deduplication, not loss). A block the process flags leave inert is only
-#   recorded (audit).
+#   recorded (audit), and so is a block in a ConfigMap whose workload is not
+#   known yet (its flags decide).
 # custom:
 #   id: MG005
 #   slug: clustered-node-local-collection
@@ -44,6 +45,6 @@ message(col, local) := sprintf("clustering on node-local data: %s; each peer onl
 
 action(col) := {"action": "audit"} if lib.inert(col)
 
-else := {"action": "warn"} if not lib.flags_known
+else := {"action": "audit"} if not lib.flags_known
 
 else := {}

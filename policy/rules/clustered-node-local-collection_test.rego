@@ -27,10 +27,10 @@ test_inert_block_is_audit if {
 	v.action == "audit"
 }
 
-test_unknown_workload_warns if {
+test_unknown_workload_is_audit if {
 	vs := rule.violations with input as {"mode": "", "config": cfg("node-local", false)}
 	some v in vs
-	v.action == "warn"
+	v.action == "audit"
 }
 
 test_silent_on_cluster_wide if {
