@@ -1,28 +1,37 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/modeguard/modeguard/certs"
 	"github.com/modeguard/modeguard/test/envtestbins"
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/metrics"
@@ -36,13 +45,16 @@ const wait = 30 * time.Second
 // harness is a real kube-apiserver with deploy/'s webhook configurations
 // installed, and the webhook server running in-process against it.
 type harness struct {
-	c          client.Client
-	warnings   *warnings
-	metricsURL string
-	readyURL   string
-	policyDir  string
-	srv        *server.Server
-	stop       func() error // stops the server, returns what Start returned
+	c           client.Client
+	warnings    *warnings
+	metricsURL  string
+	readyURL    string
+	policyDir   string
+	srv         *server.Server
+	cfg         *rest.Config
+	webhookHost string
+	webhookPort int
+	stop        func() error // stops the server, returns what Start returned
 }
 
 // warnings records the API server's warning headers.
@@ -104,7 +116,7 @@ func start(t *testing.T) *harness {
 	})
 	t.Logf("control plane up in %v", time.Since(began).Round(time.Millisecond))
 
-	h := &harness{warnings: &warnings{}, policyDir: t.TempDir()}
+	h := &harness{warnings: &warnings{}, policyDir: t.TempDir(), cfg: cfg}
 	ccfg := *cfg
 	ccfg.WarningHandlerWithContext = h.warnings
 	if h.c, err = client.New(&ccfg, client.Options{}); err != nil {
@@ -121,9 +133,10 @@ func start(t *testing.T) *harness {
 	o := server.DefaultOptions()
 	o.CertMode, o.CertDir, o.CertNames = server.CertDir, wo.LocalServingCertDir, []string{wo.LocalServingHost}
 	o.WebhookHost, o.WebhookPort = wo.LocalServingHost, wo.LocalServingPort
+	h.webhookHost, h.webhookPort = o.WebhookHost, o.WebhookPort
 	o.MetricsBindAddress, o.HealthProbeBindAddress = metricsAddr, healthAddr
 	o.LeaderElection = true
-	o.ShutdownDelay = 200 * time.Millisecond
+	o.ShutdownDelay = time.Second
 	o.PolicyDir = h.policyDir
 	o.PolicyPollInterval = time.Second
 	h.metricsURL, h.readyURL = "http://"+metricsAddr+"/metrics", "http://"+healthAddr+"/readyz"
@@ -614,12 +627,131 @@ func TestWebhook(t *testing.T) {
 		h.moved(t, before, reloads, []float64{1, 1})
 	})
 
-	t.Run("shutdown: not ready, then stopped cleanly", func(t *testing.T) {
-		if err := h.stop(); err != nil {
+	t.Run("shutdown: not ready at once, in-flight requests drained", func(t *testing.T) {
+		// A request that is still being answered when shutdown starts.
+		entered := make(chan struct{})
+		h.srv.Manager().GetWebhookServer().Register("/slow", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			close(entered)
+			time.Sleep(2 * time.Second)
+			fmt.Fprint(w, "done")
+		}))
+		insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a test against a local server
+		answered := make(chan error, 1)
+		go func() {
+			resp, err := insecure.Get("https://" + net.JoinHostPort(h.webhookHost, strconv.Itoa(h.webhookPort)) + "/slow")
+			if err == nil {
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				if string(b) != "done" {
+					err = fmt.Errorf("%s %q", resp.Status, b)
+				}
+			}
+			answered <- err
+		}()
+		<-entered
+		stopped := make(chan error, 1)
+		go func() { stopped <- h.stop() }()
+		eventually(t, "readiness fails once shutdown starts", func() error {
+			resp, err := http.Get(h.readyURL)
+			if err != nil {
+				return fmt.Errorf("probe server gone before readiness failed: %w", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusInternalServerError {
+				return fmt.Errorf("readyz %s", resp.Status)
+			}
+			return nil
+		})
+		if err := <-answered; err != nil {
+			t.Errorf("in-flight request: %v, want it answered", err)
+		}
+		if err := <-stopped; err != nil {
 			t.Fatalf("server stopped with %v, want nil", err)
 		}
 		if err := h.ready(); err == nil {
 			t.Errorf("still ready after shutdown")
 		}
+	})
+
+	t.Run("the binary, self-managed certificates: Secret issued, CA injected, ready, SIGTERM", func(t *testing.T) {
+		if _, err := exec.LookPath("go"); err != nil {
+			t.Skip("no go command to build cmd/webhook with")
+		}
+		bin := filepath.Join(t.TempDir(), "modeguard-webhook")
+		build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/webhook")
+		build.Dir = admittest.Root()
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build ./cmd/webhook: %v\n%s", err, out)
+		}
+		o := server.DefaultOptions()
+		health := freeAddr(t)
+		cmd := exec.Command(bin,
+			"--kubeconfig="+envtestbins.Kubeconfig(t, h.cfg),
+			"--cert-mode=self-managed", "--webhook-host=127.0.0.1", "--webhook-port="+strings.Split(freeAddr(t), ":")[1],
+			"--metrics-bind-address=0", "--health-probe-bind-address="+health,
+			"--leader-elect", "--shutdown-delay=0s", "--log-format=text")
+		var logs bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("after SIGTERM: %v, want exit 0", err)
+				}
+			case <-time.After(time.Minute):
+				_ = cmd.Process.Kill()
+				t.Errorf("no exit within a minute of SIGTERM")
+			}
+			if t.Failed() {
+				t.Logf("webhook output:\n%s", logs.String())
+			}
+		}()
+		secret := &corev1.Secret{}
+		secret.Namespace, secret.Name = o.Namespace, o.CertSecret
+		eventually(t, "the certificate Secret", func() error { return h.get(t, secret) })
+		eventually(t, "the CA injected into both webhook configurations", func() error {
+			if err := h.get(t, secret); err != nil {
+				return err
+			}
+			want := certs.BundleFromData(secret.Data).Trusted()
+			mwc, vwc := &admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			mwc.Name, vwc.Name = o.MutatingWebhookConfiguration, o.ValidatingWebhookConfiguration
+			if err := h.get(t, mwc); err != nil {
+				return err
+			}
+			if err := h.get(t, vwc); err != nil {
+				return err
+			}
+			var got [][]byte
+			for _, w := range mwc.Webhooks {
+				got = append(got, w.ClientConfig.CABundle)
+			}
+			for _, w := range vwc.Webhooks {
+				got = append(got, w.ClientConfig.CABundle)
+			}
+			for _, b := range got {
+				if len(want) == 0 || !bytes.Equal(b, want) {
+					return errors.New("a caBundle is not the Secret's CA bundle yet")
+				}
+			}
+			return nil
+		})
+		eventually(t, "ready", func() error {
+			resp, err := http.Get("http://" + health + "/readyz")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return errors.New(resp.Status)
+			}
+			return nil
+		})
 	})
 }
