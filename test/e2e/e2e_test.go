@@ -1,0 +1,146 @@
+package e2e
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modeguard/modeguard/examples"
+	"github.com/modeguard/modeguard/manifest"
+	"github.com/modeguard/modeguard/mutate"
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/test/envtestbins"
+)
+
+var (
+	shared     *Cluster
+	sharedErr  error
+	sharedOnce sync.Once
+)
+
+// TestMain builds the webhook binary, starts one cluster for every test,
+// and checks that stopping it frees every port.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		err := shared.Stop()
+		busy := shared.PortsFree()
+		if err != nil || len(busy) > 0 {
+			os.Stderr.WriteString("e2e: stopping the cluster: " + errString(err) + " ports still open: " + strings.Join(busy, ",") + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return err.Error()
+}
+
+func cluster(t *testing.T) *Cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("e2e: starts kube-apiserver, etcd and the webhook process; skipped under -short")
+	}
+	assets := envtestbins.Dir(t)
+	sharedOnce.Do(func() {
+		root, err := FindRoot()
+		if err != nil {
+			sharedErr = err
+			return
+		}
+		bin := filepath.Join(os.TempDir(), "modeguard-e2e-webhook")
+		if out, err := runGo(root, "build", "-o", bin, "./cmd/webhook"); err != nil {
+			sharedErr = err
+			t.Logf("%s", out)
+			return
+		}
+		shared, sharedErr = Start(context.Background(), Options{Root: root, Assets: assets, Webhook: bin, Log: testLog{t}})
+	})
+	if sharedErr != nil {
+		t.Fatal(sharedErr)
+	}
+	return shared
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func reviewer(t *testing.T) *review.Reviewer {
+	t.Helper()
+	e, err := policy.New(context.Background(), policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &review.Reviewer{Engine: e, Fixer: mutate.Fixer{}}
+}
+
+func exampleDocs(t *testing.T, name string) []manifest.Document {
+	t.Helper()
+	data, err := fs.ReadFile(examples.FS, path.Join(name, "manifest.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := manifest.Parse("examples/"+name+"/manifest.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+// TestExamplesThroughTheAPIServer applies every example with kubectl, in
+// both orders (ConfigMap first, workload first), and checks what kubectl
+// printed and what the cluster converged to against the annotations.
+func TestExamplesThroughTheAPIServer(t *testing.T) {
+	c := cluster(t)
+	rv := reviewer(t)
+	files, _ := fs.Glob(examples.FS, "*/manifest.yaml")
+	for _, workloadFirst := range []bool{false, true} {
+		order := map[bool]string{false: "configmap-first", true: "workload-first"}[workloadFirst]
+		t.Run(order, func(t *testing.T) {
+			for _, f := range files {
+				name := path.Dir(f)
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					docs := exampleDocs(t, name)
+					// Each order gets its own namespace.
+					ns := name + "-" + order[:2]
+					for i := range docs {
+						docs[i].Raw = []byte(strings.ReplaceAll(string(docs[i].Raw), "namespace: "+name, "namespace: "+ns))
+						docs[i].Raw = []byte(strings.ReplaceAll(string(docs[i].Raw), "name: "+name+"\n", "name: "+ns+"\n"))
+						if docs[i].Namespace == name {
+							docs[i].Namespace = ns
+						}
+						if docs[i].Kind == "Namespace" {
+							docs[i].Name = ns
+						}
+					}
+					o, err := c.RunExample(context.Background(), rv, name, docs, workloadFirst)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !o.OK() {
+						var b strings.Builder
+						for _, s := range o.Steps {
+							b.WriteString("\n  " + s.Object + ": " + strings.Join(s.Warnings, " | ") + " " + s.Denial)
+						}
+						t.Errorf("kubectl showed %v, want %v; not fixed: %v%s", o.Observed, o.Expected, o.Remaining, b.String())
+					}
+				})
+			}
+		})
+	}
+}
