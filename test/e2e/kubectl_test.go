@@ -52,7 +52,9 @@ func TestDryRunAndDiff(t *testing.T) {
 	if _, err := c.Kubectl(ctx, "", "create", "namespace", "dry-run-fix"); err != nil {
 		t.Fatal(err)
 	}
-	ns2 := func(s string) string { return strings.ReplaceAll(ns(s), "namespace: dry-run", "namespace: dry-run-fix") }
+	ns2 := func(s string) string {
+		return strings.ReplaceAll(ns(s), "namespace: dry-run", "namespace: dry-run-fix")
+	}
 	if _, err := c.Kubectl(ctx, ns2(docOf(t, "mg001-fires", "DaemonSet")), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
