@@ -276,4 +276,3 @@ func withSidecar(o client.Object, image string) client.Object {
 func pod(ns, name, image string, labels map[string]string) *corev1.Pod {
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels}, Spec: podSpec(image)}
 }
-

@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,4 +123,59 @@ func TestReadmeInstall(t *testing.T) {
 		shell(t, kubeconfig, "make undeploy")
 		removed(t)
 	})
+}
+
+// TestFailClosedRecovery installs the fail-closed overlay with no webhook
+// running and shows the risk deploy/README.md describes (ConfigMap writes are
+// refused outside the excluded namespaces) and that its recovery commands,
+// run as printed, and the modeguard.dev/ignore label end it.
+func TestFailClosedRecovery(t *testing.T) {
+	cfg, kubeconfig := controlPlane(t)
+	c := adminClient(t, cfg)
+	blocks := readmeBlocks(t)
+	if blocks["recover"] == "" {
+		t.Fatal("deploy/README.md has no block marked <!-- test: recover -->")
+	}
+	ensureNamespace(t, c, "agents", nil)
+	ensureNamespace(t, c, "team-ignored", nil)
+	shell(t, kubeconfig, "kubectl apply -k deploy/kustomize/overlays/fail-closed")
+	t.Cleanup(func() {
+		_, _ = tryRun(t, nil, kubectl(t), "--kubeconfig="+kubeconfig, "delete", "-k", "deploy/kustomize/overlays/fail-closed", "--ignore-not-found")
+	})
+
+	n := 0
+	create := func(ctx context.Context, ns string) error {
+		n++
+		return c.Create(ctx, configMap(ns, fmt.Sprintf("fail-closed-%d", n), map[string]string{"config.alloy": ""}, nil, nil))
+	}
+	// await waits until creating a ConfigMap in ns is refused by the
+	// webhook (refused true) or admitted.
+	await := func(t *testing.T, ns string, refused bool) {
+		t.Helper()
+		var last error
+		err := wait.PollUntilContextTimeout(t.Context(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			last = create(ctx, ns)
+			if last != nil && !strings.Contains(last.Error(), "failed calling webhook") {
+				return false, last
+			}
+			return (last != nil) == refused, nil
+		})
+		if err != nil {
+			t.Fatalf("creating a ConfigMap in %s: want refused %v; last: %v (%v)", ns, refused, last, err)
+		}
+	}
+
+	await(t, "agents", true)
+	// The control plane routes webhook calls to endpoints (there are none),
+	// never to the Service's cluster IP off this machine.
+	if err := create(t.Context(), "agents"); err == nil || !strings.Contains(err.Error(), "no endpoints available") {
+		t.Fatalf("while no webhook answers: got %v, want a refusal for lack of endpoints", err)
+	}
+	await(t, "kube-system", false)
+	shell(t, kubeconfig, "kubectl label namespace team-ignored modeguard.dev/ignore=true")
+	await(t, "team-ignored", false)
+	await(t, "agents", true)
+
+	shell(t, kubeconfig, blocks["recover"])
+	await(t, "agents", false)
 }
