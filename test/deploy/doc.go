@@ -16,7 +16,13 @@
 //     matchConditions and namespaceSelector are applied, pointed at a
 //     recording HTTPS server, and fed agent and non-agent objects;
 //   - as a user would: the commands in deploy/README.md marked for testing run
-//     as printed against the control plane, and so do make deploy / undeploy.
+//     as printed against the control plane, and so do make deploy / undeploy;
+//     the fail-closed overlay refuses ConfigMap writes while no webhook
+//     answers, and the README's recovery commands end that.
+//
+// The control plane routes webhook calls to a Service's endpoints
+// (--enable-aggregator-routing), which nothing fills here: a call to the
+// modeguard Service fails at once instead of going to a cluster IP.
 //
 // The control-plane tests are skipped under -short; the render tests need
 // bin/k8s/kubectl and bin/helm-template (built by the test from hack/helm when
