@@ -230,6 +230,9 @@ func ToValue(in *Input) (ast.Value, error) {
 	if in.APIVersion == "" {
 		in.APIVersion = InputAPIVersion
 	}
+	if in.Config != nil {
+		in.Config.index()
+	}
 	raw, err := json.Marshal(in)
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)

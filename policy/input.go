@@ -48,6 +48,24 @@ type Config struct {
 	// Error says why the config could not be read (missing ConfigMap,
 	// missing key); rules that need the config stay silent then.
 	Error string `json:"error,omitempty"`
+	// Index maps file → component id → the component's position in that
+	// file's components (the first, when templates repeat an id), so rules
+	// look components up in constant time. ToValue fills it.
+	Index map[string]map[string]int `json:"index"`
+}
+
+// index fills Config.Index.
+func (c *Config) index() {
+	c.Index = make(map[string]map[string]int, len(c.Files))
+	for _, f := range c.Files {
+		m := make(map[string]int, len(f.Components))
+		for i, comp := range f.Components {
+			if _, dup := m[comp.ID]; !dup {
+				m[comp.ID] = i
+			}
+		}
+		c.Index[f.File] = m
+	}
 }
 
 // ObjectRef names an object.

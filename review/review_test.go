@@ -169,3 +169,27 @@ func TestPodOwnedByDaemonSet(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// The chart's default config (discovery only, nothing collected) is right in
+// every mode: no finding but audit.
+func TestDefaultConfigAnyMode(t *testing.T) {
+	t.Parallel()
+	base := example(t, "mg013-passes")["ConfigMap"].(*corev1.ConfigMap)
+	rv := &review.Reviewer{Engine: engine(t, nil), Fixer: mutate.Fixer{}}
+	for _, mode := range []string{"daemonset", "statefulset", "deployment", ""} {
+		cm := base.DeepCopy()
+		cm.Annotations[policy.AnnotationMode] = mode
+		res, err := rv.Review(context.Background(), cm, review.NewSet(nil), review.Options{Operation: "CREATE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range res.Findings {
+			if f.Action != policy.ActionAudit {
+				t.Errorf("mode %q: %s", mode, f.Decision.String())
+			}
+		}
+		if res.Fixed != nil {
+			t.Errorf("mode %q: the default config was changed", mode)
+		}
+	}
+}

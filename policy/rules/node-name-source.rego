@@ -20,19 +20,23 @@ package modeguard.rules.node_name_source
 
 import data.modeguard.lib
 
-# Every node-name expression of the config, with the component holding it.
-node_names contains [f, c.id, nn] if {
-	some f in lib.files
+# Every node-name expression of the config (selectors fields, relabel
+# regexes), as [file index, component id, expression].
+node_names contains [i, c.id, nn] if {
+	some i, f in lib.files
 	some c in f.components
-	walk(c, [path, nn])
-	path[count(path) - 1] == "nodeName"
+	c.name in {"discovery.kubernetes", "discovery.relabel"}
+	some b in c.blocks
+	some a in b.attributes
+	nn := a.nodeName
 	is_object(nn)
 }
 
 violations contains v if {
 	lib.daemonset
-	some [f, id, nn] in node_names
+	some [i, id, nn] in node_names
 	nn.kind == "constants.hostname"
+	f := lib.files[i]
 	not lib.workload.hostNetwork
 	msg := sprintf("node name %s is the pod's name, not the node's (no hostNetwork): the selector matches nothing; read %s(%q) set from fieldRef spec.nodeName", [nn.expr, f.envFunc, lib.node_env])
 	v := object.union(lib.at(f, id, msg), {
@@ -45,8 +49,8 @@ violations contains v if {
 env_reads[var] := first if {
 	some [_, _, nn] in node_names
 	some var in nn.envVars
-	first := min({[f.file, id, x.range.start.line, x.range.start.column] |
-		some [f, id, x] in node_names
+	first := min({[lib.files[i].file, id, x.range.start.line, x.range.start.column] |
+		some [i, id, x] in node_names
 		var in x.envVars
 	})
 }

@@ -3,7 +3,7 @@ package modeguard.rules.node_name_source_test
 import data.modeguard.rules.node_name_source as rule
 
 cfg(nn) := {"files": [{"file": "config.alloy", "envFunc": "sys.env", "components": [{
-	"id": "discovery.kubernetes.pods", "range": {"start": {"line": 1, "column": 1}},
+	"id": "discovery.kubernetes.pods", "name": "discovery.kubernetes", "range": {"start": {"line": 1, "column": 1}},
 	"blocks": [{"name": "selectors", "attributes": {"field": {"nodeName": nn}}}],
 }]}]}
 
