@@ -37,7 +37,7 @@ k8s-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s
 ##@ Test
 
 .PHONY: test
-test: k8s-bins ## Run every test: unit, golden, Rego, fuzz (briefly) and against a real kube-apiserver.
+test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefly) and against a real kube-apiserver.
 	$(GOTEST) -count=1 ./...
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 

@@ -398,6 +398,9 @@ func wantGrants(certManager bool) []grant {
 		gs = append(gs, cluster(r.group, r.resource, "", read...)...)
 	}
 	gs = append(gs, cluster("", "configmaps", "", "patch", "update")...)
+	for _, res := range []string{"daemonsets", "deployments", "statefulsets"} {
+		gs = append(gs, cluster("apps", res, "", "patch")...)
+	}
 	gs = append(gs, cluster("", "events", "", "create", "patch")...)
 	gs = append(gs, cluster("events.k8s.io", "events", "", "create", "patch")...)
 	gs = append(gs, ns("coordination.k8s.io", "leases", "modeguard-webhook.modeguard.dev", "get", "update")...)
