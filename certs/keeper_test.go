@@ -119,7 +119,8 @@ func leafOf(t *testing.T, k *Keeper) *x509.Certificate {
 func TestKeeperDir(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	k, reg := newDirKeeper(t, dir, logr.Discard())
+	var sink logSink
+	k, reg := newDirKeeper(t, dir, sink.logger())
 	if err := k.Ready(nil); !errors.Is(err, ErrNotLoaded) {
 		t.Fatalf("Ready before any certificate: got %v, want ErrNotLoaded", err)
 	}
@@ -159,10 +160,17 @@ func TestKeeperDir(t *testing.T) {
 	handshake(t, k, dir)
 
 	// A pair for other names is refused while the loaded one is good.
-	if err := WriteFiles(dir, "other", "ns", time.Hour); err != nil {
+	otherCA := mustCA(t, time.Now(), time.Hour)
+	wrong := mustServing(t, otherCA, DNSNames("other", "ns"), time.Now(), time.Hour)
+	if err := writePair(dir, wrong.CertPEM, wrong.KeyPEM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // several check intervals: nothing may change
+	eventually(t, 10*time.Second, "refusal logged", func() error {
+		if sink.find("still serving the previous one") == "" {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	if !leafOf(t, k).Equal(second) {
 		t.Fatal("loaded a certificate for the wrong names over a good one")
 	}
