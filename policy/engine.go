@@ -7,14 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/util"
 )
 
 // entryQuery collects the violations of every rule package.
@@ -144,11 +145,16 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	modules := make(map[string]*ast.Module, len(policy))
+	modules := make(map[string]*ast.Module, len(policy)+1)
 	h := sha256.New()
 	for _, s := range policy {
 		modules[s.name] = s.module
 	}
+	entry, err := entryModule(cat)
+	if err != nil {
+		return nil, err
+	}
+	modules[entry.name] = entry.module
 	names := make([]string, 0, len(modules))
 	for n := range modules {
 		names = append(names, n)
@@ -176,6 +182,26 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		return nil, fmt.Errorf("preparing policy query: %w", err)
 	}
 	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now()}, nil
+}
+
+// entryModule generates the entry point: one rule per rule package, naming
+// each package, so that evaluation touches only the rules' violations (a
+// loop over data.modeguard.rules would evaluate every helper rule of every
+// package as well).
+func entryModule(cat *catalog) (source, error) {
+	var b strings.Builder
+	b.WriteString("package modeguard.main\n")
+	for _, r := range cat.list {
+		fmt.Fprintf(&b, "\nviolations contains object.union(v, {\"package\": %q}) if {\n\tsome v in data.%s.violations\n\tis_object(v)\n}\n", r.Package, r.Package)
+	}
+	if len(cat.list) == 0 {
+		b.WriteString("\nviolations := set()\n")
+	}
+	m, err := parseRego("modeguard/main.rego", []byte(b.String()))
+	if err != nil {
+		return source{}, fmt.Errorf("generating the entry point: %w", err)
+	}
+	return source{name: "modeguard/main.rego", module: m, builtin: true}, nil
 }
 
 // Violation is one finding of one rule, before its action is resolved.
@@ -233,15 +259,11 @@ func ToValue(in *Input) (ast.Value, error) {
 	if in.Config != nil {
 		in.Config.index()
 	}
-	raw, err := json.Marshal(in)
+	v, err := toAST(reflect.ValueOf(in))
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)
 	}
-	var doc any
-	if err := util.UnmarshalJSON(raw, &doc); err != nil {
-		return nil, fmt.Errorf("encoding policy input: %w", err)
-	}
-	return ast.InterfaceToValue(doc)
+	return v, nil
 }
 
 // EvaluateValue is Evaluate on an input already converted with ToValue.
