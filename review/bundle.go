@@ -55,7 +55,7 @@ func (rv *Reviewer) ReviewBundle(ctx context.Context, objs []runtime.Object, opt
 			if m != nil {
 				name = m.GetNamespace() + "/" + m.GetName()
 			}
-			return nil, fmt.Errorf("reviewing %s %s: %w", kindOf(o), name, err)
+			return nil, fmt.Errorf("reviewing %s %s: %w", KindOf(o), name, err)
 		}
 		out.Results[i] = r
 	}

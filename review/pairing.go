@@ -161,7 +161,7 @@ func (p *pairing) wlRef() *ObjectRef {
 	if err != nil {
 		return nil
 	}
-	return &ObjectRef{Kind: kindOf(p.wl), Namespace: m.GetNamespace(), Name: m.GetName()}
+	return &ObjectRef{Kind: KindOf(p.wl), Namespace: m.GetNamespace(), Name: m.GetName()}
 }
 
 // input builds the policy input from the current (possibly fixed) copies.

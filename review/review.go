@@ -118,7 +118,7 @@ func (rv *Reviewer) Review(ctx context.Context, subject runtime.Object, lk Looku
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
 	res := &Result{
-		Subject:       ObjectRef{Kind: kindOf(subject), Namespace: m.GetNamespace(), Name: m.GetName()},
+		Subject:       ObjectRef{Kind: KindOf(subject), Namespace: m.GetNamespace(), Name: m.GetName()},
 		PolicyVersion: rv.Engine.Version(),
 	}
 	if rv.Engine.Settings().Exempt(m.GetNamespace()) {
@@ -180,7 +180,7 @@ func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, l
 	var refs []ObjectRef
 	for _, c := range consumers {
 		if m, err := meta.Accessor(c); err == nil {
-			refs = append(refs, ObjectRef{Kind: kindOf(c), Namespace: m.GetNamespace(), Name: m.GetName()})
+			refs = append(refs, ObjectRef{Kind: KindOf(c), Namespace: m.GetNamespace(), Name: m.GetName()})
 		}
 	}
 	fixed := cm.DeepCopy()
@@ -249,7 +249,8 @@ func configKeys(cm *corev1.ConfigMap, cfg *workload.Config) []string {
 	return keys
 }
 
-func kindOf(o runtime.Object) string {
+// KindOf names the kind of a typed object (its TypeMeta may be empty).
+func KindOf(o runtime.Object) string {
 	switch o.(type) {
 	case *corev1.ConfigMap:
 		return "ConfigMap"

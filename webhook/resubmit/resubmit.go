@@ -137,7 +137,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	for _, obj := range subjects {
 		res, err := r.Reviewer.Review(ctx, obj, r.Lookup, review.Options{Operation: "UPDATE"})
 		if err != nil {
-			return reconcile.Result{}, fmt.Errorf("reviewing %s %s/%s: %w", kindOf(obj), req.Namespace, name(obj), err)
+			return reconcile.Result{}, fmt.Errorf("reviewing %s %s/%s: %w", review.KindOf(obj), req.Namespace, name(obj), err)
 		}
 		if res.Skipped != "" {
 			continue
@@ -224,7 +224,7 @@ func (r *Reconciler) once(what, key, value string) bool {
 // objectKey names obj in the reconciler's memory: a ConfigMap and a
 // DaemonSet may share a name, and a re-created object gets a new UID.
 func objectKey(obj client.Object) string {
-	return fmt.Sprintf("%s/%s/%s/%s", kindOf(obj), obj.GetNamespace(), obj.GetName(), obj.GetUID())
+	return fmt.Sprintf("%s/%s/%s/%s", review.KindOf(obj), obj.GetNamespace(), obj.GetName(), obj.GetUID())
 }
 
 func (r *Reconciler) event(obj runtime.Object, typ, reason, action, note string) {
@@ -278,20 +278,6 @@ func contentHash(obj runtime.Object) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:8])
-}
-
-func kindOf(obj runtime.Object) string {
-	switch obj.(type) {
-	case *corev1.ConfigMap:
-		return "ConfigMap"
-	case *appsv1.DaemonSet:
-		return "DaemonSet"
-	case *appsv1.StatefulSet:
-		return "StatefulSet"
-	case *appsv1.Deployment:
-		return "Deployment"
-	}
-	return fmt.Sprintf("%T", obj)
 }
 
 func name(obj runtime.Object) string {
