@@ -65,7 +65,9 @@ $(BIN)/staticcheck:
 
 .PHONY: bench
 bench: ## Run the in-process benchmarks (the full comparison report is not yet built).
-	$(GOTEST) -run='^$$' -bench=. -benchmem -count=1 ./...
+	@test -x $(BIN)/benchstat || GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@latest \
+		|| echo "bench: benchstat could not be built; the report keeps its own median table"
+	$(GO) run ./bench -benchstat=$(BIN)/benchstat -e2e=false $(BENCH_FLAGS)
 
 ##@ Run
 

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/manifest"
+	"github.com/modeguard/modeguard/mutate"
+	"github.com/modeguard/modeguard/test/e2e"
+)
+
+// Step is one load step against one target.
+type Step struct {
+	Target     string
+	Rate       int // requests/s asked for; 0: as fast as Workers connections go
+	Workers    int
+	Duration   time.Duration
+	Requests   uint64
+	Throughput float64 // successful requests/s
+	Success    float64
+	P50, P99   time.Duration
+	Max        time.Duration
+	Errors     []string
+	RSS        int64 // the target's resident set after the step (bytes)
+}
+
+// Probe is what a target answered to one request of each kind.
+type Probe struct {
+	Target, Kind string
+	Allowed      bool
+	Patch        bool
+	Warnings     int
+	Message      string
+}
+
+// E2EResult is every step of the end-to-end run.
+type E2EResult struct {
+	Mix      []string
+	Probes   []Probe
+	Steps    []Step
+	RSSIdle  map[string]int64
+	RSSPeak  map[string]int64
+	Startup  time.Duration
+	MaxConns int
+}
+
+func (e *E2EResult) max(target string) *Step {
+	for i := range e.Steps {
+		if s := &e.Steps[i]; s.Target == target && s.Rate == 0 {
+			return s
+		}
+	}
+	return nil
+}
+
+func (e *E2EResult) step(target string, rate int) *Step {
+	for i := range e.Steps {
+		if s := &e.Steps[i]; s.Target == target && s.Rate == rate {
+			return s
+		}
+	}
+	return nil
+}
+
+// seq is the placeholder each request's body carries where it differs from
+// the others; it is replaced by a number of the same width.
+const seq = "SEQ0000000"
+
+// kind is one request kind of the mix: an AdmissionReview body with seq
+// placeholders.
+type kind struct {
+	name, path string
+	body       []byte
+}
+
+// mix builds the request kinds: the ConfigMap of examples/mg001-fires (read
+// by a DaemonSet: the node selector fix), the DaemonSet of mg002-fires with
+// an annotation that differs per request (each one evaluated), and a Pod of
+// that DaemonSet's rollout (name and node differ per request: answered from
+// the result cache, as in a rollout).
+func mix(root string) ([]kind, error) {
+	read := func(name string) ([]kruntime.Object, error) {
+		docs, err := manifest.ReadPaths([]string{filepath.Join(root, "examples", name, "manifest.yaml")}, nil)
+		if err != nil {
+			return nil, err
+		}
+		return manifest.Objects(docs), nil
+	}
+	mg001, err := read("mg001-fires")
+	if err != nil {
+		return nil, err
+	}
+	mg002, err := read("mg002-fires")
+	if err != nil {
+		return nil, err
+	}
+	var cm *corev1.ConfigMap
+	for _, o := range mg001 {
+		if v, ok := o.(*corev1.ConfigMap); ok && cm == nil {
+			cm = v
+		}
+	}
+	var ds *appsv1.DaemonSet
+	for _, o := range mg002 {
+		if v, ok := o.(*appsv1.DaemonSet); ok && ds == nil {
+			ds = v
+		}
+	}
+	if cm == nil || ds == nil {
+		return nil, errors.New("examples: no ConfigMap in mg001-fires or no DaemonSet in mg002-fires")
+	}
+	cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
+	ds.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"}
+	dsv := ds.DeepCopy()
+	if dsv.Annotations == nil {
+		dsv.Annotations = map[string]string{}
+	}
+	dsv.Annotations["bench.modeguard.dev/seq"] = seq
+	pod := &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: ds.Namespace, Name: ds.Name + "-" + strings.ToLower(seq), GenerateName: ds.Name + "-",
+			Labels: ds.Spec.Template.Labels,
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion: "apps/v1", Kind: "DaemonSet", Name: ds.Name, UID: "ds-uid", Controller: ptr.To(true),
+			}},
+		},
+		Spec: *ds.Spec.Template.Spec.DeepCopy(),
+	}
+	pod.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-" + seq}}},
+		}}},
+	}}
+	var kinds []kind
+	for _, o := range []struct {
+		obj      kruntime.Object
+		resource metav1.GroupVersionResource
+		label    string
+	}{
+		{cm, metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap (mg001-fires, 1 patch)"},
+		{dsv, metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "DaemonSet (mg002-fires, new content each time)"},
+		{pod, metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod of that DaemonSet (rollout: result cache hit)"},
+	} {
+		raw, err := json.Marshal(o.obj)
+		if err != nil {
+			return nil, err
+		}
+		m := o.obj.(metav1.Object)
+		gvk := o.obj.GetObjectKind().GroupVersionKind()
+		dry := false
+		review := admissionv1.AdmissionReview{
+			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+			Request: &admissionv1.AdmissionRequest{
+				UID:       types.UID("bench-" + seq),
+				Kind:      metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},
+				Resource:  o.resource,
+				Namespace: m.GetNamespace(),
+				Name:      m.GetName(),
+				Operation: admissionv1.Create,
+				UserInfo:  authenticationv1.UserInfo{Username: "bench"},
+				Object:    kruntime.RawExtension{Raw: raw},
+				DryRun:    &dry,
+			},
+		}
+		body, err := json.Marshal(review)
+		if err != nil {
+			return nil, err
+		}
+		kinds = append(kinds, kind{name: o.label, path: mutate.Path, body: body})
+	}
+	return kinds, nil
+}
+
+// body is kind k's body for request number n.
+func (k kind) bodyFor(n uint64) []byte {
+	return bytes.ReplaceAll(k.body, []byte(seq), fmt.Appendf(nil, "%0*d", len(seq), n%1e10))
+}
+
+// target is a webhook under test.
+type target struct {
+	name string
+	base string // https://127.0.0.1:port
+	pid  int
+}
+
+func runE2E(ctx context.Context, o options) (*E2EResult, error) {
+	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
+	defer cancel()
+	res := &E2EResult{RSSIdle: map[string]int64{}, RSSPeak: map[string]int64{}, MaxConns: 8}
+	kinds, err := mix(o.root)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kinds {
+		res.Mix = append(res.Mix, k.name)
+	}
+
+	// Serving certificates for localhost, shared by both webhooks.
+	certDir, err := os.MkdirTemp("", "modeguard-bench-certs-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(certDir)
+	pool, err := writeCerts(certDir)
+	if err != nil {
+		return nil, err
+	}
+	mgPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	nullPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+
+	// The control plane and the real webhook binary (flags after the
+	// harness's win: our certificates and port).
+	began := time.Now()
+	logf("end to end: starting a control plane and %s", filepath.Join(o.root, "bin", "modeguard-webhook"))
+	c, err := e2e.Start(ctx, e2e.Options{
+		Root: o.root, Assets: filepath.Join(o.root, "bin", "k8s"), Webhook: filepath.Join(o.root, "bin", "modeguard-webhook"),
+		Log:         os.Stderr,
+		WebhookArgs: []string{"--cert-dir=" + certDir, "--cert-names=localhost", fmt.Sprintf("--webhook-port=%d", mgPort)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := c.Stop(); err != nil {
+			logf("stopping the control plane: %v", err)
+		}
+	}()
+	for _, ex := range []string{"mg001-fires", "mg002-fires"} {
+		data, err := os.ReadFile(filepath.Join(o.root, "examples", ex, "manifest.yaml"))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := c.Kubectl(ctx, string(data), "apply", "-f", "-"); err != nil {
+			return nil, err
+		}
+	}
+	mg := &target{name: "modeguard", base: fmt.Sprintf("https://127.0.0.1:%d", mgPort), pid: pidWithArg("--cert-dir=" + certDir)}
+
+	// The null webhook: this program again, serving "allow" on the same
+	// controller-runtime webhook server.
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	null := exec.CommandContext(ctx, self, "null-webhook", "--cert-dir="+certDir, fmt.Sprintf("--port=%d", nullPort))
+	null.Stdout, null.Stderr = os.Stderr, os.Stderr
+	null.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := null.Start(); err != nil {
+		return nil, err
+	}
+	defer func() { _ = null.Process.Signal(syscall.SIGTERM); _ = null.Wait() }()
+	nt := &target{name: "null", base: fmt.Sprintf("https://127.0.0.1:%d", nullPort), pid: null.Process.Pid}
+
+	tlsConf := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
+	// Wait until modeguard's informer cache holds the examples: the
+	// ConfigMap's review is patched once the DaemonSet reading it is known.
+	for _, t := range []*target{mg, nt} {
+		deadline := time.Now().Add(time.Minute)
+		for {
+			p, err := probe(ctx, client, t, kinds[0])
+			if err == nil && (t.name == "null" || p.Patch) {
+				break
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("%s never answered the ConfigMap with a patch (last: %+v, %v)", t.name, p, err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	res.Startup = time.Since(began)
+	for _, t := range []*target{mg, nt} {
+		for _, k := range kinds {
+			p, err := probe(ctx, client, t, k)
+			if err != nil {
+				return nil, err
+			}
+			res.Probes = append(res.Probes, p)
+		}
+		res.RSSIdle[t.name] = rss(t.pid, "VmRSS")
+	}
+	client.CloseIdleConnections()
+
+	// Warm up both, then the fixed rates side by side, then the maximum.
+	var n atomic.Uint64
+	for _, t := range []*target{mg, nt} {
+		attack(ctx, t, kinds, &n, tlsConf, 50, 2*time.Second, res.MaxConns)
+	}
+	for _, rate := range append(append([]int(nil), o.rates...), 0) {
+		for _, t := range []*target{mg, nt} {
+			s := attack(ctx, t, kinds, &n, tlsConf, rate, o.e2eDuration, res.MaxConns)
+			logf("%-9s rate %4d/s: %6.0f req/s ok, p50 %v, p99 %v, success %.1f%%", t.name, rate, s.Throughput, s.P50, s.P99, 100*s.Success)
+			res.Steps = append(res.Steps, s)
+		}
+	}
+	for _, t := range []*target{mg, nt} {
+		res.RSSPeak[t.name] = rss(t.pid, "VmHWM")
+	}
+	return res, ctx.Err()
+}
+
+// attack fires kinds round-robin at t at rate requests/s (0: as fast as
+// workers connections go) for d.
+func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsConf *tls.Config, rate int, d time.Duration, workers int) Step {
+	opts := []func(*vegeta.Attacker){
+		vegeta.TLSConfig(tlsConf), vegeta.KeepAlive(true), vegeta.HTTP2(false), vegeta.Timeout(10 * time.Second),
+		vegeta.Connections(workers),
+	}
+	var pacer vegeta.Pacer = vegeta.Rate{Freq: rate, Per: time.Second}
+	if rate == 0 {
+		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)))
+		pacer = vegeta.Rate{Freq: 0, Per: time.Second}
+	} else {
+		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(256))
+	}
+	atk := vegeta.NewAttacker(opts...)
+	hdr := http.Header{"Content-Type": []string{"application/json"}}
+	targeter := func(tg *vegeta.Target) error {
+		i := n.Add(1)
+		k := kinds[i%uint64(len(kinds))]
+		*tg = vegeta.Target{Method: http.MethodPost, URL: t.base + k.path, Body: k.bodyFor(i), Header: hdr}
+		return nil
+	}
+	var m vegeta.Metrics
+	name := fmt.Sprintf("%s@%d", t.name, rate)
+	for r := range atk.Attack(targeter, pacer, d, name) {
+		m.Add(r)
+		if ctx.Err() != nil {
+			atk.Stop()
+		}
+	}
+	m.Close()
+	s := Step{Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
+		P50: m.Latencies.P50, P99: m.Latencies.P99, Max: m.Latencies.Max, RSS: rss(t.pid, "VmRSS")}
+	for i, e := range m.Errors {
+		if i == 3 {
+			s.Errors = append(s.Errors, fmt.Sprintf("… %d kinds of error in all", len(m.Errors)))
+			break
+		}
+		s.Errors = append(s.Errors, e)
+	}
+	return s
+}
+
+// probe sends one request of k to t and reads the answer.
+func probe(ctx context.Context, client *http.Client, t *target, k kind) (Probe, error) {
+	p := Probe{Target: t.name, Kind: k.name}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+k.path, bytes.NewReader(k.bodyFor(1)))
+	if err != nil {
+		return p, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return p, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return p, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return p, fmt.Errorf("%s: HTTP %d: %s", t.name, resp.StatusCode, data)
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(data, &review); err != nil || review.Response == nil {
+		return p, fmt.Errorf("%s: not an AdmissionReview response: %v", t.name, err)
+	}
+	r := review.Response
+	p.Allowed, p.Patch, p.Warnings = r.Allowed, len(r.Patch) > 0, len(r.Warnings)
+	if r.Result != nil {
+		p.Message = r.Result.Message
+	}
+	return p, nil
+}
+
+// writeCerts writes a CA and a serving pair for localhost into dir.
+func writeCerts(dir string) (*x509.CertPool, error) {
+	now := time.Now()
+	ca, err := certs.GenerateCA(now, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	serving, err := certs.GenerateServing(ca, []string{"localhost"}, now, 24*time.Hour)
+	if err != nil {
+		return nil, err
+	}
+	for name, data := range map[string][]byte{"ca.crt": ca.CertPEM, "tls.crt": serving.CertPEM, "tls.key": serving.KeyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	return pool, nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// pidWithArg finds the process whose command line holds arg (0: none).
+func pidWithArg(arg string) int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
+		if err != nil {
+			continue
+		}
+		for _, a := range strings.Split(string(b), "\x00") {
+			if a == arg {
+				pid, _ := strconv.Atoi(filepath.Base(d))
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// rss reads a memory field (VmRSS, VmHWM) of pid in bytes (0: unknown).
+func rss(pid int, field string) int64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field+":"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
