@@ -45,8 +45,9 @@ type Cluster struct {
 	Kubeconfig string
 	// WebhookLog is the webhook process's log file.
 	WebhookLog string
-	// MetricsURL and ReadyURL are the webhook's endpoints.
-	MetricsURL, ReadyURL string
+	// MetricsURL and ReadyURL are the webhook's endpoints; WebhookAddr is
+	// host:port of its HTTPS server.
+	MetricsURL, ReadyURL, WebhookAddr string
 	// Ports are every port the cluster listens on, for leak checks.
 	Ports []string
 }
@@ -151,7 +152,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}
 	c.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", mp)
 	c.ReadyURL = fmt.Sprintf("http://127.0.0.1:%d/readyz", hp)
-	c.Ports = append(c.Ports, fmt.Sprintf("127.0.0.1:%d", wo.LocalServingPort), fmt.Sprintf("127.0.0.1:%d", mp), fmt.Sprintf("127.0.0.1:%d", hp))
+	c.WebhookAddr = fmt.Sprintf("%s:%d", wo.LocalServingHost, wo.LocalServingPort)
+	c.Ports = append(c.Ports, c.WebhookAddr, fmt.Sprintf("127.0.0.1:%d", mp), fmt.Sprintf("127.0.0.1:%d", hp))
 	policyDir := filepath.Join(c.opts.WorkDir, "policies")
 	if err := os.MkdirAll(policyDir, 0o755); err != nil {
 		return nil, err
