@@ -96,6 +96,16 @@ func (p *Pipeline) handle(ctx context.Context, req admission.Request) (admission
 		log.Error(err, "Building the answer failed", "uid", s.UID)
 		return admission.Errored(http.StatusInternalServerError, err), metrics.ResultError
 	}
+	if len(res.Findings) > 0 {
+		// One line per decision that found something: rule, action and
+		// component, never config text or object data.
+		found := make([]string, 0, len(res.Findings))
+		for _, f := range res.Findings {
+			found = append(found, f.Rule.ID+":"+string(f.Action)+":"+f.Component)
+		}
+		log.Info("Decision", "uid", s.UID, "webhook", p.webhook, "kind", s.Kind, "namespace", s.Namespace, "name", s.Name,
+			"operation", req.Operation, "dryRun", s.DryRun, "result", a.Result(), "findings", found)
+	}
 	p.cache.Add(key, a)
 	p.core.Metrics.CacheEntries(p.webhook, p.cache.Len())
 	a.Count(p.core.Metrics)
