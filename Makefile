@@ -67,7 +67,8 @@ $(BIN)/staticcheck:
 bench: ## Run the in-process benchmarks (the full comparison report is not yet built).
 	@test -x $(BIN)/benchstat || GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@latest \
 		|| echo "bench: benchstat could not be built; the report keeps its own median table"
-	$(GO) run ./bench -benchstat=$(BIN)/benchstat -e2e=false $(BENCH_FLAGS)
+	$(MAKE) --no-print-directory k8s-bins build
+	$(GO) run ./bench -benchstat=$(BIN)/benchstat $(BENCH_FLAGS)
 
 ##@ Run
 

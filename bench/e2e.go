@@ -50,6 +50,14 @@ type Step struct {
 	Max        time.Duration
 	Errors     []string
 	RSS        int64 // the target's resident set after the step (bytes)
+	// PerKind is the latency of each request kind (by kind.short).
+	PerKind map[string]KindStat
+}
+
+// KindStat is one request kind's share of a step.
+type KindStat struct {
+	Requests uint64
+	P50, P99 time.Duration
 }
 
 // Probe is what a target answered to one request of each kind.
@@ -64,6 +72,7 @@ type Probe struct {
 // E2EResult is every step of the end-to-end run.
 type E2EResult struct {
 	Mix      []string
+	Kinds    []string
 	Probes   []Probe
 	Steps    []Step
 	RSSIdle  map[string]int64
@@ -94,11 +103,14 @@ func (e *E2EResult) step(target string, rate int) *Step {
 // the others; it is replaced by a number of the same width.
 const seq = "SEQ0000000"
 
+// maxWorkers bounds the load generator's concurrency at a fixed rate.
+const maxWorkers = 256
+
 // kind is one request kind of the mix: an AdmissionReview body with seq
 // placeholders.
 type kind struct {
-	name, path string
-	body       []byte
+	name, short, path string
+	body              []byte
 }
 
 // mix builds the request kinds: the ConfigMap of examples/mg001-fires (read
@@ -166,9 +178,9 @@ func mix(root string) ([]kind, error) {
 		resource metav1.GroupVersionResource
 		label    string
 	}{
-		{cm, metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap (mg001-fires, 1 patch)"},
-		{dsv, metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "DaemonSet (mg002-fires, new content each time)"},
-		{pod, metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod of that DaemonSet (rollout: result cache hit)"},
+		{cm, metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap (mg001-fires: node selector patch)"},
+		{dsv, metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "DaemonSet (mg002-fires, an annotation new each time: evaluated)"},
+		{pod, metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod of that DaemonSet (name and node new each time: a rollout, result cache hit)"},
 	} {
 		raw, err := json.Marshal(o.obj)
 		if err != nil {
@@ -195,7 +207,9 @@ func mix(root string) ([]kind, error) {
 		if err != nil {
 			return nil, err
 		}
-		kinds = append(kinds, kind{name: o.label, path: mutate.Path, body: body})
+		// The query names the kind in vegeta's results; the server routes
+		// by path only.
+		kinds = append(kinds, kind{name: o.label, short: gvk.Kind, path: mutate.Path + "?bench=" + gvk.Kind, body: body})
 	}
 	return kinds, nil
 }
@@ -222,6 +236,7 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	}
 	for _, k := range kinds {
 		res.Mix = append(res.Mix, k.name)
+		res.Kinds = append(res.Kinds, k.short)
 	}
 
 	// Serving certificates for localhost, shared by both webhooks.
@@ -339,14 +354,16 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsConf *tls.Config, rate int, d time.Duration, workers int) Step {
 	opts := []func(*vegeta.Attacker){
 		vegeta.TLSConfig(tlsConf), vegeta.KeepAlive(true), vegeta.HTTP2(false), vegeta.Timeout(10 * time.Second),
-		vegeta.Connections(workers),
+		vegeta.Workers(uint64(workers)),
 	}
 	var pacer vegeta.Pacer = vegeta.Rate{Freq: rate, Per: time.Second}
 	if rate == 0 {
-		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(uint64(workers)))
-		pacer = vegeta.Rate{Freq: 0, Per: time.Second}
+		// As fast as workers connections go, each one request at a time.
+		opts = append(opts, vegeta.MaxWorkers(uint64(workers)), vegeta.Connections(workers))
 	} else {
-		opts = append(opts, vegeta.Workers(uint64(workers)), vegeta.MaxWorkers(256))
+		// At a fixed rate, more workers when answers lag; every connection
+		// they open is kept (no TLS handshake per request).
+		opts = append(opts, vegeta.MaxWorkers(maxWorkers), vegeta.Connections(maxWorkers))
 	}
 	atk := vegeta.NewAttacker(opts...)
 	hdr := http.Header{"Content-Type": []string{"application/json"}}
@@ -357,9 +374,16 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 		return nil
 	}
 	var m vegeta.Metrics
+	per := map[string]*vegeta.Metrics{}
+	for _, k := range kinds {
+		per[t.base+k.path] = &vegeta.Metrics{}
+	}
 	name := fmt.Sprintf("%s@%d", t.name, rate)
 	for r := range atk.Attack(targeter, pacer, d, name) {
 		m.Add(r)
+		if pm := per[r.URL]; pm != nil {
+			pm.Add(r)
+		}
 		if ctx.Err() != nil {
 			atk.Stop()
 		}
@@ -367,6 +391,12 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 	m.Close()
 	s := Step{Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
 		P50: m.Latencies.P50, P99: m.Latencies.P99, Max: m.Latencies.Max, RSS: rss(t.pid, "VmRSS")}
+	s.PerKind = map[string]KindStat{}
+	for _, k := range kinds {
+		pm := per[t.base+k.path]
+		pm.Close()
+		s.PerKind[k.short] = KindStat{Requests: pm.Requests, P50: pm.Latencies.P50, P99: pm.Latencies.P99}
+	}
 	for i, e := range m.Errors {
 		if i == 3 {
 			s.Errors = append(s.Errors, fmt.Sprintf("… %d kinds of error in all", len(m.Errors)))

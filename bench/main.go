@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -152,6 +153,12 @@ func run(ctx context.Context, o options) error {
 		*v.dst = trimPprof(string(out))
 	}
 
+	focused, err1 := goCmd(ctx, o, io.Discard, "tool", "pprof", "-top", "-cum", "-nodecount=1000", `-focus=admit\.\(\*Pipeline\)\.Handle$`, testBin, prof)
+	all, err2 := goCmd(ctx, o, io.Discard, "tool", "pprof", "-top", "-cum", "-nodecount=1000", testBin, prof)
+	if err1 == nil && err2 == nil {
+		r.CostParts, r.GC, r.Cost = biggestCost(string(focused), string(all))
+	}
+
 	// 3. End to end.
 	if o.e2e {
 		t := time.Now()
@@ -188,6 +195,98 @@ func goCmd(ctx context.Context, o options, progress io.Writer, args ...string) (
 	cmd.Stderr = cmd.Stdout
 	err := cmd.Run()
 	return buf.Bytes(), err
+}
+
+// costPart is a part of the handler's work, found in a profile by function.
+type costPart struct {
+	Name  string
+	Match func(fn string) bool
+	Share float64 // % of the handler's CPU time
+}
+
+func fnIs(names ...string) func(string) bool {
+	return func(fn string) bool {
+		for _, n := range names {
+			if fn == n {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// handlerParts are the parts reported, the first one enclosing the next two.
+func handlerParts() []costPart {
+	const mg = "github.com/modeguard/modeguard/"
+	return []costPart{
+		{Name: "policy evaluation (`policy.(*Engine).Evaluate`), of which:", Match: fnIs(mg+"policy.(*Engine).Evaluate", mg+"policy.(*Engine).EvaluateValue")},
+		{Name: "— OPA's query evaluation (`rego`, `topdown`)", Match: func(fn string) bool { return strings.Contains(fn, "open-policy-agent/opa/v1/rego.") }},
+		{Name: "— converting the input to Rego values (`policy.ToValue`)", Match: fnIs(mg+"policy.ToValue", mg+"policy.toAST")},
+		{Name: "facts: parsing the config (`riverconfig.Parse`)", Match: fnIs(mg + "riverconfig.Parse")},
+		{Name: "the fix (`mutate.ConfigMap`)", Match: fnIs(mg+"mutate.ConfigMap", mg+"mutate.Fixer.ConfigMap")},
+		{Name: "the JSON patch (`admission.PatchResponseFromRaw`)", Match: fnIs("sigs.k8s.io/controller-runtime/pkg/webhook/admission.PatchResponseFromRaw")},
+		{Name: "JSON encoding and decoding (`encoding/json`)", Match: fnIs("encoding/json.Unmarshal", "encoding/json.Marshal")},
+		{Name: "allocation (`runtime.mallocgc`, inside the above)", Match: fnIs("runtime.mallocgc")},
+	}
+}
+
+// biggestCost names where the handler's CPU goes, from pprof -top -cum
+// outputs (focused on the handler, and whole): the parts' shares of the
+// handler's time and the garbage collector's share of the whole profile.
+func biggestCost(focused, all string) (parts []costPart, gc float64, sentence string) {
+	h := cumShares(focused)
+	_, handler := best(h, func(n string) bool { return strings.HasSuffix(n, "admit.(*Pipeline).Handle") })
+	if handler == 0 {
+		return nil, 0, ""
+	}
+	for _, p := range handlerParts() {
+		_, v := best(h, p.Match)
+		p.Share = 100 * v / handler
+		parts = append(parts, p)
+	}
+	_, gc = best(cumShares(all), fnIs("runtime.gcBgMarkWorker"))
+	top := parts[0]
+	for _, p := range parts[3 : len(parts)-1] {
+		if p.Share > top.Share {
+			top = p
+		}
+	}
+	sentence = fmt.Sprintf("The biggest cost per request is **%s: %.0f%% of the handler's CPU time**", strings.TrimSuffix(top.Name, ", of which:"), top.Share)
+	if top.Name == parts[0].Name {
+		sentence += fmt.Sprintf(" (OPA's query evaluation %.0f%%, converting the input to Rego values %.0f%%)", parts[1].Share, parts[2].Share)
+	}
+	sentence += fmt.Sprintf("; allocation is %.0f%% of the handler's time, and the garbage collector's background marking adds %.0f%% of the whole profile on other threads.", parts[len(parts)-1].Share, gc)
+	return parts, gc, sentence
+}
+
+// cumShares reads pprof -top -cum output: each function's cum%.
+func cumShares(top string) map[string]float64 {
+	cum := map[string]float64{}
+	for _, l := range strings.Split(top, "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 || !strings.HasSuffix(f[4], "%") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSuffix(f[4], "%"), 64)
+		if err != nil {
+			continue
+		}
+		name := strings.TrimSuffix(strings.Join(f[5:], " "), " (inline)")
+		cum[name] = max(cum[name], v)
+	}
+	return cum
+}
+
+// best is the function matching match with the biggest share.
+func best(cum map[string]float64, match func(string) bool) (string, float64) {
+	var bn string
+	var bv float64
+	for n, v := range cum {
+		if match(n) && (v > bv || v == bv && n < bn) {
+			bn, bv = n, v
+		}
+	}
+	return bn, bv
 }
 
 // trimPprof drops pprof's header lines up to the table.

@@ -16,6 +16,9 @@ type report struct {
 	Benchstat     string
 	ProfileFlat   string
 	ProfileCum    string
+	Cost          string
+	CostParts     []costPart
+	GC            float64
 	InProcessTook time.Duration
 	E2E           *E2EResult
 	E2ETook       time.Duration
@@ -91,6 +94,7 @@ func (r *report) write(w io.Writer) {
 	p("On a machine this small the absolute figures move with whatever else runs; the ratios of runs side by side (the end-to-end ones come from the same run) are what to compare.\n\n")
 
 	r.writeTargets(w)
+	r.writeSummary(w)
 
 	p("## In process\n\n")
 	p("`go test -bench` with -count=%d -benchtime=%s, medians of the runs (raw output in bin/bench/inprocess.txt). The handler benchmarks run the mutating (or validating) handler on one decoded admission request, with the policy engine, the lookup of the objects around the subject and the result cache as the server wires them; `Pod-cache-hit` is a Pod of a DaemonSet rollout answered from the result cache.\n\n", r.Count, r.Benchtime)
@@ -108,6 +112,13 @@ func (r *report) write(w io.Writer) {
 
 	p("## Where a request's time goes\n\n")
 	p("CPU profile of `%s` (`go test -cpuprofile`, bin/bench/handler.cpu.pprof), `go tool pprof -top`, the 10 biggest functions by own (flat) time:\n\n```\n%s\n```\n\n", profileBench, r.ProfileFlat)
+	if len(r.CostParts) > 0 {
+		p("The handler's time by part (cumulative time of the part's entry function over the handler's, `pprof -focus` on `admit.(*Pipeline).Handle`):\n\n| Part | Share of the handler |\n|---|--:|\n")
+		for _, c := range r.CostParts {
+			p("| %s | %.0f%% |\n", c.Name, c.Share)
+		}
+		p("\n%s\n\n", r.Cost)
+	}
 	p("The same profile by cumulative time, modeguard's, OPA's, controller-runtime's, JSON's and apimachinery's functions only:\n\n```\n%s\n```\n\n", r.ProfileCum)
 
 	if r.E2E != nil {
@@ -136,7 +147,13 @@ func (r *report) writeTargets(w io.Writer) {
 		p("| End-to-end throughput at least half the null webhook's | not measured | – |\n")
 	}
 	p("| At least 2× the OPA server's throughput on the equivalent rule | not measured yet (no OPA server in the run) | – |\n")
-	p("| RSS under 64 MiB under load | not measured yet | – |\n\n")
+	if e := r.E2E; e != nil && e.RSSPeak["modeguard"] > 0 {
+		peak := e.RSSPeak["modeguard"]
+		p("| RSS under 64 MiB under load | %s peak (VmHWM) over the end-to-end run, %s idle | %s |\n", fmtBytes(float64(peak)), fmtBytes(float64(e.RSSIdle["modeguard"])), yesNo(peak < 64<<20))
+	} else {
+		p("| RSS under 64 MiB under load | not measured | – |\n")
+	}
+	p("\n")
 }
 
 func yesNo(b bool) string {
@@ -200,9 +217,63 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		}
 		p("| %s | %s | %d | %.1f%% | %s | %s | %s |\n", s.Target, label, s.Requests, 100*s.Success, fmtDur(s.Max), fmtBytes(float64(s.RSS)), strings.Join(s.Errors, "; "))
 	}
+	p("\nLatency by request kind (the same steps):\n\n| Rate | Kind | modeguard p50 | modeguard p99 | null p50 | null p99 | p50 ratio |\n|--:|---|--:|--:|--:|--:|--:|\n")
+	for _, r := range rates {
+		mg, null := e.step("modeguard", r), e.step("null", r)
+		if mg == nil || null == nil {
+			continue
+		}
+		label := fmt.Sprint(r)
+		if r == 0 {
+			label = "max"
+		}
+		for _, k := range e.Kinds {
+			a, b := mg.PerKind[k], null.PerKind[k]
+			p("| %s | %s | %s | %s | %s | %s | %s |\n", label, k, fmtDur(a.P50), fmtDur(a.P99), fmtDur(b.P50), fmtDur(b.P99), ratio(float64(a.P50), float64(b.P50)))
+		}
+	}
 	p("\nResident memory (from /proc): modeguard %s idle (cache synced), %s peak (VmHWM) after the load; null %s idle, %s peak.\n\n",
 		fmtBytes(float64(e.RSSIdle["modeguard"])), fmtBytes(float64(e.RSSPeak["modeguard"])), fmtBytes(float64(e.RSSIdle["null"])), fmtBytes(float64(e.RSSPeak["null"])))
 	if plot != "" {
 		p("![latency against rate](%s)\n\n", plot)
 	}
+}
+
+// writeSummary is the closing note, put first: the ratios and the biggest
+// cost per request.
+func (r *report) writeSummary(w io.Writer) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
+	p("## Summary\n\n")
+	if b := r.find("BenchmarkHandler/mutate/ConfigMap"); b != nil {
+		p("- In process, the mutating handler takes %s for a typical ConfigMap", fmtNs(b.Median("ns/op")))
+		if d := r.find("BenchmarkHandler/mutate/DaemonSet"); d != nil {
+			p(", %s for a DaemonSet", fmtNs(d.Median("ns/op")))
+		}
+		if c := r.find("BenchmarkHandler/mutate/Pod-cache-hit"); c != nil {
+			p(", %s for a rollout's Pod answered from the result cache", fmtNs(c.Median("ns/op")))
+		}
+		if l := r.find("BenchmarkHandler/mutate/ConfigMap-3000-lines"); l != nil {
+			p(" and %s for a ConfigMap of 3,000 lines", fmtNs(l.Median("ns/op")))
+		}
+		p(".\n")
+	}
+	if e := r.E2E; e != nil {
+		for _, s := range e.Steps {
+			if s.Target != "modeguard" || s.Rate == 0 {
+				continue
+			}
+			if n := e.step("null", s.Rate); n != nil {
+				p("- End to end at %d req/s: modeguard p50 %s, p99 %s, %.0f ok req/s; null p50 %s, p99 %s: modeguard/null %s at p50, %s at p99.\n",
+					s.Rate, fmtDur(s.P50), fmtDur(s.P99), s.Throughput, fmtDur(n.P50), fmtDur(n.P99),
+					ratio(float64(s.P50), float64(n.P50)), ratio(float64(s.P99), float64(n.P99)))
+			}
+		}
+		if mg, n := e.max("modeguard"), e.max("null"); mg != nil && n != nil {
+			p("- Maximum throughput (%d connections): modeguard %.0f req/s, null %.0f req/s: modeguard/null **%s**.\n", mg.Workers, mg.Throughput, n.Throughput, ratio(mg.Throughput, n.Throughput))
+		}
+	}
+	if r.Cost != "" {
+		p("- %s\n", r.Cost)
+	}
+	p("\n")
 }
