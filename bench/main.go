@@ -176,6 +176,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	r.Took = time.Since(began)
+	r.Machine.LoadEnd = loadavg()
 	var b bytes.Buffer
 	r.write(&b)
 	if err := os.WriteFile(o.out, b.Bytes(), 0o644); err != nil {
@@ -322,10 +323,21 @@ type Machine struct {
 	GoVersion string
 	Date      time.Time
 	Commit    string
+	// LoadStart and LoadEnd are /proc/loadavg's 1-minute figure when the
+	// run began and ended: other work on the machine shows there.
+	LoadStart, LoadEnd string
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b) + " unknown")[0]
 }
 
 func machine(ctx context.Context, gobin string) Machine {
-	m := Machine{CPUs: runtime.NumCPU(), CPUModel: "unknown", GoVersion: runtime.Version(), Date: time.Now().UTC()}
+	m := Machine{CPUs: runtime.NumCPU(), CPUModel: "unknown", GoVersion: runtime.Version(), Date: time.Now().UTC(), LoadStart: loadavg()}
 	if out, err := exec.CommandContext(ctx, "nproc").Output(); err == nil {
 		fmt.Sscan(string(out), &m.CPUs)
 	}

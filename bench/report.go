@@ -90,8 +90,9 @@ func (r *report) write(w io.Writer) {
 	if r.E2E != nil {
 		p(", end to end %s", r.E2ETook.Round(time.Second))
 	}
-	p(") |\n\n")
-	p("On a machine this small the absolute figures move with whatever else runs; the ratios of runs side by side (the end-to-end ones come from the same run) are what to compare.\n\n")
+	p(") |\n")
+	p("| Load average (1 min) | %s at the start, %s at the end |\n\n", m.LoadStart, m.LoadEnd)
+	p("On a machine this small the absolute figures move with whatever else runs; the ratios of runs side by side (the end-to-end ones come from the same run) are what to compare. A load average above the CPU count means other processes competed for the CPUs during the run.\n\n")
 
 	r.writeTargets(w)
 	r.writeSummary(w)
