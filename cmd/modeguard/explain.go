@@ -48,7 +48,11 @@ func newExplain() *cobra.Command {
 				if r.Fix != "" {
 					fmt.Fprintf(w, "Fix: %s\n", r.Fix)
 				}
-				fmt.Fprintf(w, "Source: %s\n\n%s\n", r.File, r.Description)
+				src := r.File
+				if r.Builtin {
+					src = "policy/" + src + " (built in)"
+				}
+				fmt.Fprintf(w, "Source: %s\n\n%s\n", src, r.Description)
 				for _, variant := range []string{"fires", "passes"} {
 					name := strings.ToLower(r.ID) + "-" + variant
 					data, err := fs.ReadFile(examples.FS, name+"/manifest.yaml")
