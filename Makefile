@@ -67,6 +67,9 @@ $(BIN)/staticcheck:
 bench: ## Run the in-process benchmarks (the full comparison report is not yet built).
 	@test -x $(BIN)/benchstat || GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@latest \
 		|| echo "bench: benchstat could not be built; the report keeps its own median table"
+	@test -x $(BIN)/opa || { v=$$($(GO) list -m -f '{{.Version}}' github.com/open-policy-agent/opa) \
+		&& echo "bench: building OPA $$v into $(BIN)/opa" && GOBIN=$(BIN) $(GO) install github.com/open-policy-agent/opa@$$v; } \
+		|| echo "bench: OPA could not be built; the report leaves the OPA server out"
 	$(MAKE) --no-print-directory k8s-bins build
 	$(GO) run ./bench -benchstat=$(BIN)/benchstat $(BENCH_FLAGS)
 

@@ -78,6 +78,8 @@ type E2EResult struct {
 	RSSIdle  map[string]int64
 	RSSPeak  map[string]int64
 	Startup  time.Duration
+	OPA      bool // an OPA server was compared
+	Targets  []string
 	MaxConns int
 }
 
@@ -224,6 +226,15 @@ type target struct {
 	name string
 	base string // https://127.0.0.1:port
 	pid  int
+	opa  bool // OPA's server: the decision at POST /
+}
+
+// url is where t takes requests of kind k.
+func (t *target) url(k kind) string {
+	if t.opa {
+		return t.base + "/?bench=" + k.short
+	}
+	return t.base + k.path
 }
 
 func runE2E(ctx context.Context, o options) (*E2EResult, error) {
@@ -300,16 +311,40 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	}
 	defer func() { _ = null.Process.Signal(syscall.SIGTERM); _ = null.Wait() }()
 	nt := &target{name: "null", base: fmt.Sprintf("https://127.0.0.1:%d", nullPort), pid: null.Process.Pid}
+	targets := []*target{mg, nt}
+
+	// OPA's server with the equivalent workload rule, when its binary is there.
+	if o.opa != "" {
+		if _, err := os.Stat(o.opa); err != nil {
+			logf("no OPA server (%v): the comparison with OPA is left out", err)
+		} else {
+			opaPort, err := freePort()
+			if err != nil {
+				return nil, err
+			}
+			cmd := exec.CommandContext(ctx, o.opa, "run", "--server", fmt.Sprintf("--addr=127.0.0.1:%d", opaPort),
+				"--tls-cert-file="+filepath.Join(certDir, "tls.crt"), "--tls-private-key-file="+filepath.Join(certDir, "tls.key"),
+				"--log-level=error", "--disable-telemetry", filepath.Join(o.root, "bench", "opa", "policy.rego"))
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+			if err := cmd.Start(); err != nil {
+				return nil, err
+			}
+			defer func() { _ = cmd.Process.Signal(syscall.SIGTERM); _ = cmd.Wait() }()
+			targets = append(targets, &target{name: "opa", base: fmt.Sprintf("https://127.0.0.1:%d", opaPort), pid: cmd.Process.Pid, opa: true})
+			res.OPA = true
+		}
+	}
 
 	tlsConf := &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf}}
 	// Wait until modeguard's informer cache holds the examples: the
 	// ConfigMap's review is patched once the DaemonSet reading it is known.
-	for _, t := range []*target{mg, nt} {
+	for _, t := range targets {
 		deadline := time.Now().Add(time.Minute)
 		for {
 			p, err := probe(ctx, client, t, kinds[0])
-			if err == nil && (t.name == "null" || p.Patch) {
+			if err == nil && (t.name != "modeguard" || p.Patch) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -319,7 +354,10 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		}
 	}
 	res.Startup = time.Since(began)
-	for _, t := range []*target{mg, nt} {
+	for _, t := range targets {
+		res.Targets = append(res.Targets, t.name)
+	}
+	for _, t := range targets {
 		for _, k := range kinds {
 			p, err := probe(ctx, client, t, k)
 			if err != nil {
@@ -333,17 +371,17 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 
 	// Warm up both, then the fixed rates side by side, then the maximum.
 	var n atomic.Uint64
-	for _, t := range []*target{mg, nt} {
+	for _, t := range targets {
 		attack(ctx, t, kinds, &n, tlsConf, 50, 2*time.Second, res.MaxConns)
 	}
 	for _, rate := range append(append([]int(nil), o.rates...), 0) {
-		for _, t := range []*target{mg, nt} {
+		for _, t := range targets {
 			s := attack(ctx, t, kinds, &n, tlsConf, rate, o.e2eDuration, res.MaxConns)
 			logf("%-9s rate %4d/s: %6.0f req/s ok, p50 %v, p99 %v, success %.1f%%", t.name, rate, s.Throughput, s.P50, s.P99, 100*s.Success)
 			res.Steps = append(res.Steps, s)
 		}
 	}
-	for _, t := range []*target{mg, nt} {
+	for _, t := range targets {
 		res.RSSPeak[t.name] = rss(t.pid, "VmHWM")
 	}
 	return res, ctx.Err()
@@ -370,13 +408,13 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 	targeter := func(tg *vegeta.Target) error {
 		i := n.Add(1)
 		k := kinds[i%uint64(len(kinds))]
-		*tg = vegeta.Target{Method: http.MethodPost, URL: t.base + k.path, Body: k.bodyFor(i), Header: hdr}
+		*tg = vegeta.Target{Method: http.MethodPost, URL: t.url(k), Body: k.bodyFor(i), Header: hdr}
 		return nil
 	}
 	var m vegeta.Metrics
 	per := map[string]*vegeta.Metrics{}
 	for _, k := range kinds {
-		per[t.base+k.path] = &vegeta.Metrics{}
+		per[t.url(k)] = &vegeta.Metrics{}
 	}
 	name := fmt.Sprintf("%s@%d", t.name, rate)
 	for r := range atk.Attack(targeter, pacer, d, name) {
@@ -393,7 +431,7 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 		P50: m.Latencies.P50, P99: m.Latencies.P99, Max: m.Latencies.Max, RSS: rss(t.pid, "VmRSS")}
 	s.PerKind = map[string]KindStat{}
 	for _, k := range kinds {
-		pm := per[t.base+k.path]
+		pm := per[t.url(k)]
 		pm.Close()
 		s.PerKind[k.short] = KindStat{Requests: pm.Requests, P50: pm.Latencies.P50, P99: pm.Latencies.P99}
 	}
@@ -410,7 +448,7 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 // probe sends one request of k to t and reads the answer.
 func probe(ctx context.Context, client *http.Client, t *target, k kind) (Probe, error) {
 	p := Probe{Target: t.name, Kind: k.name}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+k.path, bytes.NewReader(k.bodyFor(1)))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url(k), bytes.NewReader(k.bodyFor(1)))
 	if err != nil {
 		return p, err
 	}

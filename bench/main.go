@@ -38,6 +38,7 @@ var (
 
 type options struct {
 	root, out, raw, benchstat, gobin string
+	opa                              string
 	count                            int
 	benchtime                        string
 	e2e                              bool
@@ -55,6 +56,7 @@ func main() {
 	flag.StringVar(&o.raw, "raw", "bin/bench", "Directory for raw outputs (benchmark text, profiles).")
 	flag.StringVar(&o.benchstat, "benchstat", "bin/benchstat", "benchstat binary; when missing, a median table is computed instead.")
 	flag.StringVar(&o.gobin, "go", "go", "The go command.")
+	flag.StringVar(&o.opa, "opa", "bin/opa", "OPA binary for the end-to-end comparison (opa run --server with bench/opa/policy.rego); when missing, left out.")
 	flag.IntVar(&o.count, "count", 5, "Runs of each in-process benchmark (-count).")
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime.")
 	flag.BoolVar(&o.e2e, "e2e", true, "Run the end-to-end load test (needs bin/k8s and bin/modeguard-webhook).")
@@ -100,6 +102,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if !filepath.IsAbs(o.benchstat) && strings.ContainsRune(o.benchstat, filepath.Separator) {
 		o.benchstat = filepath.Join(root, o.benchstat)
+	}
+	if o.opa != "" && !filepath.IsAbs(o.opa) {
+		o.opa = filepath.Join(root, o.opa)
 	}
 	if !filepath.IsAbs(o.out) {
 		o.out = filepath.Join(root, o.out)

@@ -30,6 +30,11 @@ func plotSVG(e *E2EResult) []byte {
 		{"null", "p99", "#2471a3", "", func(s Step) time.Duration { return s.P99 }},
 		{"null", "p50", "#2471a3", "6,4", func(s Step) time.Duration { return s.P50 }},
 	}
+	if e.OPA {
+		all = append(all,
+			series{"opa", "p99", "#1e8449", "", func(s Step) time.Duration { return s.P99 }},
+			series{"opa", "p50", "#1e8449", "6,4", func(s Step) time.Duration { return s.P50 }})
+	}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, s := range e.Steps {
 		if s.Rate == 0 {

@@ -147,7 +147,15 @@ func (r *report) writeTargets(w io.Writer) {
 	} else {
 		p("| End-to-end throughput at least half the null webhook's | not measured | – |\n")
 	}
-	p("| At least 2× the OPA server's throughput on the equivalent rule | not measured yet (no OPA server in the run) | – |\n")
+	if e := r.E2E; e != nil && e.OPA {
+		mg, opa := e.max("modeguard"), e.max("opa")
+		if mg != nil && opa != nil && opa.Throughput > 0 {
+			ratio := mg.Throughput / opa.Throughput
+			p("| At least 2× the OPA server's throughput on the equivalent rule | %.0f vs %.0f req/s: %.2f× | %s |\n", mg.Throughput, opa.Throughput, ratio, yesNo(ratio >= 2))
+		}
+	} else {
+		p("| At least 2× the OPA server's throughput on the equivalent rule | not measured (no OPA binary: bin/opa) | – |\n")
+	}
 	if e := r.E2E; e != nil && e.RSSPeak["modeguard"] > 0 {
 		peak := e.RSSPeak["modeguard"]
 		p("| RSS under 64 MiB under load | %s peak (VmHWM) over the end-to-end run, %s idle | %s |\n", fmtBytes(float64(peak)), fmtBytes(float64(e.RSSIdle["modeguard"])), yesNo(peak < 64<<20))
@@ -178,7 +186,11 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	p("## End to end (HTTPS on loopback)\n\n")
 	p("A control plane (etcd and kube-apiserver from bin/k8s, through test/e2e's harness) with the examples mg001-fires and mg002-fires applied, and two webhooks on 127.0.0.1 serving the same localhost certificate (`certs.GenerateServing`):\n\n")
 	p("- **modeguard**: the real `bin/modeguard-webhook` binary, `--cert-mode=dir`, its informer cache synced with the cluster, decision logging on (text), result cache at its default size;\n")
-	p("- **null**: controller-runtime's webhook server built as modeguard builds it (TLS 1.2+, the same paths), with a handler that decodes the AdmissionReview and allows it: the ceiling of the transport.\n\n")
+	p("- **null**: controller-runtime's webhook server built as modeguard builds it (TLS 1.2+, the same paths), with a handler that decodes the AdmissionReview and allows it: the ceiling of the transport;\n")
+	if e.OPA {
+		p("- **opa**: OPA's server (`opa run --server`, bin/opa built from the OPA module modeguard links, same certificate) with bench/opa/policy.rego: the workload half of MG002 (an agent container without HOSTNAME from `fieldRef spec.nodeName` gets it by a JSON patch) as an OPA admission policy would write it, with no view of the config; it answers the AdmissionReview at POST /. modeguard does more per request (every rule, on the workload and its config, plus the fixes), so the OPA ratio prices modeguard's whole review against the cheapest policy server doing one comparable rule.\n")
+	}
+	p("\n")
 	p("The load generator is vegeta as a library in this process (HTTP/1.1, keep-alive, TLS verified against the CA), posting AdmissionReview v1 requests round-robin over this mix:\n\n")
 	for _, m := range e.Mix {
 		p("- %s\n", m)
@@ -187,27 +199,40 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	for _, pr := range e.Probes {
 		p("| %s | %s | %v | %v | %d |\n", pr.Target, pr.Kind, pr.Allowed, pr.Patch, pr.Warnings)
 	}
-	p("\nBoth webhooks and the load generator share the machine's CPUs, and the two run one after the other at each step, so each ratio below compares runs side by side in the same `make bench`.\n\n")
-	p("| Rate (req/s) | modeguard p50 | modeguard p99 | modeguard ok req/s | null p50 | null p99 | null ok req/s | p50 ratio | p99 ratio | throughput ratio |\n")
-	p("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	p("\nThe webhooks and the load generator share the machine's CPUs; the webhooks take their turn one after the other at each step, so each ratio below compares runs side by side in the same `make bench`.\n\n")
+	p("| Rate (req/s) | Webhook | p50 | p99 | ok req/s | p50 / null's | p99 / null's | throughput / null's |\n")
+	p("|--:|---|--:|--:|--:|--:|--:|--:|\n")
 	var rates []int
 	for _, s := range e.Steps {
 		if !containsInt(rates, s.Rate) {
 			rates = append(rates, s.Rate)
 		}
 	}
-	for _, r := range rates {
-		mg, null := e.step("modeguard", r), e.step("null", r)
-		if mg == nil || null == nil {
-			continue
-		}
-		label := fmt.Sprint(r)
+	rateLabel := func(r int) string {
 		if r == 0 {
-			label = fmt.Sprintf("max (%d connections)", mg.Workers)
+			return fmt.Sprintf("max (%d connections)", e.Steps[len(e.Steps)-1].Workers)
 		}
-		p("| %s | %s | %s | %.0f | %s | %s | %.0f | %s | %s | %s |\n", label,
-			fmtDur(mg.P50), fmtDur(mg.P99), mg.Throughput, fmtDur(null.P50), fmtDur(null.P99), null.Throughput,
-			ratio(float64(mg.P50), float64(null.P50)), ratio(float64(mg.P99), float64(null.P99)), ratio(mg.Throughput, null.Throughput))
+		return fmt.Sprint(r)
+	}
+	for _, r := range rates {
+		null := e.step("null", r)
+		for _, t := range e.Targets {
+			s := e.step(t, r)
+			if s == nil || null == nil {
+				continue
+			}
+			p("| %s | %s | %s | %s | %.0f | %s | %s | %s |\n", rateLabel(r), t, fmtDur(s.P50), fmtDur(s.P99), s.Throughput,
+				ratio(float64(s.P50), float64(null.P50)), ratio(float64(s.P99), float64(null.P99)), ratio(s.Throughput, null.Throughput))
+		}
+	}
+	if e.OPA {
+		p("\nmodeguard against OPA's server, same steps:\n\n| Rate (req/s) | p50 modeguard/OPA | p99 modeguard/OPA | throughput modeguard/OPA |\n|--:|--:|--:|--:|\n")
+		for _, r := range rates {
+			mg, opa := e.step("modeguard", r), e.step("opa", r)
+			if mg != nil && opa != nil {
+				p("| %s | %s | %s | %s |\n", rateLabel(r), ratio(float64(mg.P50), float64(opa.P50)), ratio(float64(mg.P99), float64(opa.P99)), ratio(mg.Throughput, opa.Throughput))
+			}
+		}
 	}
 	p("\nEach step lasts %s; \"ok req/s\" counts successful responses only. Requests and success rates:\n\n", e.Steps[0].Duration)
 	p("| Webhook | Rate | Requests | Success | Max latency | RSS after | Errors |\n|---|--:|--:|--:|--:|--:|---|\n")
@@ -218,23 +243,42 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		}
 		p("| %s | %s | %d | %.1f%% | %s | %s | %s |\n", s.Target, label, s.Requests, 100*s.Success, fmtDur(s.Max), fmtBytes(float64(s.RSS)), strings.Join(s.Errors, "; "))
 	}
-	p("\nLatency by request kind (the same steps):\n\n| Rate | Kind | modeguard p50 | modeguard p99 | null p50 | null p99 | p50 ratio |\n|--:|---|--:|--:|--:|--:|--:|\n")
+	p("\nLatency by request kind, p50 / p99 (the same steps):\n\n| Rate | Kind |")
+	for _, t := range e.Targets {
+		p(" %s |", t)
+	}
+	p("\n|--:|---|")
+	for range e.Targets {
+		p("--:|")
+	}
+	p("\n")
 	for _, r := range rates {
-		mg, null := e.step("modeguard", r), e.step("null", r)
-		if mg == nil || null == nil {
-			continue
-		}
 		label := fmt.Sprint(r)
 		if r == 0 {
 			label = "max"
 		}
 		for _, k := range e.Kinds {
-			a, b := mg.PerKind[k], null.PerKind[k]
-			p("| %s | %s | %s | %s | %s | %s | %s |\n", label, k, fmtDur(a.P50), fmtDur(a.P99), fmtDur(b.P50), fmtDur(b.P99), ratio(float64(a.P50), float64(b.P50)))
+			p("| %s | %s |", label, k)
+			for _, t := range e.Targets {
+				if s := e.step(t, r); s != nil {
+					ks := s.PerKind[k]
+					p(" %s / %s |", fmtDur(ks.P50), fmtDur(ks.P99))
+				} else {
+					p(" – |")
+				}
+			}
+			p("\n")
 		}
 	}
-	p("\nResident memory (from /proc): modeguard %s idle (cache synced), %s peak (VmHWM) after the load; null %s idle, %s peak.\n\n",
-		fmtBytes(float64(e.RSSIdle["modeguard"])), fmtBytes(float64(e.RSSPeak["modeguard"])), fmtBytes(float64(e.RSSIdle["null"])), fmtBytes(float64(e.RSSPeak["null"])))
+	p("\nResident memory (from /proc), idle (modeguard: cache synced) and peak (VmHWM) after the load:")
+	for i, t := range e.Targets {
+		sep := ";"
+		if i == len(e.Targets)-1 {
+			sep = "."
+		}
+		p(" %s %s idle, %s peak%s", t, fmtBytes(float64(e.RSSIdle[t])), fmtBytes(float64(e.RSSPeak[t])), sep)
+	}
+	p("\n\n")
 	if plot != "" {
 		p("![latency against rate](%s)\n\n", plot)
 	}
@@ -270,7 +314,17 @@ func (r *report) writeSummary(w io.Writer) {
 			}
 		}
 		if mg, n := e.max("modeguard"), e.max("null"); mg != nil && n != nil {
-			p("- Maximum throughput (%d connections): modeguard %.0f req/s, null %.0f req/s: modeguard/null **%s**.\n", mg.Workers, mg.Throughput, n.Throughput, ratio(mg.Throughput, n.Throughput))
+			p("- Maximum throughput (%d connections): modeguard %.0f req/s, null %.0f req/s: modeguard/null **%s**", mg.Workers, mg.Throughput, n.Throughput, ratio(mg.Throughput, n.Throughput))
+			if opa := e.max("opa"); opa != nil {
+				p("; OPA's server with the equivalent workload rule %.0f req/s: modeguard/OPA **%s**", opa.Throughput, ratio(mg.Throughput, opa.Throughput))
+			}
+			p(".\n")
+		}
+		for _, s := range e.Steps {
+			if opa := e.step("opa", s.Rate); s.Target == "modeguard" && s.Rate > 0 && opa != nil {
+				p("- At %d req/s, OPA's server: p50 %s, p99 %s: modeguard/OPA %s at p50, %s at p99.\n", s.Rate, fmtDur(opa.P50), fmtDur(opa.P99),
+					ratio(float64(s.P50), float64(opa.P50)), ratio(float64(s.P99), float64(opa.P99)))
+			}
 		}
 	}
 	if r.Cost != "" {
