@@ -49,7 +49,8 @@ type Step struct {
 	P50, P99   time.Duration
 	Max        time.Duration
 	Errors     []string
-	RSS        int64 // the target's resident set after the step (bytes)
+	RSS        int64         // the target's resident set after the step (bytes)
+	CPU        time.Duration // the target process's CPU time (user+system) during the step
 	// PerKind is the latency of each request kind (by kind.short).
 	PerKind map[string]KindStat
 }
@@ -71,16 +72,20 @@ type Probe struct {
 
 // E2EResult is every step of the end-to-end run.
 type E2EResult struct {
-	Mix      []string
-	Kinds    []string
-	Probes   []Probe
-	Steps    []Step
-	RSSIdle  map[string]int64
-	RSSPeak  map[string]int64
-	Startup  time.Duration
-	OPA      bool // an OPA server was compared
-	Targets  []string
-	MaxConns int
+	Mix     []string
+	Kinds   []string
+	Probes  []Probe
+	Steps   []Step
+	RSSIdle map[string]int64
+	RSSPeak map[string]int64
+	Startup time.Duration
+	OPA     bool // an OPA server was compared
+	// Rollout is the DaemonSet rollout scenario: RolloutPods Pod admissions
+	// of one template, per target.
+	Rollout     []Step
+	RolloutPods int
+	Targets     []string
+	MaxConns    int
 }
 
 func (e *E2EResult) max(target string) *Step {
@@ -381,6 +386,16 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 			res.Steps = append(res.Steps, s)
 		}
 	}
+
+	// A DaemonSet rollout: RolloutPods Pods of one template (names and
+	// nodes differ) at 200/s.
+	res.RolloutPods = 1000
+	const rolloutRate = 200
+	for _, t := range targets {
+		s := attack(ctx, t, kinds[2:3], &n, tlsConf, rolloutRate, time.Duration(res.RolloutPods)*time.Second/rolloutRate, res.MaxConns)
+		logf("%-9s rollout of %d Pods: p99 %v, CPU %v", t.name, s.Requests, s.P99, s.CPU)
+		res.Rollout = append(res.Rollout, s)
+	}
 	for _, t := range targets {
 		res.RSSPeak[t.name] = rss(t.pid, "VmHWM")
 	}
@@ -404,6 +419,7 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 		opts = append(opts, vegeta.MaxWorkers(maxWorkers), vegeta.Connections(maxWorkers))
 	}
 	atk := vegeta.NewAttacker(opts...)
+	cpu0 := cpuTime(t.pid)
 	hdr := http.Header{"Content-Type": []string{"application/json"}}
 	targeter := func(tg *vegeta.Target) error {
 		i := n.Add(1)
@@ -427,7 +443,8 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 		}
 	}
 	m.Close()
-	s := Step{Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
+	cpu := cpuTime(t.pid) - cpu0
+	s := Step{CPU: cpu, Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
 		P50: m.Latencies.P50, P99: m.Latencies.P99, Max: m.Latencies.Max, RSS: rss(t.pid, "VmRSS")}
 	s.PerKind = map[string]KindStat{}
 	for _, k := range kinds {
@@ -543,4 +560,29 @@ func rss(pid int, field string) int64 {
 		}
 	}
 	return 0
+}
+
+// cpuTime is pid's CPU time so far, user and system (0: unknown).
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name in parentheses: state is the first,
+	// utime the 12th and stime the 13th, in clock ticks (USER_HZ, 100 on
+	// Linux).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }

@@ -235,14 +235,15 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		}
 	}
 	p("\nEach step lasts %s; \"ok req/s\" counts successful responses only. Requests and success rates:\n\n", e.Steps[0].Duration)
-	p("| Webhook | Rate | Requests | Success | Max latency | RSS after | Errors |\n|---|--:|--:|--:|--:|--:|---|\n")
+	p("| Webhook | Rate | Requests | Success | Max latency | CPU per request | RSS after | Errors |\n|---|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, s := range e.Steps {
 		label := fmt.Sprint(s.Rate)
 		if s.Rate == 0 {
 			label = "max"
 		}
-		p("| %s | %s | %d | %.1f%% | %s | %s | %s |\n", s.Target, label, s.Requests, 100*s.Success, fmtDur(s.Max), fmtBytes(float64(s.RSS)), strings.Join(s.Errors, "; "))
+		p("| %s | %s | %d | %.1f%% | %s | %s | %s | %s |\n", s.Target, label, s.Requests, 100*s.Success, fmtDur(s.Max), cpuPer(s), fmtBytes(float64(s.RSS)), strings.Join(s.Errors, "; "))
 	}
+	p("\nCPU per request is the webhook process's user and system time over the step (/proc/PID/stat, 10 ms ticks) divided by its requests: less sensitive to other load on the machine than latency.\n")
 	p("\nLatency by request kind, p50 / p99 (the same steps):\n\n| Rate | Kind |")
 	for _, t := range e.Targets {
 		p(" %s |", t)
@@ -281,6 +282,14 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	p("\n\n")
 	if plot != "" {
 		p("![latency against rate](%s)\n\n", plot)
+	}
+	if len(e.Rollout) > 0 {
+		p("### DaemonSet rollout\n\n%d Pod admissions of one DaemonSet template (names and nodes differ), at %d req/s, to each webhook:\n\n", e.RolloutPods, e.Rollout[0].Rate)
+		p("| Webhook | Pods | Success | p50 | p99 | Max | Total CPU | CPU per Pod |\n|---|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, s := range e.Rollout {
+			p("| %s | %d | %.1f%% | %s | %s | %s | %s | %s |\n", s.Target, s.Requests, 100*s.Success, fmtDur(s.P50), fmtDur(s.P99), fmtDur(s.Max), s.CPU, cpuPer(s))
+		}
+		p("\n")
 	}
 }
 
@@ -327,8 +336,30 @@ func (r *report) writeSummary(w io.Writer) {
 			}
 		}
 	}
+	if e := r.E2E; e != nil {
+		for _, s := range e.Rollout {
+			if s.Target == "modeguard" {
+				p("- A DaemonSet rollout of %d Pods at %d req/s: modeguard p99 %s, %s of CPU in all (%s per Pod).\n", s.Requests, s.Rate, fmtDur(s.P99), s.CPU, cpuPer(s))
+			}
+		}
+		if mg, n := e.max("modeguard"), e.max("null"); mg != nil && n != nil && mg.CPU > 0 && n.CPU > 0 {
+			p("- CPU per request at the maximum rate: modeguard %s, null %s", cpuPer(*mg), cpuPer(*n))
+			if opa := e.max("opa"); opa != nil && opa.CPU > 0 {
+				p(", OPA %s", cpuPer(*opa))
+			}
+			p(".\n")
+		}
+	}
 	if r.Cost != "" {
 		p("- %s\n", r.Cost)
 	}
 	p("\n")
+}
+
+// cpuPer is s's CPU time per request.
+func cpuPer(s Step) string {
+	if s.Requests == 0 || s.CPU == 0 {
+		return "–"
+	}
+	return fmtNs(float64(s.CPU) / float64(s.Requests))
 }
