@@ -29,7 +29,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/modeguard/modeguard/certs"
 	"github.com/modeguard/modeguard/manifest"
@@ -84,8 +86,10 @@ type E2EResult struct {
 	// of one template, per target.
 	Rollout     []Step
 	RolloutPods int
-	Targets     []string
-	MaxConns    int
+	// Scale is modeguard with many objects in its informer cache.
+	Scale    *Scale
+	Targets  []string
+	MaxConns int
 }
 
 func (e *E2EResult) max(target string) *Step {
@@ -243,7 +247,7 @@ func (t *target) url(k kind) string {
 }
 
 func runE2E(ctx context.Context, o options) (*E2EResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, 6*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	res := &E2EResult{RSSIdle: map[string]int64{}, RSSPeak: map[string]int64{}, MaxConns: 8}
 	kinds, err := mix(o.root)
@@ -398,6 +402,19 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	}
 	for _, t := range targets {
 		res.RSSPeak[t.name] = rss(t.pid, "VmHWM")
+	}
+
+	// Many objects in the cluster, so in modeguard's informer cache.
+	if o.scaleConfigMaps > 0 {
+		sc, err := populate(ctx, c.Kubeconfig, kinds, o.scaleConfigMaps, o.scaleWorkloads, mg.pid)
+		if err != nil {
+			return nil, fmt.Errorf("populating the cluster: %w", err)
+		}
+		s := attack(ctx, mg, kinds, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
+		logf("%-9s with %d ConfigMaps and %d workloads cached: max %6.0f req/s, p99 %v, RSS %s", mg.name, sc.ConfigMaps, sc.Workloads, s.Throughput, s.P99, fmtBytes(float64(s.RSS)))
+		sc.Load = s
+		sc.Peak = rss(mg.pid, "VmHWM")
+		res.Scale = sc
 	}
 	return res, ctx.Err()
 }
@@ -585,4 +602,126 @@ func cpuTime(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// Scale is what populate did and what modeguard's memory then was.
+type Scale struct {
+	ConfigMaps, Workloads int
+	Took                  time.Duration
+	RSSBefore, RSSSynced  int64
+	SettleTook            time.Duration
+	Load                  Step  // the maximum rate, then
+	Peak                  int64 // VmHWM after that
+}
+
+// populate creates configMaps ConfigMaps holding the mix's config and
+// workloads DaemonSets of the agent reading them, in namespace bench-scale,
+// then waits for modeguard's resident set to settle (its informers caching
+// them).
+func populate(ctx context.Context, kubeconfig string, kinds []kind, configMaps, workloads int, pid int) (*Scale, error) {
+	sc := &Scale{RSSBefore: rss(pid, "VmRSS")}
+	began := time.Now()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 2000, 4000
+	cl, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	// The mix's ConfigMap and DaemonSet, from their review bodies.
+	var review struct {
+		Request struct {
+			Object json.RawMessage `json:"object"`
+		} `json:"request"`
+	}
+	var cm corev1.ConfigMap
+	var ds appsv1.DaemonSet
+	if err := json.Unmarshal(kinds[0].bodyFor(0), &review); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(review.Request.Object, &cm); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(kinds[1].bodyFor(0), &review); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(review.Request.Object, &ds); err != nil {
+		return nil, err
+	}
+	const ns = "bench-scale"
+	if err := cl.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return nil, err
+	}
+	objs := make(chan client.Object, 64)
+	go func() {
+		defer close(objs)
+		for i := range configMaps {
+			o := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("alloy-%05d", i), Labels: cm.Labels}, Data: cm.Data}
+			select {
+			case objs <- o:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for i := range workloads {
+			d := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("alloy-%04d", i), Labels: ds.Labels}, Spec: *ds.Spec.DeepCopy()}
+			for j := range d.Spec.Template.Spec.Volumes {
+				if v := &d.Spec.Template.Spec.Volumes[j]; v.ConfigMap != nil {
+					v.ConfigMap.Name = fmt.Sprintf("alloy-%05d", i*configMaps/max(workloads, 1))
+				}
+			}
+			select {
+			case objs <- d:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var created, failed atomic.Int64
+	var firstErr atomic.Value
+	done := make(chan struct{})
+	const workers = 16
+	var running atomic.Int32
+	running.Store(workers)
+	for range workers {
+		go func() {
+			defer func() {
+				if running.Add(-1) == 0 {
+					close(done)
+				}
+			}()
+			for o := range objs {
+				if err := cl.Create(ctx, o); err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				created.Add(1)
+			}
+		}()
+	}
+	<-done
+	if err, _ := firstErr.Load().(error); err != nil && failed.Load() > int64(configMaps+workloads)/100 {
+		return nil, fmt.Errorf("%d creations failed, the first: %w", failed.Load(), err)
+	}
+	sc.ConfigMaps, sc.Workloads = configMaps, workloads
+	sc.Took = time.Since(began)
+	logf("created %d objects in %s (%d failed)", created.Load(), sc.Took.Round(time.Millisecond), failed.Load())
+	// Settled: the resident set moved by less than 1 MiB over 3 s.
+	settle := time.Now()
+	last, stable := rss(pid, "VmRSS"), 0
+	for stable < 3 && time.Since(settle) < time.Minute && ctx.Err() == nil {
+		time.Sleep(time.Second)
+		cur := rss(pid, "VmRSS")
+		if d := cur - last; d < 1<<20 && d > -(1<<20) {
+			stable++
+		} else {
+			stable = 0
+		}
+		last = cur
+	}
+	sc.RSSSynced, sc.SettleTook = last, time.Since(settle)
+	return sc, ctx.Err()
 }

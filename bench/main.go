@@ -43,6 +43,7 @@ type options struct {
 	benchtime                        string
 	e2e                              bool
 	e2eDuration                      time.Duration
+	scaleConfigMaps, scaleWorkloads  int
 	rates                            []int
 }
 
@@ -61,6 +62,8 @@ func main() {
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime.")
 	flag.BoolVar(&o.e2e, "e2e", true, "Run the end-to-end load test (needs bin/k8s and bin/modeguard-webhook).")
 	flag.DurationVar(&o.e2eDuration, "e2e-duration", 5*time.Second, "Duration of each end-to-end load step.")
+	flag.IntVar(&o.scaleConfigMaps, "scale-configmaps", 10000, "ConfigMaps created for the memory measurement with a full cache (0: none).")
+	flag.IntVar(&o.scaleWorkloads, "scale-workloads", 1000, "Agent DaemonSets created with them.")
 	flag.StringVar(&rates, "rates", "100,200,400", "Fixed request rates (req/s) of the end-to-end steps.")
 	flag.Parse()
 	var err error
