@@ -333,7 +333,7 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 			}
 			cmd := exec.CommandContext(ctx, o.opa, "run", "--server", fmt.Sprintf("--addr=127.0.0.1:%d", opaPort),
 				"--tls-cert-file="+filepath.Join(certDir, "tls.crt"), "--tls-private-key-file="+filepath.Join(certDir, "tls.key"),
-				"--log-level=error", "--disable-telemetry", filepath.Join(o.root, "bench", "opa", "policy.rego"))
+				"--log-level=error", "--skip-version-check", filepath.Join(o.root, "bench", "opa", "policy.rego"))
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 			if err := cmd.Start(); err != nil {
