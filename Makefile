@@ -11,6 +11,7 @@ GO         ?= go
 GOTEST     ?= $(GO) test
 FUZZTIME   ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
+BENCHSTAT_VERSION ?= v0.0.0-20260908200009-22c9c6c9d4da
 # envtest finds kube-apiserver, etcd and kubectl here (built by k8s-bins).
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
@@ -64,8 +65,8 @@ $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 .PHONY: bench
-bench: ## Run the in-process benchmarks (the full comparison report is not yet built).
-	@test -x $(BIN)/benchstat || GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@latest \
+bench: ## Benchmarks in process and over HTTPS (vs a null webhook and OPA's server); writes docs/benchmarks.md and its plot.
+	@test -x $(BIN)/benchstat || GOBIN=$(BIN) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION) \
 		|| echo "bench: benchstat could not be built; the report keeps its own median table"
 	@test -x $(BIN)/opa || { v=$$($(GO) list -m -f '{{.Version}}' github.com/open-policy-agent/opa) \
 		&& echo "bench: building OPA $$v into $(BIN)/opa" && GOBIN=$(BIN) $(GO) install github.com/open-policy-agent/opa@$$v; } \
