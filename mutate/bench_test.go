@@ -2,6 +2,7 @@ package mutate
 
 import (
 	"fmt"
+	"github.com/modeguard/modeguard/internal/benchconfig"
 	"strings"
 	"testing"
 
@@ -12,105 +13,17 @@ import (
 	"github.com/modeguard/modeguard/riverconfig"
 )
 
-// typicalConfig is a DaemonSet config of about 50 lines: pod metrics and pod
-// logs from one pod discovery, and a cluster-wide service scrape.
-const typicalConfig = `// Metrics and logs of the pods on this node.
-discovery.kubernetes "pods" {
-  role = "pod"
-}
-
-discovery.relabel "pods" {
-  targets = discovery.kubernetes.pods.targets
-  rule {
-    source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
-    action        = "keep"
-    regex         = "true"
-  }
-  rule {
-    source_labels = ["__meta_kubernetes_namespace"]
-    target_label  = "namespace"
-  }
-}
-
-prometheus.scrape "pods" {
-  targets    = discovery.relabel.pods.output
-  forward_to = [prometheus.remote_write.default.receiver]
-}
-
-discovery.kubernetes "services" {
-  role = "service"
-}
-
-prometheus.scrape "services" {
-  targets    = discovery.kubernetes.services.targets
-  forward_to = [prometheus.remote_write.default.receiver]
-}
-
-loki.source.kubernetes "pods" {
-  targets    = discovery.relabel.pods.output
-  forward_to = [loki.write.default.receiver]
-}
-
-prometheus.remote_write "default" {
-  endpoint {
-    url = "http://mimir-nginx.mimir.svc:80/api/v1/push"
-  }
-}
-
-loki.write "default" {
-  endpoint {
-    url = "http://loki-gateway.loki.svc:80/loki/api/v1/push"
-  }
-}
-`
-
-// largeConfig generates a config of about lines lines: pipelines of pod
-// discovery, relabel and scrape, each about 25 lines.
-func largeConfig(lines int) string {
-	var b strings.Builder
-	for i := 0; b.Len() == 0 || strings.Count(b.String(), "\n") < lines; i++ {
-		fmt.Fprintf(&b, `discovery.kubernetes "pods_%[1]d" {
-  role = "pod"
-  namespaces {
-    names = ["team-%[1]d"]
-  }
-}
-
-discovery.relabel "pods_%[1]d" {
-  targets = discovery.kubernetes.pods_%[1]d.targets
-  rule {
-    source_labels = ["__meta_kubernetes_pod_label_app"]
-    action        = "keep"
-    regex         = "api|web"
-  }
-  // team %[1]d labels
-  rule {
-    replacement  = "team-%[1]d"
-    target_label = "team"
-  }
-}
-
-prometheus.scrape "pods_%[1]d" {
-  targets    = discovery.relabel.pods_%[1]d.output
-  forward_to = []
-}
-
-`, i)
-	}
-	return b.String()
-}
-
 func BenchmarkConfigFix(b *testing.B) {
-	large := largeConfig(3000)
-	n := strings.Count(large, "discovery.kubernetes \"")
+	large := benchconfig.Large(3000)
+	n := strings.Count(large, "prometheus.scrape \"pods_")
 	mid := n / 2
 	for _, tc := range []struct {
 		name string
 		src  string
 		fix  policy.FixRequest
 	}{
-		{"typical/node-selector", typicalConfig, benchFix(FixNodeSelector, "config.alloy", "discovery.kubernetes.pods")},
-		{"typical/clustering-block", typicalConfig, benchFix(FixClusteringBlock, "config.alloy", "prometheus.scrape.services")},
+		{"typical/node-selector", benchconfig.Typical, benchFix(FixNodeSelector, "config.alloy", "discovery.kubernetes.pods")},
+		{"typical/clustering-block", benchconfig.Typical, benchFix(FixClusteringBlock, "config.alloy", "prometheus.scrape.services")},
 		{"large/node-selector", large, benchFix(FixNodeSelector, "config.alloy", fmt.Sprintf("discovery.kubernetes.pods_%d", mid))},
 		{"large/clustering-block", large, benchFix(FixClusteringBlock, "config.alloy", fmt.Sprintf("prometheus.scrape.pods_%d", mid))},
 	} {
@@ -136,7 +49,7 @@ func BenchmarkPatch(b *testing.B) {
 	orig := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{Name: "alloy", Namespace: "monitoring", Labels: map[string]string{"app.kubernetes.io/name": "alloy"}},
-		Data:       map[string]string{"config.alloy": typicalConfig},
+		Data:       map[string]string{"config.alloy": benchconfig.Typical},
 	}
 	fix := benchFix(FixNodeSelector, "config.alloy", "discovery.kubernetes.pods")
 	b.ReportAllocs()

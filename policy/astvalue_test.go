@@ -8,6 +8,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/util"
 
+	"github.com/modeguard/modeguard/internal/benchconfig"
 	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
 )
@@ -60,7 +61,7 @@ func TestToASTMatchesJSON(t *testing.T) {
 }
 
 func BenchmarkToValue(b *testing.B) {
-	in := benchInput(b, typicalConfig)
+	in := benchInput(b, benchconfig.Typical)
 	in.Config.index()
 	b.Run("direct", func(b *testing.B) {
 		b.ReportAllocs()

@@ -2,98 +2,12 @@ package policy
 
 import (
 	"context"
-	"fmt"
-	"strings"
+	"github.com/modeguard/modeguard/internal/benchconfig"
 	"testing"
 
 	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
 )
-
-// typicalConfig is a logs-and-metrics DaemonSet config of about 50 lines.
-const typicalConfig = `discovery.kubernetes "pods" {
-  role = "pod"
-}
-
-discovery.relabel "pods" {
-  targets = discovery.kubernetes.pods.targets
-  rule {
-    source_labels = ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"]
-    regex         = "true"
-    action        = "keep"
-  }
-}
-
-prometheus.scrape "pods" {
-  targets    = discovery.relabel.pods.output
-  forward_to = [prometheus.remote_write.default.receiver]
-}
-
-discovery.kubernetes "services" {
-  role = "service"
-}
-
-prometheus.scrape "services" {
-  targets    = discovery.kubernetes.services.targets
-  forward_to = [prometheus.remote_write.default.receiver]
-}
-
-discovery.relabel "pod_logs" {
-  targets = discovery.kubernetes.pods.targets
-  rule {
-    source_labels = ["__meta_kubernetes_pod_uid", "__meta_kubernetes_pod_container_name"]
-    separator     = "/"
-    replacement   = "/var/log/pods/*$1/*.log"
-    target_label  = "__path__"
-  }
-}
-
-local.file_match "pod_logs" {
-  path_targets = discovery.relabel.pod_logs.output
-}
-
-loki.source.file "pod_logs" {
-  targets    = local.file_match.pod_logs.targets
-  forward_to = []
-}
-
-prometheus.remote_write "default" {
-  endpoint {
-    url = "http://mimir/api/v1/push"
-  }
-}
-`
-
-// largeConfig repeats a pipeline until the config has about n lines.
-func largeConfig(n int) string {
-	var b strings.Builder
-	for i := 0; strings.Count(b.String(), "\n") < n; i++ {
-		fmt.Fprintf(&b, `discovery.kubernetes "d%[1]d" {
-  role = "%[2]s"
-}
-
-discovery.relabel "r%[1]d" {
-  targets = discovery.kubernetes.d%[1]d.targets
-  rule {
-    source_labels = ["__meta_kubernetes_namespace"]
-    regex         = "ns%[1]d"
-    action        = "keep"
-  }
-}
-
-prometheus.exporter.redis "x%[1]d" {
-  redis_addr = "redis-%[1]d:6379"
-}
-
-prometheus.scrape "s%[1]d" {
-  targets    = concat(discovery.relabel.r%[1]d.output, prometheus.exporter.redis.x%[1]d.targets)
-  forward_to = []
-}
-
-`, i, []string{"pod", "service", "endpoints", "node"}[i%4])
-	}
-	return b.String()
-}
 
 func benchInput(b *testing.B, config string) *Input {
 	b.Helper()
@@ -134,7 +48,7 @@ func BenchmarkDecision(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		config string
-	}{{"typical", typicalConfig}, {"large3000", largeConfig(3000)}} {
+	}{{"typical", benchconfig.Typical}, {"large3000", benchconfig.Large(3000)}} {
 		b.Run(c.name, func(b *testing.B) {
 			e, err := New(context.Background(), Options{})
 			if err != nil {
