@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modeguard/modeguard/test/e2e"
 )
 
 // benchPackages and benchRegexp select the in-process benchmarks: facts
@@ -95,7 +97,7 @@ func logf(format string, a ...any) {
 
 func run(ctx context.Context, o options) error {
 	began := time.Now()
-	root, err := findRoot()
+	root, err := e2e.FindRoot()
 	if err != nil {
 		return err
 	}
@@ -307,21 +309,6 @@ func trimPprof(s string) string {
 		}
 	}
 	return s
-}
-
-func findRoot() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s", wd)
-		}
-	}
 }
 
 // Machine describes where the numbers come from.

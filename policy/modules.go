@@ -61,15 +61,12 @@ func builtinSources() ([]source, error) {
 	return out, nil
 }
 
-// customSources parses every .rego file under dir (recursively). Directories
-// whose names start with ".." are skipped: they are the timestamped copies
-// a ConfigMap volume keeps beside its files.
-func customSources(dir string) ([]source, error) {
-	if dir == "" {
-		return nil, nil
-	}
-	var out []source
-	var errs []error
+// Files lists, sorted, the .rego files of a custom policy directory the
+// engine reads (recursively). Directories whose names start with ".." are
+// skipped: they are the timestamped copies a ConfigMap volume keeps beside
+// its files; so are hidden files.
+func Files(dir string) ([]string, error) {
+	var out []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -80,28 +77,45 @@ func customSources(dir string) ([]source, error) {
 			}
 			return nil
 		}
-		if !strings.HasSuffix(p, ".rego") || strings.HasPrefix(d.Name(), ".") {
-			return nil
+		if strings.HasSuffix(p, ".rego") && !strings.HasPrefix(d.Name(), ".") {
+			out = append(out, p)
 		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		m, err := parseRego(p, data)
-		if err != nil {
-			errs = append(errs, err)
-			return nil
-		}
-		out = append(out, source{name: p, module: m, test: strings.HasSuffix(p, "_test.rego")})
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading policy directory %s: %w", dir, err)
 	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// customSources parses every file Files lists; the error names each file
+// and line that does not parse.
+func customSources(dir string) ([]source, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	files, err := Files(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []source
+	var errs []error
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading policy directory %s: %w", dir, err)
+		}
+		m, err := parseRego(p, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, source{name: p, module: m, test: strings.HasSuffix(p, "_test.rego")})
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out, nil
 }
 

@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -100,32 +97,22 @@ func (w *policyWatcher) check(ctx context.Context) {
 }
 
 // fingerprint hashes the names and contents of the .rego files the engine
-// reads from dir (the same walk as policy's).
+// reads from dir (policy.Files).
 func fingerprint(dir string) string {
 	h := sha256.New()
-	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			h.Write([]byte("error:" + p + "\x00"))
-			return nil
-		}
-		if d.IsDir() {
-			if p != dir && strings.HasPrefix(d.Name(), "..") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(p, ".rego") || strings.HasPrefix(d.Name(), ".") {
-			return nil
-		}
+	files, err := policy.Files(dir)
+	if err != nil {
+		h.Write([]byte("error:" + err.Error() + "\x00"))
+	}
+	for _, p := range files {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			h.Write([]byte("unreadable:" + p + "\x00"))
-			return nil
+			continue
 		}
 		h.Write([]byte(p + "\x00"))
 		h.Write(data)
 		h.Write([]byte{0})
-		return nil
-	})
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
