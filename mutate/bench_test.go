@@ -43,25 +43,36 @@ func BenchmarkConfigFix(b *testing.B) {
 	}
 }
 
-// BenchmarkPatch fixes a ConfigMap holding the typical config and builds the
-// JSON patch, as the mutating webhook does for one fix.
+// BenchmarkPatch fixes a ConfigMap holding the typical or the large config
+// and builds the JSON patch, as the mutating webhook does for one fix.
 func BenchmarkPatch(b *testing.B) {
-	orig := &corev1.ConfigMap{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: "alloy", Namespace: "monitoring", Labels: map[string]string{"app.kubernetes.io/name": "alloy"}},
-		Data:       map[string]string{"config.alloy": benchconfig.Typical},
-	}
-	fix := benchFix(FixNodeSelector, "config.alloy", "discovery.kubernetes.pods")
-	b.ReportAllocs()
-	for b.Loop() {
-		cm := orig.DeepCopy()
-		if err := ConfigMap(cm, "config.alloy", fix); err != nil {
-			b.Fatal(err)
-		}
-		ops, err := Patch(orig, cm)
-		if err != nil || len(ops) != 1 {
-			b.Fatalf("patch %v, %v; want one operation", ops, err)
-		}
+	large := benchconfig.Large(3000)
+	mid := strings.Count(large, "prometheus.scrape \"pods_") / 2
+	for _, tc := range []struct {
+		name, config, component string
+	}{
+		{"typical", benchconfig.Typical, "discovery.kubernetes.pods"},
+		{"large3000", large, fmt.Sprintf("discovery.kubernetes.pods_%d", mid)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			orig := &corev1.ConfigMap{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+				ObjectMeta: metav1.ObjectMeta{Name: "alloy", Namespace: "monitoring", Labels: map[string]string{"app.kubernetes.io/name": "alloy"}},
+				Data:       map[string]string{"config.alloy": tc.config},
+			}
+			fix := benchFix(FixNodeSelector, "config.alloy", tc.component)
+			b.ReportAllocs()
+			for b.Loop() {
+				cm := orig.DeepCopy()
+				if err := ConfigMap(cm, "config.alloy", fix); err != nil {
+					b.Fatal(err)
+				}
+				ops, err := Patch(orig, cm)
+				if err != nil || len(ops) != 1 {
+					b.Fatalf("patch %v, %v; want one operation", ops, err)
+				}
+			}
+		})
 	}
 }
 
