@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,10 +15,12 @@ import (
 
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/validate"
+	"github.com/modeguard/modeguard/webhook/server"
 )
 
-// runNull serves the null webhook: controller-runtime's webhook server, as
-// modeguard's server builds it (TLS 1.2 or later, the pair in --cert-dir),
+// runNull serves the null webhook: modeguard's HTTPS server
+// (server.NewHTTPSServer, same TLS settings and limits; the pair in
+// --cert-dir),
 // with handlers at modeguard's paths that decode the AdmissionReview and
 // allow it unchanged. It is the ceiling of the transport.
 func runNull(args []string) int {
@@ -29,10 +32,13 @@ func runNull(args []string) int {
 		return 2
 	}
 	ctrl.SetLogger(logr.Discard())
-	srv := webhook.NewServer(webhook.Options{
-		Host: *host, Port: *port, CertDir: *certDir,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 }},
-	})
+	pair, err := tls.LoadX509KeyPair(filepath.Join(*certDir, "tls.crt"), filepath.Join(*certDir, "tls.key"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "null-webhook:", err)
+		return 1
+	}
+	srv := server.NewHTTPSServer(*host, *port, server.DefaultLimits(), logr.Discard(),
+		func(c *tls.Config) { c.Certificates = []tls.Certificate{pair} })
 	allow := admission.HandlerFunc(func(context.Context, admission.Request) admission.Response {
 		return admission.Allowed("")
 	})

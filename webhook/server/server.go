@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -101,14 +100,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 		LeaderElectionNamespace:       o.Namespace,
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       ptr.To(gracefulShutdownTimeout),
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: o.WebhookHost,
-			Port: o.WebhookPort,
-			TLSOpts: []func(*tls.Config){
-				stack.ConfigureTLS,
-				func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 },
-			},
-		}),
+		WebhookServer:                 newHTTPSServer(o.WebhookHost, o.WebhookPort, DefaultLimits(), log.WithName("https"), stack.ConfigureTLS),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
