@@ -74,6 +74,10 @@ bench: ## Benchmarks in process and over HTTPS (vs a null webhook and OPA's serv
 	$(MAKE) --no-print-directory k8s-bins build
 	$(GO) run ./bench -benchstat=$(BIN)/benchstat $(BENCH_FLAGS)
 
+.PHONY: reliability
+reliability: k8s-bins build ## Load, soak, faults and hostile input against the webhook through a real kube-apiserver; writes docs/reliability.md (~20 min; make test runs a short form).
+	$(GO) run ./hack/reliability $(RELIABILITY_FLAGS)
+
 ##@ Run
 
 .PHONY: demo

@@ -50,6 +50,16 @@ type Cluster struct {
 	MetricsURL, ReadyURL, WebhookAddr string
 	// Ports are every port the cluster listens on, for leak checks.
 	Ports []string
+	// WebhookCA is the CA bundle the webhook configurations trust;
+	// WebhookCertDir holds the served tls.crt and tls.key (reloaded on
+	// change).
+	WebhookCA      []byte
+	WebhookCertDir string
+
+	webhookArgs []string
+	apiHost     string    // host:port of kube-apiserver
+	apiserver   *exec.Cmd // kube-apiserver when RestartAPIServer started it
+	apiDone     chan error
 }
 
 // FindRoot returns the nearest directory above the working directory with
@@ -122,7 +132,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the control plane: %w", err)
 	}
-	c.Ports = append(c.Ports, strings.TrimPrefix(strings.TrimPrefix(cfg.Host, "https://"), "http://"))
+	c.apiHost = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(cfg.Host, "https://"), "http://"), "/")
+	c.Ports = append(c.Ports, c.apiHost)
 	c.logf("control plane up in %s at %s", time.Since(began).Round(time.Millisecond), cfg.Host)
 
 	user, err := c.env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
@@ -154,38 +165,213 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	c.ReadyURL = fmt.Sprintf("http://127.0.0.1:%d/readyz", hp)
 	c.WebhookAddr = fmt.Sprintf("%s:%d", wo.LocalServingHost, wo.LocalServingPort)
 	c.Ports = append(c.Ports, c.WebhookAddr, fmt.Sprintf("127.0.0.1:%d", mp), fmt.Sprintf("127.0.0.1:%d", hp))
-	policyDir := filepath.Join(c.opts.WorkDir, "policies")
+	policyDir := c.PolicyDir()
 	if err := os.MkdirAll(policyDir, 0o755); err != nil {
 		return nil, err
 	}
-	args := append([]string{
+	c.webhookArgs = append([]string{
 		"--cert-mode=dir", "--cert-dir=" + wo.LocalServingCertDir, "--cert-names=" + wo.LocalServingHost,
 		"--webhook-host=" + wo.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", mp), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", hp),
 		"--namespace=modeguard-system", "--leader-elect", "--policy-dir=" + policyDir,
 		"--shutdown-delay=100ms", "--log-format=text",
 	}, o.WebhookArgs...)
+	c.WebhookCA, c.WebhookCertDir = wo.LocalServingCAData, wo.LocalServingCertDir
 	c.WebhookLog = filepath.Join(c.opts.WorkDir, "webhook.log")
-	logFile, err := os.Create(c.WebhookLog)
-	if err != nil {
-		return nil, err
-	}
-	c.webhook = exec.Command(o.Webhook, args...)
-	c.webhook.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
-	c.webhook.Stdout, c.webhook.Stderr = logFile, logFile
-	c.webhook.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := c.webhook.Start(); err != nil {
-		logFile.Close()
-		return nil, fmt.Errorf("starting the webhook: %w", err)
-	}
-	c.waitDone = make(chan error, 1)
-	go func() { c.waitDone <- c.webhook.Wait(); logFile.Close() }()
-	c.logf("webhook process %d serving https://%s:%d (log: %s)", c.webhook.Process.Pid, wo.LocalServingHost, wo.LocalServingPort, c.WebhookLog)
-	if err := c.waitReady(ctx, time.Minute); err != nil {
+	if err := c.startWebhook(ctx); err != nil {
 		return nil, err
 	}
 	c.logf("webhook ready after %s in all", time.Since(began).Round(time.Millisecond))
 	return c, nil
+}
+
+// PolicyDir is the webhook's --policy-dir (reloaded on change).
+func (c *Cluster) PolicyDir() string { return filepath.Join(c.opts.WorkDir, "policies") }
+
+// startWebhook starts the webhook process (its log appended to WebhookLog)
+// and waits until it is ready.
+func (c *Cluster) startWebhook(ctx context.Context) error {
+	logFile, err := os.OpenFile(c.WebhookLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(c.opts.Webhook, c.webhookArgs...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("starting the webhook: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); logFile.Close() }()
+	c.webhook, c.waitDone = cmd, done
+	c.logf("webhook process %d serving https://%s (log: %s)", cmd.Process.Pid, c.WebhookAddr, c.WebhookLog)
+	return c.waitReady(ctx, time.Minute)
+}
+
+// WebhookPID is the webhook process's id (0 when it is not running).
+func (c *Cluster) WebhookPID() int {
+	if c.webhook == nil || c.webhook.Process == nil {
+		return 0
+	}
+	return c.webhook.Process.Pid
+}
+
+// WebhookRunning reports whether the webhook process is alive.
+func (c *Cluster) WebhookRunning() bool {
+	if c.webhook == nil {
+		return false
+	}
+	select {
+	case err := <-c.waitDone:
+		c.waitDone <- err
+		return false
+	default:
+		return true
+	}
+}
+
+// KillWebhook kills the webhook process with SIGKILL, as a crash or an
+// OOM kill would, and waits until it is gone.
+func (c *Cluster) KillWebhook() error {
+	if c.webhook == nil {
+		return errors.New("no webhook process")
+	}
+	_ = syscall.Kill(-c.webhook.Process.Pid, syscall.SIGKILL) // fails only if it is gone already
+	<-c.waitDone
+	c.webhook = nil
+	return nil
+}
+
+// RestartWebhook starts the webhook process again with the same flags
+// (after KillWebhook) and waits until it is ready.
+func (c *Cluster) RestartWebhook(ctx context.Context) error {
+	if c.webhook != nil {
+		return errors.New("the webhook is still running")
+	}
+	return c.startWebhook(ctx)
+}
+
+// apiServerGrace is how long RestartAPIServer waits after SIGTERM before
+// SIGKILL.
+const apiServerGrace = 20 * time.Second
+
+// RestartAPIServer stops kube-apiserver (SIGTERM, as a rolling restart
+// does) and starts it again with the same command line, certificates and
+// etcd, then waits until it answers /readyz. It returns how long the API
+// server was unavailable and how it stopped ("SIGTERM", or "SIGKILL" when
+// it was still running apiServerGrace after SIGTERM).
+func (c *Cluster) RestartAPIServer(ctx context.Context) (time.Duration, string, error) {
+	pid, args, err := c.apiServerProcess()
+	if err != nil {
+		return 0, "", err
+	}
+	began := time.Now()
+	how := "SIGTERM"
+	if c.apiserver != nil {
+		_ = c.apiserver.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.apiDone:
+		case <-time.After(apiServerGrace):
+			c.logf("kube-apiserver %d still running %s after SIGTERM: killing it", pid, apiServerGrace)
+			_ = c.apiserver.Process.Kill()
+			how = "SIGKILL"
+			<-c.apiDone
+		}
+	} else {
+		if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+			return 0, "", err
+		}
+		for deadline := time.Now().Add(apiServerGrace); processAlive(pid); time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				c.logf("kube-apiserver %d still running %s after SIGTERM: killing it", pid, apiServerGrace)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				how = "SIGKILL"
+				deadline = time.Now().Add(time.Minute)
+			}
+		}
+	}
+	c.logf("kube-apiserver %d stopped after %s", pid, time.Since(began).Round(time.Millisecond))
+	cmd := exec.Command(args[0], args[1:]...)
+	logFile, err := os.OpenFile(filepath.Join(c.opts.WorkDir, "kube-apiserver.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return 0, "", err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return 0, "", fmt.Errorf("restarting kube-apiserver: %w", err)
+	}
+	c.apiserver, c.apiDone = cmd, make(chan error, 1)
+	go func() { c.apiDone <- cmd.Wait(); logFile.Close() }()
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		r := c.KubectlAllowFail(ctx, "", "get", "--raw=/readyz")
+		if r.Err == nil && strings.TrimSpace(r.Stdout) == "ok" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, "", fmt.Errorf("kube-apiserver not ready 2 minutes after its restart: %s", r.Stderr)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	down := time.Since(began)
+	c.logf("kube-apiserver restarted (process %d), unavailable for %s", cmd.Process.Pid, down.Round(time.Millisecond))
+	return down, how, nil
+}
+
+// apiServerProcess finds the running kube-apiserver serving c's port and
+// its command line.
+func (c *Cluster) apiServerProcess() (int, []string, error) {
+	if c.apiserver != nil {
+		return c.apiserver.Process.Pid, c.apiserver.Args, nil
+	}
+	_, port, err := net.SplitHostPort(c.apiHost)
+	if err != nil {
+		return 0, nil, err
+	}
+	bin := filepath.Join(c.opts.Assets, "kube-apiserver")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(raw) == 0 {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+		if args[0] != bin {
+			continue
+		}
+		for _, a := range args[1:] {
+			if a == "--secure-port="+port {
+				return pid, args, nil
+			}
+		}
+	}
+	return 0, nil, fmt.Errorf("no %s process serving port %s", bin, port)
+}
+
+func processAlive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// A zombie (state Z) has exited; only its parent has not reaped it.
+	if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) {
+		return b[i+2] != 'Z'
+	}
+	return true
 }
 
 func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
@@ -263,6 +449,16 @@ func (c *Cluster) Stop() error {
 			<-c.waitDone
 		}
 		c.webhook = nil
+	}
+	if c.apiserver != nil {
+		_ = c.apiserver.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.apiDone:
+		case <-time.After(time.Minute):
+			_ = syscall.Kill(-c.apiserver.Process.Pid, syscall.SIGKILL)
+			<-c.apiDone
+		}
+		c.apiserver = nil
 	}
 	if c.env != nil {
 		if err := c.env.Stop(); err != nil {

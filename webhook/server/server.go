@@ -38,6 +38,18 @@ import (
 // runnables (in-flight admission requests among them) once stopping.
 const gracefulShutdownTimeout = 30 * time.Second
 
+// Leader election timing. The leader runs only the reconciler and the
+// certificate rotator, neither urgent, while losing the lease ends the
+// process (controller-runtime cannot stop leader-only work and go on), so
+// the lease is generous: the leader keeps it through a minute and more of
+// API server downtime (a restart, an upgrade) instead of exiting, at the
+// cost of a slower takeover when a leader dies without releasing it.
+const (
+	leaseDuration = 137 * time.Second
+	renewDeadline = 107 * time.Second
+	retryPeriod   = 26 * time.Second
+)
+
 // Server is the webhook, wired and ready to Start.
 type Server struct {
 	opts     Options
@@ -99,6 +111,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 		LeaderElectionID:              o.LeaderElectionID,
 		LeaderElectionNamespace:       o.Namespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 ptr.To(leaseDuration),
+		RenewDeadline:                 ptr.To(renewDeadline),
+		RetryPeriod:                   ptr.To(retryPeriod),
 		GracefulShutdownTimeout:       ptr.To(gracefulShutdownTimeout),
 		WebhookServer:                 newHTTPSServer(o.WebhookHost, o.WebhookPort, DefaultLimits(), log.WithName("https"), stack.ConfigureTLS),
 	})
