@@ -449,7 +449,11 @@ func (s *suite) restartAPIServer(ctx context.Context, r *Row) {
 	sleep(ctx, time.Second)
 	closeWindow()
 	r.note("kube-apiserver unavailable for %s (stopped by %s; SIGKILL follows SIGTERM after 20 s)", unavailable.Round(time.Millisecond), how)
+	staleBefore := scrape(ctx, s.c.MetricsURL, metrics.StaleReadsTotal, nil)
 	s.freshness(ctx, r)
+	if n := scrape(ctx, s.c.MetricsURL, metrics.StaleReadsTotal, nil) - staleBefore; n > 0 {
+		r.note("%.0f lookups read live while the webhook's watches were catching up (%s)", n, metrics.StaleReadsTotal)
+	}
 	sleep(ctx, s.o.Fault/2)
 	l := stop()
 	count(r, l)

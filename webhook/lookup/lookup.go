@@ -53,9 +53,11 @@ var workloadKinds = []func() (client.Object, client.ObjectList){
 }
 
 // CacheOptions returns the cache options of the webhook's manager: the
-// transforms of the package doc, and no informer started by accident.
-func CacheOptions() cache.Options {
+// transforms of the package doc, no informer started by accident, and
+// broken watches reported to w (nil: not tracked).
+func CacheOptions(w *Watches) cache.Options {
 	return cache.Options{
+		DefaultWatchErrorHandler:    w.WatchErrorHandler,
 		ReaderFailOnMissingInformer: true,
 		DefaultTransform:            stripMetadata,
 		ByObject: map[client.Object]cache.ByObject{
@@ -73,13 +75,15 @@ type Cache struct {
 	live      client.Reader // the API server, for what the cache misses
 	log       logr.Logger
 	informers []cache.Informer
+	watches   *Watches
 }
 
 // Setup starts the informers the webhook needs on c (so that they sync with
 // the manager's cache), adds the indexes, and returns the Lookup. live reads
-// the API server directly (the manager's APIReader).
-func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logger) (*Cache, error) {
-	lc := &Cache{reader: c, live: live, log: log}
+// the API server directly (the manager's APIReader). w is the tracker
+// given to CacheOptions (nil: watches are not tracked).
+func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logger, w *Watches) (*Cache, error) {
+	lc := &Cache{reader: c, live: live, log: log, watches: w}
 	for _, kind := range workloadKinds {
 		obj, _ := kind()
 		if err := c.IndexField(ctx, obj, IndexConfigMap, indexConfigMap); err != nil {
@@ -100,6 +104,11 @@ func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logg
 			return nil, fmt.Errorf("informer for %T: %w", obj, err)
 		}
 		lc.informers = append(lc.informers, inf)
+		if k := kindOf(fmt.Sprintf("%T", obj)); w != nil && k != "" {
+			if _, err := inf.AddEventHandler(w.eventHandler(k)); err != nil {
+				return nil, fmt.Errorf("watching %T events: %w", obj, err)
+			}
+		}
 	}
 	return lc, nil
 }
@@ -121,6 +130,16 @@ func (c *Cache) ConfigMap(namespace, name string) *corev1.ConfigMap {
 	defer cancel()
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	cm := &corev1.ConfigMap{}
+	if c.watches.Behind("ConfigMap") {
+		c.watches.staleRead("ConfigMap")
+		if err := c.live.Get(ctx, key, cm); err == nil {
+			return cm
+		} else if apierrors.IsNotFound(err) {
+			return nil
+		} else {
+			c.log.Error(err, "Reading ConfigMap from the API server (the cache may be behind)", "configMap", key)
+		}
+	}
 	err := c.reader.Get(ctx, key, cm)
 	switch {
 	case err == nil && (len(cm.Data) > 0 || len(cm.BinaryData) > 0):
@@ -146,14 +165,59 @@ func (c *Cache) Consumers(namespace, configMap string) []runtime.Object {
 	defer cancel()
 	var out []runtime.Object
 	for _, kind := range workloadKinds {
-		_, list := kind()
+		obj, list := kind()
+		began := time.Now()
 		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}); err != nil {
 			c.log.Error(err, "Listing agent workloads from the cache", "namespace", namespace, "configMap", configMap)
 			continue
 		}
-		out = append(out, items(list)...)
+		cached := items(list)
+		if k := kindOf(fmt.Sprintf("%T", obj)); c.watches.Behind(k) {
+			if live, err := c.liveConsumers(ctx, list, namespace, configMap); err == nil {
+				c.watches.staleRead(k)
+				if sameObjects(cached, live) {
+					c.watches.caughtUp(k, began)
+				} else {
+					c.log.Info("The cache was behind the API server: consumers read live", "kind", k, "namespace", namespace, "configMap", configMap)
+				}
+				cached = live
+			} else {
+				c.log.Error(err, "Listing agent workloads live (the cache may be behind)", "kind", k, "namespace", namespace)
+			}
+		}
+		out = append(out, cached...)
 	}
 	return out
+}
+
+// liveConsumers lists like (a list of one workload kind) from the API
+// server and keeps the agent workloads reading configMap.
+func (c *Cache) liveConsumers(ctx context.Context, like client.ObjectList, namespace, configMap string) ([]runtime.Object, error) {
+	list := like.DeepCopyObject().(client.ObjectList)
+	if err := c.live.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	var out []runtime.Object
+	for _, o := range items(list) {
+		if ConfigMapOf(o) == configMap {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// sameObjects compares two lists by name and resourceVersion.
+func sameObjects(a, b []runtime.Object) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i].(client.Object), b[i].(client.Object)
+		if x.GetName() != y.GetName() || x.GetResourceVersion() != y.GetResourceVersion() {
+			return false
+		}
+	}
+	return true
 }
 
 // AgentConfigMaps lists the ConfigMaps read by agent workloads, in every
@@ -184,6 +248,12 @@ func (c *Cache) HPAs(namespace string) []autoscalingv2.HorizontalPodAutoscaler {
 	ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
 	defer cancel()
 	list := &autoscalingv2.HorizontalPodAutoscalerList{}
+	if c.watches.Behind("HorizontalPodAutoscaler") {
+		c.watches.staleRead("HorizontalPodAutoscaler")
+		if err := c.live.List(ctx, list, client.InNamespace(namespace)); err == nil {
+			return list.Items
+		}
+	}
 	if err := c.reader.List(ctx, list, client.InNamespace(namespace)); err != nil {
 		c.log.Error(err, "Listing HorizontalPodAutoscalers from the cache", "namespace", namespace)
 		return nil

@@ -19,6 +19,7 @@ const (
 	ResubmissionsTotal    = "modeguard_resubmissions_total"
 	ResultCacheEntries    = "modeguard_result_cache_entries"
 	EvaluationsTotal      = "modeguard_evaluations_total"
+	StaleReadsTotal       = "modeguard_cache_stale_reads_total"
 )
 
 // Results of an admission request (label result).
@@ -62,6 +63,7 @@ type Metrics struct {
 	evaluations   *prometheus.CounterVec
 	resubmissions *prometheus.CounterVec
 	cacheEntries  *prometheus.GaugeVec
+	staleReads    *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg (controller-runtime's
@@ -111,6 +113,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: ResultCacheEntries,
 			Help: "Entries in the admission result cache, by webhook.",
 		}, []string{"webhook"}),
+		staleReads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: StaleReadsTotal,
+			Help: "Lookups read live from the API server because the informer watch of their kind broke and the cache was not yet seen to catch up, by kind.",
+		}, []string{"kind"}),
 	}
 	var err error
 	m.requests = register(reg, m.requests, &err)
@@ -123,6 +129,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m.evaluations = register(reg, m.evaluations, &err)
 	m.resubmissions = register(reg, m.resubmissions, &err)
 	m.cacheEntries = register(reg, m.cacheEntries, &err)
+	m.staleReads = register(reg, m.staleReads, &err)
 	if err != nil {
 		return nil, err
 	}
@@ -205,4 +212,9 @@ func (m *Metrics) Resubmission(kind, result string) {
 // CacheEntries reports the size of a webhook's result cache.
 func (m *Metrics) CacheEntries(webhook string, n int) {
 	m.cacheEntries.WithLabelValues(webhook).Set(float64(n))
+}
+
+// StaleRead records a lookup read live because the cache may be behind.
+func (m *Metrics) StaleRead(kind string) {
+	m.staleReads.WithLabelValues(kind).Inc()
 }

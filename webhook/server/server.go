@@ -96,6 +96,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
+	watches := lookup.NewWatches()
+	watches.OnStaleRead = m.StaleRead
 	stack, err := certStack(cfg, o)
 	if err != nil {
 		return nil, err
@@ -104,7 +106,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	s.mgr, err = ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        log,
-		Cache:                         lookup.CacheOptions(),
+		Cache:                         lookup.CacheOptions(watches),
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
 		LeaderElection:                o.LeaderElection,
@@ -123,13 +125,13 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	if err := stack.AddToManager(s.mgr); err != nil {
 		return nil, err
 	}
-	s.lookup, err = lookup.Setup(ctx, s.mgr.GetCache(), s.mgr.GetAPIReader(), log.WithName("lookup"))
+	s.lookup, err = lookup.Setup(ctx, s.mgr.GetCache(), s.mgr.GetAPIReader(), log.WithName("lookup"), watches)
 	if err != nil {
 		return nil, err
 	}
 
 	reviewer := &review.Reviewer{Engine: engine, Fixer: o.Fixer}
-	core := &admit.Core{Reviewer: reviewer, Lookup: s.lookup, Metrics: m, FailurePolicy: o.FailurePolicy}
+	core := &admit.Core{Reviewer: reviewer, Lookup: s.lookup, Metrics: m, FailurePolicy: o.FailurePolicy, Timeout: o.RequestTimeout}
 	decoder := admission.NewDecoder(scheme)
 	srv := s.mgr.GetWebhookServer()
 	srv.Register(mutate.Path, &webhook.Admission{Handler: mutate.NewHandler(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
