@@ -11,6 +11,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +35,24 @@ type Core struct {
 	Metrics *metrics.Metrics
 	// FailurePolicy answers engine errors (default FailAllow).
 	FailurePolicy FailurePolicy
+	// Timeout bounds one request, review included (0: DefaultTimeout). A
+	// review past it stops at its next stage and FailurePolicy answers.
+	Timeout time.Duration
+}
+
+// DefaultTimeout bounds a request when Core.Timeout is 0: below the
+// webhooks' timeoutSeconds (3 in deploy/), so that modeguard answers, by its
+// failure policy, before the API server gives up on it.
+const DefaultTimeout = 2500 * time.Millisecond
+
+// withTimeout bounds a request by c.Timeout; once it has passed,
+// context.Cause says so.
+func (c *Core) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := c.Timeout
+	if d <= 0 {
+		d = DefaultTimeout
+	}
+	return context.WithTimeoutCause(ctx, d, fmt.Errorf("not done within the request timeout of %v: %w", d, context.DeadlineExceeded))
 }
 
 // Subject is a decoded admission request.

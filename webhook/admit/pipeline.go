@@ -30,7 +30,7 @@ type Decide func(ctx context.Context, req admission.Request, s *Subject, res *re
 
 // Pipeline is the flow both handlers share: decode (400 on failure), guard
 // (non-agent objects pass untouched, counted as skipped), result cache,
-// review, failure policy on engine errors, decide, count.
+// review, failure policy on engine errors and timeouts, decide, count.
 type Pipeline struct {
 	core    *Core
 	decoder admission.Decoder
@@ -49,9 +49,11 @@ func NewPipeline(core *Core, decoder admission.Decoder, webhook string, cacheSiz
 	return p
 }
 
-// Handle answers one admission request.
+// Handle answers one admission request, within the core's Timeout.
 func (p *Pipeline) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
+	ctx, cancel := p.core.withTimeout(ctx)
+	defer cancel()
 	resp, result := p.handle(ctx, req)
 	p.core.Metrics.Request(p.webhook, req.Kind.Kind, string(req.Operation), result, time.Since(start))
 	return resp
@@ -80,6 +82,12 @@ func (p *Pipeline) handle(ctx context.Context, req admission.Request) (admission
 	}
 	res, err := p.core.Review(ctx, p.webhook, s)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Out of time (or the API server hung up): that is why,
+			// whatever stage it interrupted. Not cached: the next request
+			// may be luckier.
+			err = context.Cause(ctx)
+		}
 		log.Error(err, "Policy evaluation failed", "uid", s.UID, "failurePolicy", p.core.FailurePolicy)
 		if p.core.FailurePolicy == FailDeny {
 			return admission.Errored(http.StatusInternalServerError,

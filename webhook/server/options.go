@@ -76,6 +76,9 @@ type Options struct {
 
 	// FailurePolicy answers requests the engine fails on.
 	FailurePolicy admit.FailurePolicy
+	// RequestTimeout bounds each admission request, review included; past
+	// it FailurePolicy answers. Keep it below the webhooks' timeoutSeconds.
+	RequestTimeout time.Duration
 	// ResultCacheSize bounds each handler's result cache (0: the default;
 	// negative: no cache).
 	ResultCacheSize int
@@ -111,6 +114,7 @@ func DefaultOptions() Options {
 		HealthProbeBindAddress:         DefaultHealthProbeBindAddress,
 		LeaderElectionID:               DefaultLeaderElectionID,
 		FailurePolicy:                  admit.FailAllow,
+		RequestTimeout:                 admit.DefaultTimeout,
 		ShutdownDelay:                  DefaultShutdownDelay,
 		PolicyPollInterval:             DefaultPolicyPollInterval,
 	}
@@ -141,6 +145,9 @@ func (o *Options) Validate() error {
 	case admit.FailAllow, admit.FailDeny:
 	default:
 		errs = append(errs, fmt.Errorf("--failure-policy=%q: want %s or %s", o.FailurePolicy, admit.FailAllow, admit.FailDeny))
+	}
+	if o.RequestTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--request-timeout=%v: want a positive duration like 2500ms", o.RequestTimeout))
 	}
 	if o.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("--shutdown-delay must not be negative"))
