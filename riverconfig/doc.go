@@ -61,4 +61,13 @@
 // Whatever cannot be traced (declare arguments, imported modules, Agent
 // modules, instances of declares, names that are no component) has scope
 // "unknown" and an Unverifiable entry for the collector.
+//
+// # Limits
+//
+// A config can be several MiB of anything.
+// Before calling the River parser, Parse walks the tokens as the parser
+// would and refuses, with one Diagnostic in Facts.Errors and no other fact,
+// a config nested deeper than MaxNesting (the parser recurses, and a stack
+// overflow cannot be recovered) or with more than MaxComponents components;
+// past MaxErrors syntax errors it reports the first ones and a count.
 package riverconfig

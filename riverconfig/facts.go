@@ -13,8 +13,10 @@ type Facts struct {
 	EnvFunc string `json:"envFunc"`
 	// Functions lists the distinct functions called, sorted.
 	Functions []string `json:"functions"`
-	// Errors holds the parser's diagnostics. When it is not empty, the
-	// components, collectors and unverifiable lists are empty.
+	// Errors holds the parser's diagnostics (at most MaxErrors and one
+	// that counts the rest), or the one saying the file is past
+	// MaxNesting or MaxComponents. When it is not empty, the components,
+	// collectors and unverifiable lists are empty.
 	Errors []Diagnostic `json:"errors"`
 	// Components lists every component in source order, including those in
 	// foreach templates and declare bodies (see Component.Template).

@@ -8,8 +8,9 @@ import (
 )
 
 // FuzzParse feeds arbitrary bytes to Parse, seeded from every testdata
-// input: it must not panic, its facts must marshal, and every range must
-// point inside the source at the text it claims.
+// input and from the configs of limits_test.go: it must not panic, its
+// facts must marshal, and every range must point inside the source at the
+// text it claims.
 func FuzzParse(f *testing.F) {
 	for _, sc := range scenarios(f) {
 		src, err := os.ReadFile(sc.input)
@@ -17,6 +18,11 @@ func FuzzParse(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(src, strings.HasSuffix(sc.input, ".alloy"))
+	}
+	// Configs past the limits, and syntax errors that take the parser
+	// through its error recovery.
+	for _, s := range append(hostileSmall(), limitSeeds...) {
+		f.Add([]byte(s), false)
 	}
 	f.Fuzz(func(t *testing.T, src []byte, alloy bool) {
 		name := "config.river"

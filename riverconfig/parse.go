@@ -36,6 +36,10 @@ func Parse(filename string, src []byte) (facts *Facts) {
 	}()
 
 	p := newParser(filename, src, facts)
+	if p.overLimits(checkLimits(filename, src)) {
+		p.finishFlavor()
+		return facts
+	}
 	file, err := riverparser.ParseFile(filename, src)
 	if err != nil {
 		p.parseErrors(err)
@@ -45,6 +49,28 @@ func Parse(filename string, src []byte) (facts *Facts) {
 	p.file(file)
 	p.finishFlavor()
 	return facts
+}
+
+// overLimits reports a config past MaxNesting, MaxComponents or MaxErrors
+// in Facts.Errors and tells whether it was: such a config is not parsed.
+func (p *parser) overLimits(l limits) bool {
+	diag := func(pos token.Position, msg string) Diagnostic {
+		return Diagnostic{File: p.filename, Line: pos.Line, Column: pos.Column, Message: msg}
+	}
+	switch {
+	case l.tooDeep != nil:
+		p.facts.Errors = append(p.facts.Errors, *l.tooDeep)
+	case l.components > MaxComponents:
+		p.facts.Errors = append(p.facts.Errors, diag(l.overComponents,
+			fmt.Sprintf("the config has %d components; modeguard analyses at most %d in one file", l.components, MaxComponents)))
+	case l.nErrors > MaxErrors:
+		p.facts.Errors = append(p.facts.Errors, l.errors...)
+		p.facts.Errors = append(p.facts.Errors, diag(l.overErrors,
+			fmt.Sprintf("%d more syntax errors (modeguard reports the first %d)", l.nErrors-MaxErrors, MaxErrors)))
+	default:
+		return false
+	}
+	return true
 }
 
 // internalErrorPrefix starts the message of the error Parse reports when it
