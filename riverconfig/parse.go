@@ -134,6 +134,7 @@ type scope struct {
 	parent   *scope
 	isolated bool // a declare body sees no outer components
 	ids      map[string]*comp
+	idParts  int // the most dotted parts of an id in ids
 	declares map[string]bool
 	imports  map[string]string // namespace → import block id
 	template string
@@ -351,6 +352,7 @@ func (p *parser) newComp(b *ast.BlockStmt, name string, sc *scope) {
 	}
 	if _, dup := sc.ids[c.c.ID]; !dup {
 		sc.ids[c.c.ID] = c
+		sc.idParts = max(sc.idParts, strings.Count(c.c.ID, ".")+1)
 	}
 	p.comps = append(p.comps, c)
 
@@ -679,8 +681,14 @@ func (p *parser) walkExpr(e ast.Expr, ref func(path []string, e ast.Expr)) {
 			}
 			return
 		}
-		if a, ok := n.(*ast.AccessExpr); ok {
-			p.walkExpr(a.Value, ref)
+		// Fields of something else (f().a.b): walk that. Going straight to
+		// it keeps a long chain linear; the parser leaves no name nil, so
+		// no shorter chain would resolve.
+		for a, ok := e.(*ast.AccessExpr); ok; a, ok = e.(*ast.AccessExpr) {
+			e = a.Value
+		}
+		if _, ident := e.(*ast.IdentifierExpr); !ident {
+			p.walkExpr(e, ref)
 		}
 	case *ast.CallExpr:
 		if path, ok := chain(n.Value); ok {
@@ -776,7 +784,7 @@ func (p *parser) resolve(path []string, sc *scope) resolved {
 		if s.foreach != nil && s.foreach.varName != "" && path[0] == s.foreach.varName {
 			return resolved{kind: refForeachVar, foreach: s.foreach}
 		}
-		for k := len(path); k >= 1; k-- {
+		for k := min(len(path), s.idParts); k >= 1; k-- {
 			if c, ok := s.ids[strings.Join(path[:k], ".")]; ok {
 				r := resolved{kind: refComponent, comp: c}
 				if k < len(path) {
