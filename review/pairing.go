@@ -43,12 +43,19 @@ func (p *pairing) run(ctx context.Context) error {
 	stillFires := map[string]bool{}
 	var applied []Finding
 	for pass := 0; ; pass++ {
-		in, facts, err := p.input()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		in, facts, err := p.input(ctx)
 		if err != nil {
 			return err
 		}
 		vs, err := engine.Evaluate(ctx, in)
 		if err != nil {
+			if ctx.Err() != nil {
+				// The engine's error wraps no context error.
+				return ctx.Err()
+			}
 			return err
 		}
 		var final []Finding
@@ -70,6 +77,9 @@ func (p *pairing) run(ctx context.Context) error {
 			if pass >= maxPasses-1 {
 				final = append(final, p.finding(engine.FixFailed(d, p.scope, fmt.Errorf("fixes did not settle after %d passes", maxPasses))))
 				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err // a fix re-parses the file: check before each
 			}
 			err := p.apply(d, facts)
 			tried[key] = err
@@ -164,8 +174,9 @@ func (p *pairing) wlRef() *ObjectRef {
 	return &ObjectRef{Kind: KindOf(p.wl), Namespace: m.GetNamespace(), Name: m.GetName()}
 }
 
-// input builds the policy input from the current (possibly fixed) copies.
-func (p *pairing) input() (*policy.Input, *workload.Facts, error) {
+// input builds the policy input from the current (possibly fixed) copies,
+// checking ctx between the files it parses.
+func (p *pairing) input(ctx context.Context) (*policy.Input, *workload.Facts, error) {
 	in := &policy.Input{
 		APIVersion: policy.InputAPIVersion,
 		Subject: policy.Subject{
@@ -196,6 +207,9 @@ func (p *pairing) input() (*policy.Input, *workload.Facts, error) {
 			c.Error = fmt.Sprintf("ConfigMap %s/%s holds none of the keys the agent reads", p.cm.Namespace, p.cm.Name)
 		}
 		for _, k := range keys {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
 			c.Files = append(c.Files, riverconfig.Parse(k, []byte(p.cm.Data[k])))
 		}
 		in.Config = c

@@ -111,8 +111,13 @@ const maxPasses = 4
 // ErrUnsupported marks a subject kind review does not handle.
 var ErrUnsupported = errors.New("unsupported object kind")
 
-// Review decides on one subject.
+// Review decides on one subject. It checks ctx between its stages (each
+// parse, evaluation and fix): past its deadline it returns ctx.Err() after
+// the stage under way.
 func (rv *Reviewer) Review(ctx context.Context, subject runtime.Object, lk Lookup, opts Options) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m, err := meta.Accessor(subject)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
