@@ -21,8 +21,8 @@ const (
 	// time grows faster than linearly with them (every fix re-parses the
 	// file, and rules compare components with each other): at this count a
 	// benchconfig.Large config, with a fix for one component in four, still
-	// reviews in under half a second on one core (BenchmarkReviewLimits in
-	// review); at 440 it takes about a second.
+	// reviews in about half a second on one core of a busy machine
+	// (BenchmarkReviewLimits in review); at 440 it takes about a second.
 	MaxComponents = 300
 	// MaxErrors bounds the syntax errors reported for one file: the first
 	// ones, then one that counts the rest.
