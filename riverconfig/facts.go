@@ -209,12 +209,17 @@ type Source struct {
 type Unverifiable struct {
 	// Component is the id of the component concerned (or "remotecfg").
 	Component string `json:"component"`
-	// Kind is "import", "module", "remotecfg", "declare" or
-	// "unknown-reference".
+	// Kind is "import", "module", "remotecfg", "declare",
+	// "unknown-reference" or "too-large" (UnverifiableTooLarge: more than
+	// MaxComponents components; nothing else was analysed).
 	Kind   string `json:"kind"`
 	Reason string `json:"reason"`
 	Range  Range  `json:"range"`
 }
+
+// UnverifiableTooLarge is the kind of the one Unverifiable entry of a file
+// past MaxComponents.
+const UnverifiableTooLarge = "too-large"
 
 // Scopes of a source.
 const (

@@ -17,13 +17,15 @@ const (
 	// River parser and the analysis recurse once per level; a million
 	// levels overflow the stack, which no recover catches.
 	MaxNesting = 100
-	// MaxComponents bounds the components analysed in one file. Review
-	// time grows faster than linearly with them (every fix re-parses the
-	// file, and rules compare components with each other): at this count a
-	// benchconfig.Large config, with a fix for one component in four, still
-	// reviews in about half a second on one core of a busy machine
-	// (BenchmarkReviewLimits in review); at 440 it takes about a second.
-	MaxComponents = 300
+	// MaxComponents bounds the components analysed in one file; a file
+	// with more is reported unverifiable (kind UnverifiableTooLarge), not
+	// analysed. Review time grows faster than linearly with components
+	// (every fix re-parses the file, and rules compare components with each
+	// other): at 500, a benchconfig.Large config with a fix for one
+	// component in four reviews in about a second on one core of a busy
+	// machine (BenchmarkReviewLimits in review), within the webhook's
+	// request timeout; past it the request timeout answers.
+	MaxComponents = 500
 	// MaxErrors bounds the syntax errors reported for one file: the first
 	// ones, then one that counts the rest.
 	MaxErrors = 10

@@ -292,7 +292,8 @@ func components(n int) string {
 }
 
 // TestParseTooManyComponents: past MaxComponents, Parse says how many
-// there are and analyses none, without building their facts.
+// there are (an unverifiable entry, not a syntax error) and analyses none,
+// without building their facts.
 func TestParseTooManyComponents(t *testing.T) {
 	t.Parallel()
 	src := []byte(components(100_000))
@@ -303,16 +304,16 @@ func TestParseTooManyComponents(t *testing.T) {
 	if took > 5*time.Second {
 		t.Errorf("took %v, want well under 5s", took)
 	}
-	if len(f.Errors) != 1 || len(f.Components) != 0 || len(f.Collectors) != 0 {
-		t.Fatalf("got errors %v, %d components, want one error and none", f.Errors, len(f.Components))
+	if len(f.Errors) != 0 || len(f.Unverifiable) != 1 || len(f.Components) != 0 || len(f.Collectors) != 0 {
+		t.Fatalf("got errors %v, unverifiable %v, %d components; want no error, one unverifiable entry, no component", f.Errors, f.Unverifiable, len(f.Components))
 	}
-	e := f.Errors[0]
-	want := fmt.Sprintf("the config has 100000 components; modeguard analyses at most %d in one file", MaxComponents)
-	if e.Message != want {
-		t.Errorf("got %q, want %q", e.Message, want)
+	u := f.Unverifiable[0]
+	want := fmt.Sprintf("the file has 100000 components; modeguard analyses at most %d in one file, so nothing in it was checked", MaxComponents)
+	if u.Kind != UnverifiableTooLarge || u.Reason != want {
+		t.Errorf("got %s %q, want %s %q", u.Kind, u.Reason, UnverifiableTooLarge, want)
 	}
-	if e.Line != 4*MaxComponents+1 || e.Column != 1 {
-		t.Errorf("got %d:%d, want %d:1 (the first component past the limit)", e.Line, e.Column, 4*MaxComponents+1)
+	if u.Range.Start.Line != 4*MaxComponents+1 || u.Range.Start.Column != 1 {
+		t.Errorf("got %d:%d, want %d:1 (the first component past the limit)", u.Range.Start.Line, u.Range.Start.Column, 4*MaxComponents+1)
 	}
 }
 
@@ -332,8 +333,8 @@ func TestParseAtMaxComponents(t *testing.T) {
 	if len(f.Errors) != 0 || len(f.Components) != l.components {
 		t.Fatalf("got errors %v, %d components, checkLimits counted %d", f.Errors, len(f.Components), l.components)
 	}
-	if f := Parse("config.alloy", []byte(nested+components(1))); len(f.Errors) != 1 || !strings.Contains(f.Errors[0].Message, fmt.Sprintf("has %d components", MaxComponents+1)) {
-		t.Fatalf("one more: got errors %v, want the components error", f.Errors)
+	if f := Parse("config.alloy", []byte(nested+components(1))); len(f.Unverifiable) != 1 || !strings.Contains(f.Unverifiable[0].Reason, fmt.Sprintf("has %d components", MaxComponents+1)) {
+		t.Fatalf("one more: got unverifiable %v, want the too-large entry", f.Unverifiable)
 	}
 }
 

@@ -51,8 +51,9 @@ func Parse(filename string, src []byte) (facts *Facts) {
 	return facts
 }
 
-// overLimits reports a config past MaxNesting, MaxComponents or MaxErrors
-// in Facts.Errors and tells whether it was: such a config is not parsed.
+// overLimits reports a config past MaxNesting or MaxErrors in
+// Facts.Errors, one past MaxComponents in Facts.Unverifiable, and tells
+// whether it was: such a config is not parsed.
 func (p *parser) overLimits(l limits) bool {
 	diag := func(pos token.Position, msg string) Diagnostic {
 		return Diagnostic{File: p.filename, Line: pos.Line, Column: pos.Column, Message: msg}
@@ -61,8 +62,14 @@ func (p *parser) overLimits(l limits) bool {
 	case l.tooDeep != nil:
 		p.facts.Errors = append(p.facts.Errors, *l.tooDeep)
 	case l.components > MaxComponents:
-		p.facts.Errors = append(p.facts.Errors, diag(l.overComponents,
-			fmt.Sprintf("the config has %d components; modeguard analyses at most %d in one file", l.components, MaxComponents)))
+		// Not a syntax error: the config may be fine, modeguard just does
+		// not check it (unverifiable-config says so, as a warning).
+		at := Pos{Offset: l.overComponents.Offset, Line: l.overComponents.Line, Column: l.overComponents.Column}
+		p.facts.Unverifiable = append(p.facts.Unverifiable, Unverifiable{
+			Kind:   UnverifiableTooLarge,
+			Reason: fmt.Sprintf("the file has %d components; modeguard analyses at most %d in one file, so nothing in it was checked", l.components, MaxComponents),
+			Range:  Range{Start: at, End: at},
+		})
 	case l.nErrors > MaxErrors:
 		p.facts.Errors = append(p.facts.Errors, l.errors...)
 		p.facts.Errors = append(p.facts.Errors, diag(l.overErrors,
