@@ -98,6 +98,8 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "Name of the leader election Lease.")
 	fs.Var(&o.FailurePolicy, "failure-policy", "What a request gets when the policy engine fails (an error or a timeout, logged with the request UID): allow (admit unchanged, with a warning) or deny (reject). The API server's own failurePolicy (Ignore in deploy/) covers an unreachable webhook.")
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "How long one admission request may take, review included; past it, --failure-policy answers (the review stops at its next stage). Keep it below the webhooks' timeoutSeconds (3s in deploy/).")
+	fs.IntVar(&o.Limits.MaxConns, "max-connections", server.DefaultLimits().MaxConns, "Open connections the HTTPS server accepts at once; more wait in the listen backlog.")
+	fs.IntVar(&o.Limits.MaxInFlight, "max-in-flight", server.DefaultLimits().MaxInFlight, "Admission requests reviewed at once (each may hold a body of up to 7 MiB); more wait up to 5 s, then get 503 and the API server's failurePolicy applies.")
 	fs.IntVar(&o.ResultCacheSize, "result-cache-size", 0, "Entries in each handler's result cache (identical Pods of a rollout cost one evaluation); 0: 4096; negative: no cache.")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "On SIGTERM, keep answering (not ready) this long before draining in-flight requests and stopping.")
 	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", o.PolicyPollInterval, "How often --policy-dir is re-read in case a change was not notified.")

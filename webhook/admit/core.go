@@ -129,6 +129,10 @@ func (c *Core) Guard(s *Subject) (reason, why string) {
 		return metrics.SkipExempt, "namespace " + s.Namespace + " is exempt in the settings"
 	}
 	if s.Kind == "ConfigMap" {
+		if n := dataSize(s.Object.(*corev1.ConfigMap)); n > MaxConfigMapBytes {
+			return metrics.SkipTooLarge, fmt.Sprintf("modeguard did not review ConfigMap %s/%s: its data is %d bytes, more than the %d bytes the API server stores in a ConfigMap (it will be rejected)",
+				s.Namespace, s.Name, n, MaxConfigMapBytes)
+		}
 		return "", ""
 	}
 	f, err := workload.FromObject(s.Object, nil)
@@ -140,6 +144,22 @@ func (c *Core) Guard(s *Subject) (reason, why string) {
 	}
 	s.Facts = f
 	return "", ""
+}
+
+// MaxConfigMapBytes is the most data the API server accepts in one
+// ConfigMap (its validation uses the Secret limit). A bigger one is
+// rejected after admission anyway; reviewing it would only cost time.
+const MaxConfigMapBytes = corev1.MaxSecretSize
+
+func dataSize(cm *corev1.ConfigMap) int {
+	n := 0
+	for k, v := range cm.Data {
+		n += len(k) + len(v)
+	}
+	for k, v := range cm.BinaryData {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // Review reviews s for the named webhook (mutate, validate), counting the

@@ -72,6 +72,9 @@ func (p *Pipeline) handle(ctx context.Context, req admission.Request) (admission
 	if reason, why := p.core.Guard(s); reason != "" {
 		p.core.Metrics.Skipped(reason)
 		log.V(1).Info("Not evaluated", "reason", why)
+		if reason == metrics.SkipTooLarge {
+			return admission.Allowed("").WithWarnings(why), metrics.ResultSkipped
+		}
 		return admission.Allowed(""), metrics.ResultSkipped
 	}
 	key := p.core.Key(s)

@@ -40,6 +40,7 @@ const (
 	SkipDeleting  = "deleting"         // an update of an object being deleted
 	SkipCacheHit  = "cache-hit"        // the result cache answered
 	SkipUnhandled = "unhandled-kind"   // a kind modeguard does not review
+	SkipTooLarge  = "too-large"        // a ConfigMap past the API server's 1 MiB limit
 )
 
 // Reload results (label result).
@@ -99,7 +100,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: EvaluationsSkipped,
-			Help: "Admission requests answered without evaluating the policy, by reason (not-agent, exempt-namespace, deleting, cache-hit, unhandled-kind).",
+			Help: "Admission requests answered without evaluating the policy, by reason (not-agent, exempt-namespace, deleting, cache-hit, unhandled-kind, too-large).",
 		}, []string{"reason"}),
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: EvaluationsTotal,
@@ -138,7 +139,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	for _, r := range []string{ReloadSuccess, ReloadError} {
 		m.reloads.WithLabelValues(r)
 	}
-	for _, r := range []string{SkipNotAgent, SkipExempt, SkipDeleting, SkipCacheHit, SkipUnhandled} {
+	for _, r := range []string{SkipNotAgent, SkipExempt, SkipDeleting, SkipCacheHit, SkipUnhandled, SkipTooLarge} {
 		m.skipped.WithLabelValues(r)
 	}
 	return m, nil

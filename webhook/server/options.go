@@ -79,6 +79,9 @@ type Options struct {
 	// RequestTimeout bounds each admission request, review included; past
 	// it FailurePolicy answers. Keep it below the webhooks' timeoutSeconds.
 	RequestTimeout time.Duration
+	// Limits bound the HTTPS server's connections, requests in flight and
+	// read/write times (zero fields: DefaultLimits).
+	Limits Limits
 	// ResultCacheSize bounds each handler's result cache (0: the default;
 	// negative: no cache).
 	ResultCacheSize int
@@ -145,6 +148,9 @@ func (o *Options) Validate() error {
 	case admit.FailAllow, admit.FailDeny:
 	default:
 		errs = append(errs, fmt.Errorf("--failure-policy=%q: want %s or %s", o.FailurePolicy, admit.FailAllow, admit.FailDeny))
+	}
+	if o.Limits.MaxConns < 0 || o.Limits.MaxInFlight < 0 {
+		errs = append(errs, errors.New("--max-connections and --max-in-flight must not be negative"))
 	}
 	if o.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--request-timeout=%v: want a positive duration like 2500ms", o.RequestTimeout))

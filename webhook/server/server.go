@@ -117,7 +117,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 		RenewDeadline:                 ptr.To(renewDeadline),
 		RetryPeriod:                   ptr.To(retryPeriod),
 		GracefulShutdownTimeout:       ptr.To(gracefulShutdownTimeout),
-		WebhookServer:                 newHTTPSServer(o.WebhookHost, o.WebhookPort, DefaultLimits(), log.WithName("https"), stack.ConfigureTLS),
+		WebhookServer:                 newHTTPSServer(o.WebhookHost, o.WebhookPort, o.Limits, log.WithName("https"), stack.ConfigureTLS),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
