@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -37,8 +39,9 @@ type Limits struct {
 	MaxHeaderBytes int
 	// MaxConns bounds open connections; more wait in the listen backlog.
 	MaxConns int
-	// MaxInFlight bounds requests being reviewed at once (each holds a
-	// request body of up to 7 MiB); more wait, within their deadlines.
+	// MaxInFlight bounds requests being reviewed at once; more wait, within
+	// their deadlines. Bodies (up to MaxBodyBytes each) are read before a
+	// request waits, so memory for bodies is bounded by MaxConns.
 	MaxInFlight int
 }
 
@@ -125,11 +128,28 @@ func (s *httpsServer) Register(path string, hook http.Handler) {
 	s.log.V(1).Info("Registered webhook", "path", path)
 }
 
-// bounded makes a request wait for a free slot; one still waiting after
-// ReadHeaderTimeout gets 503 (the API server then applies its
-// failurePolicy).
+// MaxBodyBytes is the largest request body read (controller-runtime's
+// admission handler reads at most as much).
+const MaxBodyBytes = 7 << 20
+
+// bounded reads a request's body (within ReadTimeout), then makes it wait
+// for a free review slot; one still waiting after ReadHeaderTimeout gets
+// 503 (the API server then applies its failurePolicy). Reading first keeps
+// a client that trickles its body from holding a slot.
 func (s *httpsServer) bounded(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+			if err != nil {
+				http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			if len(body) > MaxBodyBytes {
+				http.Error(w, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes), http.StatusRequestEntityTooLarge)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		wait := time.NewTimer(s.limits.ReadHeaderTimeout)
 		defer wait.Stop()
 		select {

@@ -264,3 +264,29 @@ func TestHTTPSInFlightLimit(t *testing.T) {
 		t.Errorf("first request: %d", code)
 	}
 }
+
+// A client trickling its body does not hold a review slot: a prompt
+// request is served while MaxInFlight such clients are connected.
+func TestHTTPSTricklingBodiesHoldNoSlot(t *testing.T) {
+	addr, client := startHTTPS(t, Limits{MaxInFlight: 2, ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 20 * time.Second}, ok())
+	for range 4 {
+		c, err := tls.Dial("tcp", addr, client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := io.WriteString(c, "POST /h HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: client}, Timeout: 10 * time.Second}
+	resp, err := hc.Post("https://"+addr+"/h", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("prompt request while 4 clients trickle their bodies (MaxInFlight 2): %d, want 200", resp.StatusCode)
+	}
+}
