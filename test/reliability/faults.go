@@ -161,30 +161,59 @@ func writeAtomic(path string, data []byte) error {
 	return os.Rename(tmp, path)
 }
 
-// brokenPolicy drops a Rego file that does not compile into the policy
-// directory during the load: the last good policy keeps answering, the
-// webhook stays ready, the error is counted in a metric.
+// brokenPolicy replaces a working custom policy by Rego that does not
+// compile, during the load: the last good policy (the custom rule
+// included) keeps answering, the webhook stays ready, the error is
+// counted in a metric; restoring the file is picked up again.
 func (s *suite) brokenPolicy(ctx context.Context, r *Row) {
+	pc := s.probe()
+	if pc == nil {
+		r.problem("no passing DaemonSet among the examples to build the probe from")
+		return
+	}
+	file := filepath.Join(s.c.PolicyDir(), "reliability_probe.rego")
+	if err := writeAtomic(file, []byte(probePolicy)); err != nil {
+		r.problem("writing the custom policy: %v", err)
+		return
+	}
+	defer os.Remove(file)
+	if _, ok := waitFor(ctx, time.Minute, func() bool { return s.probeDenied(ctx, pc) }); !ok {
+		r.problem("the custom policy did not take effect within a minute")
+		return
+	}
 	before := s.reloads(ctx, metrics.ReloadError)
 	stop := s.background(ctx, loadOptions{})
 	readyStop := s.readiness(ctx)
 	sleep(ctx, s.o.Fault/4)
-	file := filepath.Join(s.c.PolicyDir(), "broken.rego")
-	if err := writeAtomic(file, []byte("package modeguard.rules.broken\n\nviolations contains {\"msg\": x} if {\n")); err != nil {
+	broken := strings.Replace(probePolicy, "violations contains", "violations contains {\"msg\": x} if {\n", 1)
+	if err := writeAtomic(file, []byte(broken)); err != nil {
 		r.problem("writing the broken policy: %v", err)
 	}
 	if took, ok := waitFor(ctx, time.Minute, func() bool { return s.reloads(ctx, metrics.ReloadError) > before }); ok {
-		r.note("reload error counted (%s) %s after the file was written", metrics.PolicyReloadsTotal, took.Round(time.Millisecond))
+		r.note("reload error counted (%s) %s after the file was broken", metrics.PolicyReloadsTotal, took.Round(time.Millisecond))
 	} else {
 		r.problem("no reload error counted within a minute of writing broken Rego")
 	}
-	sleep(ctx, s.o.Fault/2)
+	probes, kept := 0, 0
+	for end := time.Now().Add(s.o.Fault / 2); time.Now().Before(end) && ctx.Err() == nil; sleep(ctx, 200*time.Millisecond) {
+		probes++
+		if s.probeDenied(ctx, pc) {
+			kept++
+		}
+	}
+	r.Requests += int64(probes)
+	if kept != probes {
+		r.Wrong += int64(probes - kept)
+		r.problem("the last good custom rule answered only %d of %d probes while the file was broken", kept, probes)
+	} else {
+		r.note("the last good policy (custom rule REL001 included) answered all %d probes while the file was broken", probes)
+	}
 	okBefore := s.reloads(ctx, metrics.ReloadSuccess)
-	if err := os.Remove(file); err != nil {
-		r.problem("removing the broken policy: %v", err)
+	if err := writeAtomic(file, []byte(probePolicy)); err != nil {
+		r.problem("restoring the policy: %v", err)
 	}
 	if _, ok := waitFor(ctx, time.Minute, func() bool { return s.reloads(ctx, metrics.ReloadSuccess) > okBefore }); !ok {
-		r.problem("no successful reload within a minute of removing the broken file")
+		r.problem("no successful reload within a minute of restoring the file")
 	}
 	sleep(ctx, s.o.Fault/4)
 	n, bad := readyStop()
@@ -193,6 +222,18 @@ func (s *suite) brokenPolicy(ctx context.Context, r *Row) {
 	if bad > 0 {
 		r.problem("/readyz failed %d of %d times while the broken policy was in the directory", bad, n)
 	}
+	if err := os.Remove(file); err != nil {
+		r.problem("removing the policy: %v", err)
+	}
+	if _, ok := waitFor(ctx, time.Minute, func() bool { return !s.probeDenied(ctx, pc) }); !ok {
+		r.problem("the custom rule still denied a minute after its file was removed")
+	}
+}
+
+// probeDenied reports whether the probe is denied by REL001 alone.
+func (s *suite) probeDenied(ctx context.Context, pc *Case) bool {
+	got, err := do(ctx, s.cl, pc)
+	return err == nil && got.Denied && len(got.Rules) == 1 && got.Rules[0] == "REL001"
 }
 
 const probeLabel = "reliability.modeguard.dev/probe"
@@ -242,12 +283,8 @@ func (s *suite) newPolicy(ctx context.Context, r *Row) {
 		r.problem("no passing DaemonSet among the examples to build the probe from")
 		return
 	}
-	denied := func() (bool, error) {
-		got, err := do(ctx, s.cl, pc)
-		return got.Denied && len(got.Rules) == 1 && got.Rules[0] == "REL001", err
-	}
-	if d, err := denied(); err != nil || d {
-		r.problem("probe before the policy: denied=%v err=%v, want admitted", d, err)
+	if got, err := do(ctx, s.cl, pc); err != nil || got.Denied {
+		r.problem("probe before the policy: %s, err=%v; want admitted", got, err)
 		return
 	}
 	pid := s.c.WebhookPID()
@@ -258,7 +295,7 @@ func (s *suite) newPolicy(ctx context.Context, r *Row) {
 		r.problem("writing the policy: %v", err)
 	}
 	probes := 0
-	if took, ok := waitFor(ctx, time.Minute, func() bool { probes++; d, _ := denied(); return d }); ok {
+	if took, ok := waitFor(ctx, time.Minute, func() bool { probes++; return s.probeDenied(ctx, pc) }); ok {
 		r.note("new rule REL001 denying %s %s after the file was written", pc.Name, took.Round(time.Millisecond))
 	} else {
 		r.problem("the new rule did not take effect within a minute")
@@ -267,7 +304,11 @@ func (s *suite) newPolicy(ctx context.Context, r *Row) {
 	if err := os.Remove(file); err != nil {
 		r.problem("removing the policy: %v", err)
 	}
-	if took, ok := waitFor(ctx, time.Minute, func() bool { probes++; d, err := denied(); return !d && err == nil }); ok {
+	if took, ok := waitFor(ctx, time.Minute, func() bool {
+		probes++
+		got, err := do(ctx, s.cl, pc)
+		return err == nil && !got.Denied
+	}); ok {
 		r.note("probe admitted again %s after the file was removed", took.Round(time.Millisecond))
 	} else {
 		r.problem("the removed rule still denied after a minute")

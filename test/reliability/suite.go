@@ -234,7 +234,7 @@ type scenario struct {
 func (s *suite) scenarios() []scenario {
 	return []scenario{
 		{"Load", fmt.Sprintf("sustained mixed load through kube-apiserver (%s, %d clients)", s.o.Soak, s.o.Workers), s.soak},
-		{"Faults during load", "custom policy replaced by broken Rego", s.brokenPolicy},
+		{"Faults during load", "custom policy replaced by broken Rego, then restored", s.brokenPolicy},
 		{"Faults during load", "new valid policy added, then removed", s.newPolicy},
 		{"Faults during load", "serving certificate and CA rotated", s.rotateCert},
 		{"Faults during load", "webhook killed (SIGKILL) and restarted", s.killWebhook},
