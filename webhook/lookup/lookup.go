@@ -167,12 +167,22 @@ func (c *Cache) Consumers(namespace, configMap string) []runtime.Object {
 	for _, kind := range workloadKinds {
 		obj, list := kind()
 		began := time.Now()
+		k := kindOf(fmt.Sprintf("%T", obj))
 		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}); err != nil {
-			c.log.Error(err, "Listing agent workloads from the cache", "namespace", namespace, "configMap", configMap)
+			// Not synced yet (a request right after start), or broken:
+			// the API server answers instead of an empty list.
+			live, lerr := c.liveConsumers(ctx, list, namespace, configMap)
+			if lerr != nil {
+				c.log.Error(errors.Join(err, lerr), "Listing agent workloads from the cache and from the API server", "namespace", namespace, "configMap", configMap)
+				continue
+			}
+			c.log.Info("The cache could not answer: consumers read live", "kind", k, "namespace", namespace, "configMap", configMap, "error", err.Error())
+			c.watches.staleRead(k)
+			out = append(out, live...)
 			continue
 		}
 		cached := items(list)
-		if k := kindOf(fmt.Sprintf("%T", obj)); c.watches.Behind(k) {
+		if c.watches.Behind(k) {
 			if live, err := c.liveConsumers(ctx, list, namespace, configMap); err == nil {
 				c.watches.staleRead(k)
 				if sameObjects(cached, live) {

@@ -1,6 +1,8 @@
 package lookup
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/modeguard/modeguard/webhook/admittest"
 )
@@ -90,5 +93,25 @@ func TestWatchEventsMarkCurrent(t *testing.T) {
 	w.caughtUp("ConfigMap", time.Now())
 	if w.Behind("ConfigMap") {
 		t.Error("a read after the break that agreed left the kind behind")
+	}
+}
+
+// A cache that cannot answer (not synced yet, right after start) does not
+// pass for "no consumers": the API server answers, counted as a stale read.
+func TestConsumersReadLiveWhenTheCacheCannotAnswer(t *testing.T) {
+	t.Parallel()
+	ds := admittest.Find[*appsv1.DaemonSet](t, admittest.Example(t, "mg001-fires"))
+	failing := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).
+		WithInterceptorFuncs(interceptor.Funcs{List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
+			return errors.New("timed out waiting for cache to be synced")
+		}}).Build()
+	live := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(ds.DeepCopy()).Build()
+	w := NewWatches()
+	stale := 0
+	w.OnStaleRead = func(string) { stale++ }
+	c := &Cache{reader: failing, live: live, log: logr.Discard(), watches: w}
+	got := c.Consumers(ds.Namespace, "alloy")
+	if len(got) != 1 || stale != 3 {
+		t.Errorf("got %d consumers and %d stale reads, want the DaemonSet (read live) and 3 (one per workload kind)", len(got), stale)
 	}
 }
