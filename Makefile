@@ -38,8 +38,10 @@ k8s-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s
 ##@ Test
 
 .PHONY: test
-test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefly) and against a real kube-apiserver.
-	$(GOTEST) -count=1 ./...
+test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefly), against a real kube-apiserver, and make reliability's short form.
+	$(GOTEST) -count=1 $$($(GO) list ./... | grep -v /test/reliability)
+	@# Alone: its scenarios hold answers to the webhook's 3 s timeout.
+	$(GOTEST) -count=1 -timeout 15m ./test/reliability
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 .PHONY: test-short
