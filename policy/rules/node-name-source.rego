@@ -45,15 +45,16 @@ violations contains v if {
 	})
 }
 
-# Env vars a node-name expression reads, each with the first place reading it.
-env_reads[var] := first if {
-	some [_, _, nn] in node_names
+# The places reading each env var of a node-name expression, as
+# [file, component id, line, column]: one pass over node_names, so that
+# finding the first place of every var stays linear in components.
+env_places[var] contains [lib.files[i].file, id, nn.range.start.line, nn.range.start.column] if {
+	some [i, id, nn] in node_names
 	some var in nn.envVars
-	first := min({[lib.files[i].file, id, x.range.start.line, x.range.start.column] |
-		some [i, id, x] in node_names
-		var in x.envVars
-	})
 }
+
+# Env vars a node-name expression reads, each with the first place reading it.
+env_reads[var] := min(places) if some var, places in env_places
 
 violations contains v if {
 	lib.daemonset
