@@ -2,9 +2,10 @@ package policy
 
 import (
 	"context"
-	"github.com/modeguard/modeguard/internal/benchconfig"
+	"fmt"
 	"testing"
 
+	"github.com/modeguard/modeguard/internal/benchconfig"
 	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
 )
@@ -66,6 +67,45 @@ func BenchmarkDecision(b *testing.B) {
 				n = len(e.Resolve(vs, Scope{}))
 			}
 			b.ReportMetric(float64(n), "decisions")
+		})
+	}
+}
+
+// BenchmarkEvaluateComponents evaluates every rule on configs of 100 to
+// 2,000 components (benchconfig.LargeComponents, in files of at most 500,
+// riverconfig.MaxComponents), the input already converted: how rule
+// evaluation grows with components. ns/component should stay flat.
+func BenchmarkEvaluateComponents(b *testing.B) {
+	const perFile = 500
+	for _, n := range []int{100, 500, 1000, 2000} {
+		b.Run(fmt.Sprintf("%d", n), func(b *testing.B) {
+			e, err := New(context.Background(), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			in := benchInput(b, benchconfig.Typical)
+			in.Config.Files = nil
+			for i := 0; i*perFile < n; i++ {
+				f := riverconfig.Parse(fmt.Sprintf("config-%d.alloy", i), []byte(benchconfig.LargeComponents(min(perFile, n-i*perFile))))
+				if len(f.Errors) > 0 || len(f.Unverifiable) > 0 {
+					b.Fatalf("file %d: errors %v, unverifiable %v", i, f.Errors, f.Unverifiable)
+				}
+				in.Config.Files = append(in.Config.Files, f)
+			}
+			v, err := ToValue(in)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			var vs []Violation
+			for b.Loop() {
+				if vs, err = e.EvaluateValue(ctx, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/component")
+			b.ReportMetric(float64(len(vs)), "violations")
 		})
 	}
 }

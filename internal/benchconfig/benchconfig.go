@@ -70,7 +70,26 @@ loki.write "default" {
 func Large(lines int) string {
 	var b strings.Builder
 	for i := 0; b.Len() == 0 || strings.Count(b.String(), "\n") < lines; i++ {
-		fmt.Fprintf(&b, `discovery.kubernetes "pods_%[1]d" {
+		writeLarge(&b, i)
+	}
+	return b.String()
+}
+
+// LargeComponents is Large with n components (rounded up to a multiple of
+// PerRepeat), for measuring how a stage grows with components.
+func LargeComponents(n int) string {
+	var b strings.Builder
+	for i := 0; i*PerRepeat < n; i++ {
+		writeLarge(&b, i)
+	}
+	return b.String()
+}
+
+// PerRepeat is the number of components of one repeat of Large's two blocks.
+const PerRepeat = 10
+
+func writeLarge(b *strings.Builder, i int) {
+	fmt.Fprintf(b, `discovery.kubernetes "pods_%[1]d" {
   role = "pod"
   namespaces {
     names = ["team-%[1]d"]
@@ -97,7 +116,7 @@ prometheus.scrape "pods_%[1]d" {
 }
 
 `, i)
-		fmt.Fprintf(&b, `discovery.kubernetes "local_%[1]d" {
+	fmt.Fprintf(b, `discovery.kubernetes "local_%[1]d" {
   role = "pod"
   selectors {
     role  = "pod"
@@ -141,6 +160,4 @@ prometheus.scrape "s_%[1]d" {
 }
 
 `, i)
-	}
-	return b.String()
 }
