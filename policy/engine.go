@@ -312,12 +312,16 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violatio
 
 func (c *compiled) violation(it any) (Violation, error) {
 	var v Violation
-	raw, err := json.Marshal(it)
-	if err != nil {
-		return v, fmt.Errorf("%w: %v", ErrEvaluation, err)
-	}
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return v, fmt.Errorf("%w: violation %s: %v", ErrEvaluation, raw, err)
+	m, ok := it.(map[string]any)
+	if !ok || !decodeViolation(m, &v) {
+		v = Violation{}
+		raw, err := json.Marshal(it)
+		if err != nil {
+			return v, fmt.Errorf("%w: %v", ErrEvaluation, err)
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return v, fmt.Errorf("%w: violation %s: %v", ErrEvaluation, raw, err)
+		}
 	}
 	r := c.catalog.byPkg[v.Package]
 	if r == nil {
@@ -328,6 +332,7 @@ func (c *compiled) violation(it any) (Violation, error) {
 		return v, fmt.Errorf("%w: rule %s yielded action %q, want deny, fix, warn or audit", ErrEvaluation, r.ID, v.Action)
 	}
 	if v.Message == "" {
+		raw, _ := json.Marshal(it)
 		return v, fmt.Errorf("%w: rule %s yielded a violation without msg: %s", ErrEvaluation, r.ID, raw)
 	}
 	if v.Target == "" {
