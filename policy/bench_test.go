@@ -10,7 +10,7 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
-func benchInput(b *testing.B, config string) *Input {
+func benchInput(b testing.TB, config string) *Input {
 	b.Helper()
 	data := []byte(`apiVersion: apps/v1
 kind: DaemonSet

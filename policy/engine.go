@@ -16,6 +16,8 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/modeguard/modeguard/riverconfig"
 )
 
 // entryQuery collects the violations of every rule package.
@@ -49,6 +51,11 @@ type Options struct {
 	PolicyDir string
 	// Settings tune actions; nil means defaults.
 	Settings *Settings
+	// FileCacheEntries and FileCacheBytes bound the engine's FileCache
+	// (see ParseConfig): 0 for DefaultFileCacheEntries and
+	// DefaultFileCacheBytes; a negative FileCacheEntries for no cache.
+	FileCacheEntries int
+	FileCacheBytes   int64
 }
 
 // Engine evaluates the rule catalog. It compiles once per (re)load and
@@ -57,6 +64,7 @@ type Engine struct {
 	settings  *Settings
 	policyDir string
 	builtin   []source
+	files     *FileCache // nil: no cache
 
 	mu  sync.RWMutex
 	cur *compiled
@@ -80,6 +88,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		s = &Settings{}
 	}
 	e := &Engine{settings: s, policyDir: opts.PolicyDir, builtin: b}
+	if opts.FileCacheEntries >= 0 {
+		e.files = NewFileCache(opts.FileCacheEntries, opts.FileCacheBytes)
+	}
 	c, err := e.compile(ctx)
 	if err != nil {
 		return nil, err
@@ -229,10 +240,28 @@ type FixRequest struct {
 // ErrEvaluation marks a failed evaluation (timeout, bad rule output).
 var ErrEvaluation = errors.New("policy evaluation failed")
 
+// ParseConfig is riverconfig.Parse through the engine's FileCache: the
+// facts of a text parsed recently under the same name are returned again,
+// shared (nothing may modify them), and Evaluate finds their Rego value
+// already built.
+func (e *Engine) ParseConfig(filename string, src []byte) *riverconfig.Facts {
+	return e.files.Parse(filename, src)
+}
+
+// FileCache is the engine's cache of parsed files (nil when disabled).
+func (e *Engine) FileCache() *FileCache { return e.files }
+
 // Evaluate runs every rule on the input and returns the violations sorted by
-// rule id, file, line and message.
+// rule id, file, line and message. Config files that came from ParseConfig
+// are converted to Rego values once.
 func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
-	v, err := ToValue(in)
+	var v ast.Value
+	var err error
+	if e.files != nil {
+		v, err = e.files.inputValue(in)
+	} else {
+		v, err = ToValue(in)
+	}
 	if err != nil {
 		return nil, err
 	}

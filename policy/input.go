@@ -50,7 +50,8 @@ type Config struct {
 	Error string `json:"error,omitempty"`
 	// Index maps file → component id → the component's position in that
 	// file's components (the first, when templates repeat an id), so rules
-	// look components up in constant time. ToValue fills it.
+	// look components up in constant time. ToValue fills it; Engine.Evaluate
+	// builds it into the Rego value only, once per file of its FileCache.
 	Index map[string]map[string]int `json:"index"`
 }
 

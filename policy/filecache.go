@@ -1,0 +1,233 @@
+package policy
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/modeguard/modeguard/riverconfig"
+)
+
+// Default bounds of an engine's FileCache.
+const (
+	DefaultFileCacheEntries = 256
+	DefaultFileCacheBytes   = 16 << 20
+)
+
+// fileCost estimates what an entry holds: its facts and their Rego value
+// take about 130 bytes per byte of River text (measured on
+// benchconfig.Typical and Large(3000): facts 17-19x, value 106-110x).
+func fileCost(src []byte) int64 { return 4096 + 128*int64(len(src)) }
+
+// FileCache holds config files parsed by riverconfig.Parse, and the Rego
+// value of each, by file name and the sha256 of the text: a text seen again
+// (the pass after a fix, the validating webhook reviewing what the mutating
+// one fixed, a repeated request) is neither parsed nor converted again. It
+// is an LRU bounded by entries and by an estimate of the bytes held, safe
+// for concurrent use. The facts it returns are shared by every caller:
+// nothing may modify them.
+type FileCache struct {
+	mu       sync.Mutex
+	lru      *simplelru.LRU[fileKey, *fileEntry]
+	byFacts  map[*riverconfig.Facts]*fileEntry
+	bytes    int64
+	maxBytes int64
+
+	hits, misses atomic.Int64
+}
+
+type fileKey [sha256.Size]byte
+
+// fileEntry is one parsed text. Its Rego value is built on first use.
+type fileEntry struct {
+	facts *riverconfig.Facts
+	cost  int64
+
+	once  sync.Once
+	value *ast.Term // the facts as the rules read them
+	index *ast.Term // component id → position: this file's Config.Index
+	err   error
+}
+
+// NewFileCache returns a cache of at most entries texts and about maxBytes
+// bytes (DefaultFileCacheEntries and DefaultFileCacheBytes for values <= 0).
+// A text whose entry alone would exceed maxBytes is parsed, not kept.
+func NewFileCache(entries int, maxBytes int64) *FileCache {
+	if entries <= 0 {
+		entries = DefaultFileCacheEntries
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultFileCacheBytes
+	}
+	c := &FileCache{byFacts: map[*riverconfig.Facts]*fileEntry{}, maxBytes: maxBytes}
+	c.lru, _ = simplelru.NewLRU(entries, func(_ fileKey, e *fileEntry) {
+		// Called with c.mu held, from Add and RemoveOldest.
+		delete(c.byFacts, e.facts)
+		c.bytes -= e.cost
+	})
+	return c
+}
+
+// Parse is riverconfig.Parse(filename, src), from the cache when the same
+// text was parsed under the same name. A nil cache parses every time.
+func (c *FileCache) Parse(filename string, src []byte) *riverconfig.Facts {
+	if c == nil {
+		return riverconfig.Parse(filename, src)
+	}
+	k := fileKeyOf(filename, src)
+	c.mu.Lock()
+	e, ok := c.lru.Get(k)
+	c.mu.Unlock()
+	if ok {
+		c.hits.Add(1)
+		return e.facts
+	}
+	c.misses.Add(1)
+	f := riverconfig.Parse(filename, src)
+	cost := fileCost(src)
+	if cost > c.maxBytes {
+		return f
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.lru.Get(k); ok { // parsed meanwhile by another request
+		return e.facts
+	}
+	c.lru.Add(k, &fileEntry{facts: f, cost: cost})
+	e, _ = c.lru.Peek(k)
+	c.byFacts[f] = e
+	c.bytes += cost
+	for c.bytes > c.maxBytes {
+		c.lru.RemoveOldest()
+	}
+	return f
+}
+
+// Stats returns how many Parse calls found their text in the cache, and
+// how many parsed it.
+func (c *FileCache) Stats() (hits, misses int64) {
+	if c == nil {
+		return 0, 0
+	}
+	return c.hits.Load(), c.misses.Load()
+}
+
+// Len is the number of texts held.
+func (c *FileCache) Len() int {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lru.Len()
+}
+
+func fileKeyOf(filename string, src []byte) fileKey {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(filename)))
+	h.Write(n[:])
+	h.Write([]byte(filename))
+	h.Write(src)
+	var k fileKey
+	h.Sum(k[:0])
+	return k
+}
+
+// fileValue returns the Rego value of f and of its component index: from
+// the cache when f came from it, else converted now.
+func (c *FileCache) fileValue(f *riverconfig.Facts) (value, index *ast.Term, err error) {
+	var e *fileEntry
+	if c != nil {
+		c.mu.Lock()
+		e = c.byFacts[f]
+		c.mu.Unlock()
+	}
+	if e == nil {
+		return convertFile(f)
+	}
+	e.once.Do(func() { e.value, e.index, e.err = convertFile(f) })
+	return e.value, e.index, e.err
+}
+
+func convertFile(f *riverconfig.Facts) (value, index *ast.Term, err error) {
+	v, err := toAST(reflect.ValueOf(f))
+	if err != nil {
+		return nil, nil, fmt.Errorf("file %s: %w", f.File, err)
+	}
+	seen := make(map[string]bool, len(f.Components))
+	items := make([][2]*ast.Term, 0, len(f.Components))
+	for i, comp := range f.Components {
+		if !seen[comp.ID] {
+			seen[comp.ID] = true
+			items = append(items, [2]*ast.Term{ast.StringTerm(comp.ID), ast.InternedTerm(i)})
+		}
+	}
+	return ast.NewTerm(v), ast.NewTerm(ast.NewObject(items...)), nil
+}
+
+// inputValue is ToValue with the files of in.Config converted through c.
+// It leaves in.Config.Index alone: the index goes into the value only.
+func (c *FileCache) inputValue(in *Input) (ast.Value, error) {
+	if in.Config == nil {
+		return ToValue(in)
+	}
+	if in.APIVersion == "" {
+		in.APIVersion = InputAPIVersion
+	}
+	rest := *in
+	rest.Config = nil
+	v, err := toAST(reflect.ValueOf(&rest))
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy input: %w", err)
+	}
+	cfg, err := c.configValue(in.Config)
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy input: config: %w", err)
+	}
+	obj := v.(ast.Object)
+	obj.Insert(ast.StringTerm("config"), cfg)
+	return obj, nil
+}
+
+// configValue converts cfg as toAST would after cfg.index(), the files and
+// their index through c.
+func (c *FileCache) configValue(cfg *Config) (*ast.Term, error) {
+	rest := *cfg
+	rest.Files, rest.Index = nil, nil
+	v, err := toAST(reflect.ValueOf(&rest))
+	if err != nil {
+		return nil, err
+	}
+	files := ast.NullTerm()
+	index := make(map[string]*ast.Term, len(cfg.Files))
+	if cfg.Files != nil {
+		terms := make([]*ast.Term, len(cfg.Files))
+		for i, f := range cfg.Files {
+			if f == nil {
+				terms[i] = ast.NullTerm()
+				continue
+			}
+			fv, idx, err := c.fileValue(f)
+			if err != nil {
+				return nil, fmt.Errorf("files: %w", err)
+			}
+			terms[i], index[f.File] = fv, idx
+		}
+		files = ast.ArrayTerm(terms...)
+	}
+	items := make([][2]*ast.Term, 0, len(index))
+	for name, idx := range index {
+		items = append(items, [2]*ast.Term{ast.StringTerm(name), idx})
+	}
+	obj := v.(ast.Object)
+	obj.Insert(ast.StringTerm("files"), files)
+	obj.Insert(ast.StringTerm("index"), ast.NewTerm(ast.NewObject(items...)))
+	return ast.NewTerm(obj), nil
+}

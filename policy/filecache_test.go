@@ -1,0 +1,177 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sync"
+	"testing"
+
+	"github.com/modeguard/modeguard/internal/benchconfig"
+	"github.com/modeguard/modeguard/riverconfig"
+	"github.com/modeguard/modeguard/workload"
+)
+
+// goldenTexts are the River texts of riverconfig's golden scenarios, by
+// file name.
+func goldenTexts(t *testing.T) map[string][]byte {
+	t.Helper()
+	paths, err := filepath.Glob("../riverconfig/testdata/*/input.*")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no golden configs: %v", err)
+	}
+	out := map[string][]byte{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(filepath.Dir(p))+filepath.Ext(p)] = b
+	}
+	return out
+}
+
+// TestFileCacheValue: the input value built from the cache is the one
+// ToValue builds, whether the files came from the cache (converted once,
+// then reused) or not, for every golden config, several files in one
+// config, no files and no config.
+func TestFileCacheValue(t *testing.T) {
+	t.Parallel()
+	c := NewFileCache(0, 0)
+	workloads := golden[workload.Facts](t, "../workload/testdata/*/facts.json")
+	texts := goldenTexts(t)
+	var all []*riverconfig.Facts
+	var inputs []*Input
+	i := 0
+	for name, src := range texts {
+		w := workloads[i%len(workloads)]
+		i++
+		f := c.Parse(name, src)
+		all = append(all, f)
+		inputs = append(inputs,
+			&Input{Subject: Subject{Kind: "ConfigMap", Name: "cm"}, Mode: w.Mode, Workload: w, Config: &Config{Name: "cm", Files: []*riverconfig.Facts{f}}},
+			&Input{Subject: Subject{Kind: "ConfigMap", Name: "cm"}, Config: &Config{Name: "cm", Files: []*riverconfig.Facts{riverconfig.Parse(name, src)}, Error: "x"}})
+	}
+	inputs = append(inputs,
+		&Input{Config: &Config{Name: "all", Files: all}},
+		&Input{Config: &Config{Name: "dup", Files: []*riverconfig.Facts{all[0], all[1], all[0]}}},
+		&Input{Config: &Config{Name: "same name", Files: []*riverconfig.Facts{
+			c.Parse("same.alloy", []byte(benchconfig.Typical)), c.Parse("same.alloy", []byte(benchconfig.LargeComponents(10)))}}},
+		&Input{Config: &Config{Name: "none", Files: []*riverconfig.Facts{}}},
+		&Input{Config: &Config{Name: "nil"}},
+		&Input{})
+	for round := range 2 {
+		for i, in := range inputs {
+			got, err := c.inputValue(in)
+			if err != nil {
+				t.Fatalf("input %d: %v", i, err)
+			}
+			want, err := ToValue(in)
+			if err != nil {
+				t.Fatalf("input %d: %v", i, err)
+			}
+			if got.Compare(want) != 0 {
+				t.Fatalf("round %d, input %d: the cached value differs from ToValue's:\n got %v\nwant %v", round, i, got, want)
+			}
+		}
+	}
+}
+
+func TestFileCacheBounds(t *testing.T) {
+	t.Parallel()
+	a, b, x := []byte(`a "x" { }`), []byte(`b "x" { }`), []byte(`x "x" { }`)
+
+	c := NewFileCache(2, 1<<30)
+	fa := c.Parse("f.alloy", a)
+	if c.Parse("f.alloy", append([]byte(nil), a...)) != fa {
+		t.Error("the same text under the same name: parsed again, want the cached facts")
+	}
+	if c.Parse("g.alloy", a) == fa {
+		t.Error("the same text under another name: got the facts of the first name")
+	}
+	c.Parse("f.alloy", b)
+	if got := c.Len(); got != 2 {
+		t.Errorf("entries: got %d, want 2", got)
+	}
+	if c.Parse("f.alloy", a) == fa {
+		t.Error("the least recently used text is still cached past the entry bound")
+	}
+	if hits, misses := c.Stats(); hits != 1 || misses != 4 {
+		t.Errorf("stats: got %d hits, %d misses, want 1 and 4", hits, misses)
+	}
+
+	c = NewFileCache(100, 2*fileCost(a))
+	for _, src := range [][]byte{a, b, x} {
+		c.Parse("f.alloy", src)
+	}
+	if got := c.Len(); got != 2 {
+		t.Errorf("entries under a byte bound of two: got %d, want 2", got)
+	}
+	c.mu.Lock()
+	if len(c.byFacts) != c.lru.Len() || c.bytes != 2*fileCost(a) {
+		t.Errorf("book-keeping: %d facts, %d entries, %d bytes; want 2, 2, %d", len(c.byFacts), c.lru.Len(), c.bytes, 2*fileCost(a))
+	}
+	c.mu.Unlock()
+
+	c = NewFileCache(100, fileCost(a)-1)
+	if f := c.Parse("f.alloy", a); len(f.Components) != 1 || c.Len() != 0 {
+		t.Errorf("a text over the byte bound: %d components, %d entries; want it parsed, not kept", len(f.Components), c.Len())
+	}
+
+	var none *FileCache
+	if f := none.Parse("f.alloy", a); len(f.Components) != 1 {
+		t.Errorf("nil cache: got %d components, want 1", len(f.Components))
+	}
+}
+
+// TestFileCacheConcurrent evaluates texts shared through the cache from
+// many goroutines (run with -race): every evaluation decides what an
+// engine without the cache decides.
+func TestFileCacheConcurrent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e, err := New(ctx, Options{FileCacheEntries: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := New(ctx, Options{FileCacheEntries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{benchconfig.Typical, benchconfig.LargeComponents(40), benchconfig.LargeComponents(20), "a = ["}
+	want := make([][]Violation, len(texts))
+	w := benchInput(t, "").Workload
+	input := func(f *riverconfig.Facts) *Input {
+		return &Input{Subject: Subject{Kind: "ConfigMap", Name: "cm"}, Mode: "daemonset", Workload: w, Config: &Config{Name: "cm", Files: []*riverconfig.Facts{f}}}
+	}
+	for i, s := range texts {
+		if want[i], err = plain.Evaluate(ctx, input(riverconfig.Parse("config.alloy", []byte(s)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 20 {
+				k := (g + i) % len(texts)
+				got, err := e.Evaluate(ctx, input(e.ParseConfig("config.alloy", []byte(texts[k]))))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !reflect.DeepEqual(got, want[k]) {
+					errs <- fmt.Errorf("text %d: got %v, want %v", k, got, want[k])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
