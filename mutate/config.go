@@ -46,16 +46,21 @@ var nodePrefix = map[string]string{
 // A component id held by several components (in foreach or declare bodies)
 // fixes each of them.
 func Config(file string, src []byte, fix policy.FixRequest) ([]byte, error) {
-	out, _, err := fixConfig(file, src, fix)
+	out, _, err := fixConfig(file, src, fix, nil)
 	if err != nil {
 		return src, err
 	}
 	return out, nil
 }
 
-// fixConfig returns the fixed text and the edits that made it from src.
-func fixConfig(file string, src []byte, fix policy.FixRequest) ([]byte, []edit, error) {
-	edits, err := planConfig(file, src, fix)
+// parseFunc parses River text as riverconfig.Parse does, possibly through
+// a cache (its facts are then shared: read-only).
+type parseFunc = func(filename string, src []byte) *riverconfig.Facts
+
+// fixConfig returns the fixed text and the edits that made it from src. It
+// parses src with parse, riverconfig.Parse when nil.
+func fixConfig(file string, src []byte, fix policy.FixRequest, parse parseFunc) ([]byte, []edit, error) {
+	edits, err := planConfig(file, src, fix, parse)
 	if err != nil || len(edits) == 0 {
 		return src, nil, err
 	}
@@ -63,16 +68,39 @@ func fixConfig(file string, src []byte, fix policy.FixRequest) ([]byte, []edit, 
 	if err != nil {
 		return src, nil, fmt.Errorf("fix %s on %s: %w", fix.Name, file, err)
 	}
-	// The River parser alone decides whether the result parses; the facts
-	// riverconfig builds on top are not needed here.
-	if _, err := riverparser.ParseFile(file, out); err != nil {
+	if err := checkParses(file, out, parse); err != nil {
 		return src, nil, notApplicablef("fix %s on %s would not parse (%v): not changed", fix.Name, file, err)
 	}
 	return out, edits, nil
 }
 
-// planConfig computes the edits of one fix.
-func planConfig(file string, src []byte, fix policy.FixRequest) ([]edit, error) {
+// checkParses says why the River parser refuses src, nil when it accepts
+// it. The River parser alone decides, not the facts riverconfig builds on
+// top. With a parse function (a cache the next evaluation reads), facts
+// without errors say it accepted src (riverconfig.Parse ran it); otherwise
+// it is asked, since riverconfig does not hand a file past its limits to it.
+func checkParses(file string, src []byte, parse parseFunc) error {
+	if parse != nil {
+		if f := parse(file, src); len(f.Errors) == 0 && !tooLarge(f) {
+			return nil
+		}
+	}
+	_, err := riverparser.ParseFile(file, src)
+	return err
+}
+
+func tooLarge(f *riverconfig.Facts) bool {
+	for _, u := range f.Unverifiable {
+		if u.Kind == riverconfig.UnverifiableTooLarge {
+			return true
+		}
+	}
+	return false
+}
+
+// planConfig computes the edits of one fix, parsing src with parse
+// (riverconfig.Parse when nil).
+func planConfig(file string, src []byte, fix policy.FixRequest, parse parseFunc) ([]edit, error) {
 	switch fix.Name {
 	case FixNodeSelector, FixNodeNameExpression, FixClusteringBlock:
 	case FixNodeNameEnv, FixClusterFlags:
@@ -103,7 +131,10 @@ func planConfig(file string, src []byte, fix policy.FixRequest) ([]edit, error) 
 		}
 	}
 
-	facts := riverconfig.Parse(file, src)
+	if parse == nil {
+		parse = riverconfig.Parse
+	}
+	facts := parse(file, src)
 	if len(facts.Errors) > 0 {
 		d := facts.Errors[0]
 		return nil, notApplicablef("%s does not parse (%d:%d: %s)", file, d.Line, d.Column, d.Message)

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
 )
 
@@ -69,6 +70,11 @@ func stringParam(fix policy.FixRequest, name string) (string, error) {
 // untouched. A key missing from data (or held in binaryData) is
 // ErrNotApplicable.
 func ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest) error {
+	return configMap(cm, key, fix, nil)
+}
+
+// configMap is ConfigMap, parsing with parse (nil: riverconfig.Parse).
+func configMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest, parse parseFunc) error {
 	if cm == nil {
 		return notApplicablef("fix %s: no ConfigMap", fix.Name)
 	}
@@ -76,7 +82,7 @@ func ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest) error {
 	if !ok {
 		return notApplicablef("fix %s: ConfigMap %s has no data key %q", fix.Name, objectName(cm.Namespace, cm.Name), key)
 	}
-	out, err := Config(key, []byte(src), fix)
+	out, _, err := fixConfig(key, []byte(src), fix, parse)
 	if err != nil {
 		return fmt.Errorf("ConfigMap %s key %q: %w", objectName(cm.Namespace, cm.Name), key, err)
 	}
@@ -90,9 +96,11 @@ func ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest) error {
 // is ready to use; it exists for callers that take the fixer as an interface.
 type Fixer struct{}
 
-// ConfigMap calls the package function ConfigMap.
-func (Fixer) ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest) error {
-	return ConfigMap(cm, key, fix)
+// ConfigMap is the package function ConfigMap, parsing the key's text and
+// checking the fixed text with parse (riverconfig.Parse through a cache,
+// see review.Fixer).
+func (Fixer) ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest, parse func(filename string, src []byte) *riverconfig.Facts) error {
+	return configMap(cm, key, fix, parse)
 }
 
 // Workload calls the package function Workload.

@@ -110,7 +110,7 @@ func checkFix(t *testing.T, file string, src []byte, fix policy.FixRequest) {
 	if f := riverconfig.Parse(file, out); len(f.Errors) > 0 {
 		t.Fatalf("%s %v: result does not parse: %v\n%s", file, fix, f.Errors, out)
 	}
-	_, edits, err := fixConfig(file, src, fix)
+	_, edits, err := fixConfig(file, src, fix, nil)
 	if err != nil {
 		t.Fatalf("%s %v: fixConfig: %v", file, fix, err)
 	}

@@ -93,10 +93,10 @@ type slowFixer struct {
 	calls *atomic.Int32
 }
 
-func (f slowFixer) ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest) error {
+func (f slowFixer) ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest, parse func(string, []byte) *riverconfig.Facts) error {
 	f.calls.Add(1)
 	time.Sleep(f.pause)
-	return mutate.Fixer{}.ConfigMap(cm, key, fix)
+	return mutate.Fixer{}.ConfigMap(cm, key, fix, parse)
 }
 
 func (f slowFixer) Workload(obj runtime.Object, facts *workload.Facts, fix policy.FixRequest) error {

@@ -127,7 +127,7 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 		if _, ok := p.cm.Data[d.File]; !ok {
 			return fmt.Errorf("ConfigMap %s/%s has no key %q", p.cm.Namespace, p.cm.Name, d.File)
 		}
-		if err := p.rv.Fixer.ConfigMap(p.cm, d.File, *d.Fix); err != nil {
+		if err := p.rv.Fixer.ConfigMap(p.cm, d.File, *d.Fix, p.rv.Engine.ParseConfig); err != nil {
 			return err
 		}
 		p.cmChanged = true
@@ -210,7 +210,7 @@ func (p *pairing) input(ctx context.Context) (*policy.Input, *workload.Facts, er
 			if err := ctx.Err(); err != nil {
 				return nil, nil, err
 			}
-			c.Files = append(c.Files, riverconfig.Parse(k, []byte(p.cm.Data[k])))
+			c.Files = append(c.Files, p.rv.Engine.ParseConfig(k, []byte(p.cm.Data[k])))
 		}
 		in.Config = c
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
 )
 
@@ -61,7 +62,7 @@ func ids(fs []review.Finding) []string {
 // failingFixer fails every fix; noopFixer changes nothing.
 type failingFixer struct{}
 
-func (failingFixer) ConfigMap(*corev1.ConfigMap, string, policy.FixRequest) error {
+func (failingFixer) ConfigMap(*corev1.ConfigMap, string, policy.FixRequest, func(string, []byte) *riverconfig.Facts) error {
 	return errors.New("disk on fire")
 }
 func (failingFixer) Workload(runtime.Object, *workload.Facts, policy.FixRequest) error {
@@ -70,7 +71,9 @@ func (failingFixer) Workload(runtime.Object, *workload.Facts, policy.FixRequest)
 
 type noopFixer struct{}
 
-func (noopFixer) ConfigMap(*corev1.ConfigMap, string, policy.FixRequest) error      { return nil }
+func (noopFixer) ConfigMap(*corev1.ConfigMap, string, policy.FixRequest, func(string, []byte) *riverconfig.Facts) error {
+	return nil
+}
 func (noopFixer) Workload(runtime.Object, *workload.Facts, policy.FixRequest) error { return nil }
 
 func TestReview(t *testing.T) {
