@@ -17,86 +17,219 @@ import (
 // "-" honoured), pointers, maps with string keys, slices, strings, bools and
 // numbers. Values of types that marshal themselves go through encoding/json.
 // The policy input is converted on every admission, so this is on the hot
-// path; TestToASTMatchesJSON checks it against the JSON round trip.
+// path: each type gets an encoder once (as encoding/json does), object keys
+// are terms shared by every object of a type, and booleans, small integers
+// and empty strings are OPA's interned terms. TestToASTMatchesJSON checks it
+// against the JSON round trip.
 func toAST(v reflect.Value) (ast.Value, error) {
+	t, err := termOf(v)
+	if err != nil {
+		return nil, err
+	}
+	return t.Value, nil
+}
+
+func termOf(v reflect.Value) (*ast.Term, error) {
 	if !v.IsValid() {
-		return ast.NullValue, nil
+		return ast.InternedNullTerm, nil
 	}
-	if v.Type().Implements(jsonMarshaler) && (v.Kind() != reflect.Pointer || !v.IsNil()) {
-		return viaJSON(v.Interface())
+	return encoderOf(v.Type())(v)
+}
+
+// encoder converts values of one type.
+type encoder func(v reflect.Value) (*ast.Term, error)
+
+var encoders sync.Map // reflect.Type → encoder
+
+// encoderOf returns the encoder of t, building it on first use. A type that
+// contains itself gets, while its encoder is being built, one that waits
+// for it (encoding/json's typeEncoder does the same).
+func encoderOf(t reflect.Type) encoder {
+	if e, ok := encoders.Load(t); ok {
+		return e.(encoder)
 	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return ast.NullValue, nil
+	var (
+		wg sync.WaitGroup
+		f  encoder
+	)
+	wg.Add(1)
+	e, loaded := encoders.LoadOrStore(t, encoder(func(v reflect.Value) (*ast.Term, error) {
+		wg.Wait()
+		return f(v)
+	}))
+	if loaded {
+		return e.(encoder)
+	}
+	f = newEncoder(t)
+	wg.Done()
+	encoders.Store(t, f)
+	return f
+}
+
+func nullEncoder(reflect.Value) (*ast.Term, error) { return ast.InternedNullTerm, nil }
+
+func jsonEncoder(v reflect.Value) (*ast.Term, error) {
+	x, err := viaJSON(v.Interface())
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(x), nil
+}
+
+func newEncoder(t reflect.Type) encoder {
+	if t.Implements(jsonMarshaler) {
+		if t.Kind() != reflect.Pointer {
+			return jsonEncoder
 		}
-		return toAST(v.Elem())
+		return func(v reflect.Value) (*ast.Term, error) {
+			if v.IsNil() {
+				return ast.InternedNullTerm, nil
+			}
+			return jsonEncoder(v)
+		}
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return func(v reflect.Value) (*ast.Term, error) {
+			if v.IsNil() {
+				return ast.InternedNullTerm, nil
+			}
+			e := v.Elem()
+			return encoderOf(e.Type())(e)
+		}
+	case reflect.Pointer:
+		elem := encoderOf(t.Elem())
+		return func(v reflect.Value) (*ast.Term, error) {
+			if v.IsNil() {
+				return ast.InternedNullTerm, nil
+			}
+			return elem(v.Elem())
+		}
 	case reflect.Struct:
-		fields := structFields(v.Type())
-		terms := make([][2]*ast.Term, 0, len(fields))
-		for _, f := range fields {
+		return structEncoder(t)
+	case reflect.Map:
+		if t.Key().Kind() != reflect.String {
+			return func(v reflect.Value) (*ast.Term, error) {
+				if v.IsNil() {
+					return ast.InternedNullTerm, nil
+				}
+				return jsonEncoder(v)
+			}
+		}
+		elem := encoderOf(t.Elem())
+		return func(v reflect.Value) (*ast.Term, error) {
+			if v.IsNil() {
+				return ast.InternedNullTerm, nil
+			}
+			items := make([][2]*ast.Term, 0, v.Len())
+			it := v.MapRange()
+			for it.Next() {
+				x, err := elem(it.Value())
+				if err != nil {
+					return nil, err
+				}
+				items = append(items, [2]*ast.Term{stringTerm(it.Key().String()), x})
+			}
+			return ast.NewTerm(ast.NewObject(items...)), nil
+		}
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return func(v reflect.Value) (*ast.Term, error) {
+				if v.IsNil() {
+					return ast.InternedNullTerm, nil
+				}
+				return jsonEncoder(v) // []byte is base64 in JSON
+			}
+		}
+		elems := arrayEncoder(t)
+		return func(v reflect.Value) (*ast.Term, error) {
+			if v.IsNil() {
+				return ast.InternedNullTerm, nil
+			}
+			return elems(v)
+		}
+	case reflect.Array:
+		return arrayEncoder(t)
+	case reflect.String:
+		return func(v reflect.Value) (*ast.Term, error) { return stringTerm(v.String()), nil }
+	case reflect.Bool:
+		return func(v reflect.Value) (*ast.Term, error) { return ast.InternedTerm(v.Bool()), nil }
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return func(v reflect.Value) (*ast.Term, error) { return intTerm(v.Int()), nil }
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return func(v reflect.Value) (*ast.Term, error) {
+			if u := v.Uint(); u <= math.MaxInt64 {
+				return intTerm(int64(u)), nil
+			}
+			return ast.NewTerm(ast.Number(strconv.FormatUint(v.Uint(), 10))), nil
+		}
+	case reflect.Float32, reflect.Float64:
+		return func(v reflect.Value) (*ast.Term, error) {
+			f := v.Float()
+			if math.IsInf(f, 0) || math.IsNaN(f) {
+				return nil, fmt.Errorf("unsupported number %v", f)
+			}
+			return ast.NewTerm(ast.Number(strconv.FormatFloat(f, 'g', -1, 64))), nil
+		}
+	}
+	return jsonEncoder
+}
+
+func stringTerm(s string) *ast.Term {
+	if s == "" {
+		return ast.InternedEmptyString
+	}
+	return ast.StringTerm(s)
+}
+
+// intTerm is n as a number term: OPA's interned term when it has one.
+func intTerm(n int64) *ast.Term {
+	if n >= -1 && n < 512 {
+		return ast.InternedTerm(int(n))
+	}
+	return ast.NewTerm(ast.Number(strconv.FormatInt(n, 10)))
+}
+
+func arrayEncoder(t reflect.Type) encoder {
+	elem := encoderOf(t.Elem())
+	return func(v reflect.Value) (*ast.Term, error) {
+		n := v.Len()
+		if n == 0 {
+			return ast.InternedEmptyArray, nil
+		}
+		terms := make([]*ast.Term, n)
+		for i := range terms {
+			x, err := elem(v.Index(i))
+			if err != nil {
+				return nil, err
+			}
+			terms[i] = x
+		}
+		return ast.ArrayTerm(terms...), nil
+	}
+}
+
+func structEncoder(t reflect.Type) encoder {
+	fields := structFields(t)
+	encs := make([]encoder, len(fields))
+	for i, f := range fields {
+		encs[i] = encoderOf(t.Field(f.index).Type)
+	}
+	return func(v reflect.Value) (*ast.Term, error) {
+		items := make([][2]*ast.Term, 0, len(fields))
+		for i, f := range fields {
 			fv := v.Field(f.index)
 			if f.omitEmpty && isEmpty(fv) {
 				continue
 			}
-			x, err := toAST(fv)
+			x, err := encs[i](fv)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.name, err)
 			}
-			terms = append(terms, [2]*ast.Term{ast.StringTerm(f.name), ast.NewTerm(x)})
+			items = append(items, [2]*ast.Term{f.key, x})
 		}
-		return ast.NewObject(terms...), nil
-	case reflect.Map:
-		if v.IsNil() {
-			return ast.NullValue, nil
-		}
-		if v.Type().Key().Kind() != reflect.String {
-			return viaJSON(v.Interface())
-		}
-		terms := make([][2]*ast.Term, 0, v.Len())
-		it := v.MapRange()
-		for it.Next() {
-			x, err := toAST(it.Value())
-			if err != nil {
-				return nil, err
-			}
-			terms = append(terms, [2]*ast.Term{ast.StringTerm(it.Key().String()), ast.NewTerm(x)})
-		}
-		return ast.NewObject(terms...), nil
-	case reflect.Slice:
-		if v.IsNil() {
-			return ast.NullValue, nil
-		}
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return viaJSON(v.Interface()) // []byte is base64 in JSON
-		}
-		fallthrough
-	case reflect.Array:
-		terms := make([]*ast.Term, v.Len())
-		for i := range terms {
-			x, err := toAST(v.Index(i))
-			if err != nil {
-				return nil, err
-			}
-			terms[i] = ast.NewTerm(x)
-		}
-		return ast.NewArray(terms...), nil
-	case reflect.String:
-		return ast.String(v.String()), nil
-	case reflect.Bool:
-		return ast.Boolean(v.Bool()), nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return ast.Number(strconv.FormatInt(v.Int(), 10)), nil
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return ast.Number(strconv.FormatUint(v.Uint(), 10)), nil
-	case reflect.Float32, reflect.Float64:
-		f := v.Float()
-		if math.IsInf(f, 0) || math.IsNaN(f) {
-			return nil, fmt.Errorf("unsupported number %v", f)
-		}
-		return ast.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
+		return ast.NewTerm(ast.NewObject(items...)), nil
 	}
-	return viaJSON(v.Interface())
 }
 
 var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
@@ -129,18 +262,14 @@ func isEmpty(v reflect.Value) bool {
 
 type field struct {
 	name      string
+	key       *ast.Term // the name, shared by every object of the type
 	index     int
 	omitEmpty bool
 }
 
-var fieldCache sync.Map // reflect.Type → []field
-
 // structFields lists the exported fields of t as encoding/json names them.
 // Embedded structs are not flattened: the input types have none.
 func structFields(t reflect.Type) []field {
-	if f, ok := fieldCache.Load(t); ok {
-		return f.([]field)
-	}
 	var out []field
 	for i := range t.NumField() {
 		sf := t.Field(i)
@@ -154,8 +283,7 @@ func structFields(t reflect.Type) []field {
 		if name == "" {
 			name = sf.Name
 		}
-		out = append(out, field{name: name, index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
+		out = append(out, field{name: name, key: ast.StringTerm(name), index: i, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")})
 	}
-	fieldCache.Store(t, out)
 	return out
 }
