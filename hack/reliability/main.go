@@ -27,6 +27,7 @@ func run() int {
 	fault := flag.Duration("fault", 0, "load kept around each fault (default 30s; 8s with -short)")
 	workers := flag.Int("workers", 4, "concurrent clients of the load")
 	only := flag.String("only", "", "run only the scenarios whose \"section: name\" matches this regular expression")
+	keep := flag.Bool("keep", false, "keep the work directory (webhook log, kubeconfig) for a look afterwards")
 	out := flag.String("out", "docs/reliability.md", "where the report goes (relative to the repository root); - for stdout")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -46,7 +47,7 @@ func run() int {
 	began := time.Now()
 	rep, err := reliability.Run(ctx, reliability.Options{
 		Root: root, Assets: filepath.Join(root, "bin", "k8s"), Webhook: filepath.Join(root, "bin", "modeguard-webhook"),
-		Short: *short, Soak: *soak, Fault: *fault, Workers: *workers, Only: onlyRE, Log: os.Stdout,
+		Short: *short, Soak: *soak, Fault: *fault, Workers: *workers, Only: onlyRE, Keep: *keep, Log: os.Stdout,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "reliability:", err)

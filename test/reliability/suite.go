@@ -36,6 +36,8 @@ type Options struct {
 	Fault time.Duration
 	// Workers are the concurrent clients of the load (default 4).
 	Workers int
+	// Keep leaves the work directory (webhook log, kubeconfig) behind.
+	Keep bool
 	// Only, when set, runs the scenarios whose "section: name" it matches.
 	Only *regexp.Regexp
 	// Log receives progress lines.
@@ -136,7 +138,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(work)
+	if o.Keep {
+		fmt.Fprintf(o.Log, "reliability: keeping %s\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	settings := filepath.Join(work, "settings.yaml")
 	if err := os.WriteFile(settings, []byte("apiVersion: modeguard.dev/v1\nkind: Settings\nexemptNamespaces: ["+exemptNamespace+"]\n"), 0o644); err != nil {
 		return nil, err
@@ -148,7 +154,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	s.logf("starting the control plane and the webhook")
 	s.c, err = e2e.Start(ctx, e2e.Options{
 		Root: o.Root, Assets: o.Assets, Webhook: o.Webhook, Log: prefixed{o.Log},
-		WorkDir: filepath.Join(work, "cluster"), WebhookArgs: []string{"--settings=" + settings},
+		WorkDir: filepath.Join(work, "cluster"), Keep: o.Keep, WebhookArgs: []string{"--settings=" + settings},
 	})
 	if err != nil {
 		return nil, err

@@ -166,7 +166,6 @@ func (c *Cache) Consumers(namespace, configMap string) []runtime.Object {
 	var out []runtime.Object
 	for _, kind := range workloadKinds {
 		obj, list := kind()
-		began := time.Now()
 		k := kindOf(fmt.Sprintf("%T", obj))
 		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}); err != nil {
 			// Not synced yet (a request right after start), or broken:
@@ -185,9 +184,7 @@ func (c *Cache) Consumers(namespace, configMap string) []runtime.Object {
 		if c.watches.Behind(k) {
 			if live, err := c.liveConsumers(ctx, list, namespace, configMap); err == nil {
 				c.watches.staleRead(k)
-				if sameObjects(cached, live) {
-					c.watches.caughtUp(k, began)
-				} else {
+				if !sameObjects(cached, live) {
 					c.log.Info("The cache was behind the API server: consumers read live", "kind", k, "namespace", namespace, "configMap", configMap)
 				}
 				cached = live

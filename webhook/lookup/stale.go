@@ -2,30 +2,55 @@ package lookup
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
-// Watches tracks which informers may be behind the API server: from the
-// moment a watch breaks (the API server restarted, a network cut) until
-// the cache is seen to agree with the API server again. While a kind is
-// behind, Cache reads it live and says so (log line, metric), so that a
-// decision is never made from a stale cache silently.
+// Watches tracks which informers may be behind the API server. client-go
+// retries a broken watch by itself, with a backoff that grows to 30 s (and
+// as much jitter), and tells nobody while it does; so Watches also watches
+// the manager's transport: any call to the API server that fails without
+// an answer (refused, reset, timed out) marks every kind behind. A kind is
+// current again once its informer delivers an event more than eventMargin
+// after the last failure (the watch is back and has replayed what it
+// missed), or StaleWindow after the last failure (every informer has
+// retried by then). While a kind is behind, Cache reads it from the API
+// server and says so (log line, metric): no decision rests silently on a
+// cache that missed changes.
 type Watches struct {
 	mu     sync.Mutex
-	broken map[string]time.Time // kind → when its watch last broke
+	broken map[string]time.Time // kind → when the API server last failed it
 	// OnStaleRead, if set, is called for every read served live because
-	// the kind's watch had broken.
+	// the kind was behind.
 	OnStaleRead func(kind string)
+	// Log gets a line when a kind falls behind and when it is current
+	// again (default: discard).
+	Log logr.Logger
+	now func() time.Time
 }
 
-// NewWatches returns a tracker with every watch healthy.
-func NewWatches() *Watches { return &Watches{broken: map[string]time.Time{}} }
+// StaleWindow bounds how long a kind stays behind after the last failed
+// call: client-go's reflector backoff tops out at 30 s plus up to as much
+// jitter, so every informer has retried within it.
+const StaleWindow = 90 * time.Second
 
-// kinds the tracker knows, by the type name a reflector reports.
+// eventMargin keeps events already queued when a call failed from counting
+// as proof that the watch is back.
+const eventMargin = time.Second
+
+// NewWatches returns a tracker with every kind current.
+func NewWatches() *Watches {
+	return &Watches{broken: map[string]time.Time{}, Log: logr.Discard(), now: time.Now}
+}
+
+// trackedKinds are the kinds the tracker knows, by the type name a
+// reflector reports.
 var trackedKinds = []string{"DaemonSet", "StatefulSet", "Deployment", "ConfigMap", "HorizontalPodAutoscaler"}
 
 func kindOf(typeDescription string) string {
@@ -37,8 +62,9 @@ func kindOf(typeDescription string) string {
 	return ""
 }
 
-// WatchErrorHandler is the cache's watch error handler: it logs as
-// client-go does and marks the kind behind.
+// WatchErrorHandler is the cache's watch error handler (for the errors
+// client-go does report): it logs as client-go does and marks the kind
+// behind.
 func (w *Watches) WatchErrorHandler(ctx context.Context, r *toolscache.Reflector, err error) {
 	toolscache.DefaultWatchErrorHandler(ctx, r, err)
 	if w == nil {
@@ -49,53 +75,63 @@ func (w *Watches) WatchErrorHandler(ctx context.Context, r *toolscache.Reflector
 	}
 }
 
-// Broke marks kind behind.
-func (w *Watches) Broke(kind string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.broken[kind] = time.Now()
+// Transport wraps the manager's transport to the API server: a call that
+// gets no answer marks every kind behind.
+func (w *Watches) Transport(rt http.RoundTripper) http.RoundTripper {
+	return roundTripper{w: w, rt: rt}
 }
 
-// Behind reports whether kind's watch broke and the cache has not been
-// seen to catch up since.
+type roundTripper struct {
+	w  *Watches
+	rt http.RoundTripper
+}
+
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err != nil && req.Context().Err() == nil && !errors.Is(err, context.Canceled) {
+		t.w.Broke(trackedKinds...)
+	}
+	return resp, err
+}
+
+// Broke marks kinds behind as of now.
+func (w *Watches) Broke(kinds ...string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now := w.now()
+	for _, k := range kinds {
+		if _, ok := w.broken[k]; !ok {
+			w.Log.Info("The API server did not answer: reading this kind from it until the cache catches up", "kind", k)
+		}
+		w.broken[k] = now
+	}
+}
+
+// Behind reports whether kind may be behind the API server.
 func (w *Watches) Behind(kind string) bool {
 	if w == nil {
 		return false
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, ok := w.broken[kind]
+	t, ok := w.broken[kind]
+	if ok && w.now().Sub(t) > StaleWindow {
+		delete(w.broken, kind)
+		w.Log.Info("Cache current again (every informer has retried since the last failure)", "kind", kind)
+		return false
+	}
 	return ok
 }
 
-// caughtUp marks kind current again, unless its watch broke after since
-// (a read that began before the latest break proves nothing).
-func (w *Watches) caughtUp(kind string, since time.Time) {
-	if w == nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if t, ok := w.broken[kind]; ok && !t.After(since) {
-		delete(w.broken, kind)
-	}
-}
-
-// eventMargin keeps events already queued when a watch broke from
-// counting as proof that it is back.
-const eventMargin = time.Second
-
-// eventHandler marks kind current when the informer delivers an event
-// more than eventMargin after the watch broke: the watch is back and has
-// replayed what it missed up to there. A read whose live answer equals the
-// cache's also marks it current (Cache.Consumers). Both are evidence, not
-// proof: between them, reads of the kind go live.
+// eventHandler marks kind current when its informer delivers an event
+// more than eventMargin after the last failure.
 func (w *Watches) eventHandler(kind string) toolscache.ResourceEventHandler {
 	seen := func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		if t, ok := w.broken[kind]; ok && time.Since(t) > eventMargin {
+		if t, ok := w.broken[kind]; ok && w.now().Sub(t) > eventMargin {
 			delete(w.broken, kind)
+			w.Log.Info("Cache current again (its watch delivered an event)", "kind", kind)
 		}
 	}
 	return toolscache.ResourceEventHandlerFuncs{

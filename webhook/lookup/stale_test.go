@@ -3,6 +3,7 @@ package lookup
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -52,21 +53,16 @@ func TestConsumersReadLiveWhileTheWatchIsBroken(t *testing.T) {
 	if w.Behind("StatefulSet") {
 		t.Error("a DaemonSet watch break marked StatefulSets behind")
 	}
-	// The cache catches up (same objects, same resourceVersions): the next
-	// read agrees and marks the kind current.
-	c.reader = withIndex(ds.DeepCopy(), newer.DeepCopy())
-	got = c.Consumers(ds.Namespace, "alloy")
-	if len(got) != 2 || w.Behind("DaemonSet") {
-		t.Fatalf("after catching up: %d consumers, behind=%v; want 2, false", len(got), w.Behind("DaemonSet"))
-	}
-	got = c.Consumers(ds.Namespace, "alloy")
-	if stale["DaemonSet"] != 2 || len(got) != 2 {
-		t.Errorf("current again: %d stale reads (want no new one), %d consumers", stale["DaemonSet"], len(got))
+	// Until the window passes (or an event arrives), reads stay live.
+	now := time.Now()
+	w.now = func() time.Time { return now.Add(StaleWindow + time.Second) }
+	if got = c.Consumers(ds.Namespace, "alloy"); len(got) != 1 || w.Behind("DaemonSet") {
+		t.Errorf("after StaleWindow: %d consumers (want 1, from the cache again), behind=%v", len(got), w.Behind("DaemonSet"))
 	}
 }
 
-// An event well after the break proves the watch is back; one right at it
-// does not (it may have been queued before).
+// An event well after the failure proves the watch is back; one right at
+// it does not (it may have been queued before).
 func TestWatchEventsMarkCurrent(t *testing.T) {
 	t.Parallel()
 	w := NewWatches()
@@ -74,7 +70,7 @@ func TestWatchEventsMarkCurrent(t *testing.T) {
 	w.Broke("DaemonSet")
 	h.OnUpdate(nil, nil)
 	if !w.Behind("DaemonSet") {
-		t.Fatal("an event within eventMargin of the break marked the kind current")
+		t.Fatal("an event within eventMargin of the failure marked the kind current")
 	}
 	w.mu.Lock()
 	w.broken["DaemonSet"] = time.Now().Add(-2 * eventMargin)
@@ -83,16 +79,35 @@ func TestWatchEventsMarkCurrent(t *testing.T) {
 	if w.Behind("DaemonSet") {
 		t.Fatal("an event after eventMargin left the kind behind")
 	}
-	// A read that began before a newer break does not clear it.
-	began := time.Now()
-	w.Broke("ConfigMap")
-	w.caughtUp("ConfigMap", began.Add(-time.Second))
-	if !w.Behind("ConfigMap") {
-		t.Error("a read older than the break marked the kind current")
+}
+
+type failingRT struct{ err error }
+
+func (f failingRT) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
+
+// A call to the API server that gets no answer marks every kind behind
+// (client-go retries broken watches silently); a call its caller canceled
+// does not.
+func TestTransportFailuresMarkEveryKind(t *testing.T) {
+	t.Parallel()
+	w := NewWatches()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://127.0.0.1:1/api", nil)
+	if _, err := w.Transport(failingRT{context.Canceled}).RoundTrip(req); err == nil {
+		t.Fatal("want the error through")
 	}
-	w.caughtUp("ConfigMap", time.Now())
-	if w.Behind("ConfigMap") {
-		t.Error("a read after the break that agreed left the kind behind")
+	if w.Behind("DaemonSet") {
+		t.Fatal("a canceled call marked kinds behind")
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://127.0.0.1:1/api", nil)
+	if _, err := w.Transport(failingRT{errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}).RoundTrip(req); err == nil {
+		t.Fatal("want the error through")
+	}
+	for _, k := range trackedKinds {
+		if !w.Behind(k) {
+			t.Errorf("%s not behind after a refused call", k)
+		}
 	}
 }
 

@@ -98,6 +98,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	}
 	watches := lookup.NewWatches()
 	watches.OnStaleRead = m.StaleRead
+	watches.Log = log.WithName("lookup")
+	cfg = rest.CopyConfig(cfg)
+	cfg.Wrap(watches.Transport)
 	stack, err := certStack(cfg, o)
 	if err != nil {
 		return nil, err
