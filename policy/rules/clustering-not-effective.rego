@@ -45,8 +45,11 @@ missing contains "--cluster.enabled=true" if not lib.workload.run.cluster.enable
 
 missing contains "a peer source (--cluster.join-addresses or --cluster.discover-peers)" if not lib.peer_source
 
+# Both violations need a clustering block (needing is part of
+# clustered_any): checked first, as most configs have none.
 violations contains v if {
 	lib.flags_known
+	count(clustered_any) > 0
 	needs_distribution
 	count(missing) > 0
 	first := split(min(needing | clustered_any), "|")
@@ -57,9 +60,9 @@ violations contains v if {
 
 violations contains v if {
 	lib.flags_known
+	count(clustered_any) > 0
 	not needs_distribution
 	count(missing) > 0
-	count(clustered_any) > 0
 	first := split(min(clustered_any), "|")
 	f := [x | some x in lib.files; x.file == first[0]][0]
 	msg := sprintf("clustering blocks (%s) are inert: the agent runs without %s; harmless here, as nothing needs distributing", [names(clustered_any), concat(" and ", sort(missing))])

@@ -26,12 +26,12 @@ violations contains v if {
 	lib.daemonset
 	some f in lib.files
 	some col in f.collectors
-	not lib.effective(col)
 	some s in col.sources
 	s.kind == "discovery.kubernetes"
-	some role, p in prefix
-	s.role == role
 	s.scope == "cluster-wide"
+	role := s.role
+	p := prefix[role]
+	not lib.effective(col)
 	not lib.feeds_clustered(f, s.component)
 	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, col.component, role, p])
 	v := object.union(lib.at(f, s.component, msg), {"fix": {"name": "node-selector", "params": {

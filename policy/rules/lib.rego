@@ -69,9 +69,14 @@ component(f, id) := f.components[input.config.index[f.file][id]]
 # Without the index (inputs written by hand, e.g. in Rego tests): a scan.
 component(f, id) := [c | some c in f.components; c.id == id][0] if not input.config.index[f.file]
 
-# Source position of a component: {file, line, column}.
+# Source position of a component: {file, line, column}. It looks the
+# component up as component does, without the function call: every
+# violation about a component asks for its position.
 position(f, id) := {"file": f.file, "line": c.range.start.line, "column": c.range.start.column} if {
-	c := component(f, id)
+	c := f.components[input.config.index[f.file][id]]
+} else := {"file": f.file, "line": c.range.start.line, "column": c.range.start.column} if {
+	not input.config.index[f.file]
+	c := [c | some c in f.components; c.id == id][0]
 } else := {"file": f.file, "line": 0, "column": 0}
 
 # A violation about component id in file f.
