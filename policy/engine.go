@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/modeguard/modeguard/riverconfig"
@@ -188,6 +189,9 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		rego.Compiler(compiler),
 		rego.Query(entryQuery),
 		rego.StrictBuiltinErrors(false),
+		// The result as OPA's term: EvaluateValue decodes the violations
+		// from it, without a Go value tree in between.
+		rego.GenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
 	).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("preparing policy query: %w", err)
@@ -300,18 +304,24 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violatio
 	c := e.current()
 	ctx, cancel := context.WithTimeout(ctx, e.settings.Timeout())
 	defer cancel()
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input),
+		rego.EvalVirtualCache(newFlatCache()), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrEvaluation, err)
 	}
 	var out []Violation
 	for _, r := range rs {
 		for _, ex := range r.Expressions {
-			items, ok := ex.Value.([]any)
-			if !ok {
-				return nil, fmt.Errorf("%w: %s is %T, want a set", ErrEvaluation, entryQuery, ex.Value)
+			t, _ := ex.Value.(*ast.Term)
+			var set ast.Set
+			if t != nil {
+				set, _ = t.Value.(ast.Set)
 			}
-			for _, it := range items {
+			if set == nil {
+				return nil, fmt.Errorf("%w: %s is %v, want a set", ErrEvaluation, entryQuery, ex.Value)
+			}
+			// Set order (sorted), as the JSON form lists the elements.
+			for _, it := range set.Slice() {
 				v, err := c.violation(it)
 				if err != nil {
 					return nil, err
@@ -339,12 +349,11 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violatio
 	return out, nil
 }
 
-func (c *compiled) violation(it any) (Violation, error) {
+func (c *compiled) violation(it *ast.Term) (Violation, error) {
 	var v Violation
-	m, ok := it.(map[string]any)
-	if !ok || !decodeViolation(m, &v) {
+	if !decodeViolation(it, &v) {
 		v = Violation{}
-		raw, err := json.Marshal(it)
+		raw, err := violationJSON(it)
 		if err != nil {
 			return v, fmt.Errorf("%w: %v", ErrEvaluation, err)
 		}
@@ -361,7 +370,7 @@ func (c *compiled) violation(it any) (Violation, error) {
 		return v, fmt.Errorf("%w: rule %s yielded action %q, want deny, fix, warn or audit", ErrEvaluation, r.ID, v.Action)
 	}
 	if v.Message == "" {
-		raw, _ := json.Marshal(it)
+		raw, _ := violationJSON(it)
 		return v, fmt.Errorf("%w: rule %s yielded a violation without msg: %s", ErrEvaluation, r.ID, raw)
 	}
 	if v.Target == "" {
@@ -371,4 +380,13 @@ func (c *compiled) violation(it any) (Violation, error) {
 		}
 	}
 	return v, nil
+}
+
+// violationJSON is the JSON form of a violation, as OPA gives it.
+func violationJSON(t *ast.Term) ([]byte, error) {
+	x, err := ast.JSON(t.Value)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(x)
 }

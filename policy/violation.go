@@ -1,24 +1,31 @@
 package policy
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // violationKeys are the JSON names of Violation's fields.
 var violationKeys = []string{"msg", "component", "file", "line", "column", "target", "fix", "action", "package"}
 
-// decodeViolation fills v from a violation as the query returns it (the
-// JSON form of a Rego object: strings, json.Number, bool, nil, []any,
-// map[string]any) as json.Unmarshal of its encoding would, without encoding
-// it. It reports false for anything it does not decide the way
-// json.Unmarshal would (a key matching a field only case-insensitively, a
-// value of another type, a number that is not an int): the caller then goes
-// through encoding/json, which decides and says what is wrong.
-func decodeViolation(m map[string]any, v *Violation) bool {
-	for k, x := range m {
-		var ok bool
+// decodeViolation fills v from a violation as the query yields it (a Rego
+// object) as json.Unmarshal of its JSON form would, without encoding it. It
+// reports false for anything it does not decide the way json.Unmarshal
+// would (a key matching a field only case-insensitively, a value of another
+// type, a number that is not an int, a set): the caller then goes through
+// encoding/json, which decides and says what is wrong.
+func decodeViolation(t *ast.Term, v *Violation) bool {
+	obj, ok := t.Value.(ast.Object)
+	if !ok {
+		return false
+	}
+	return obj.Until(func(kt, x *ast.Term) bool {
+		k, ok := kt.Value.(ast.String)
+		if !ok {
+			return true
+		}
 		switch k {
 		case "msg":
 			ok = decodeString(x, &v.Message)
@@ -31,11 +38,9 @@ func decodeViolation(m map[string]any, v *Violation) bool {
 		case "package":
 			ok = decodeString(x, &v.Package)
 		case "action":
-			var s string
+			s := string(v.Action)
 			ok = decodeString(x, &s)
-			if ok && x != nil {
-				v.Action = Action(s)
-			}
+			v.Action = Action(s)
 		case "line":
 			ok = decodeInt(x, &v.Line)
 		case "column":
@@ -43,13 +48,10 @@ func decodeViolation(m map[string]any, v *Violation) bool {
 		case "fix":
 			ok = decodeFix(x, &v.Fix)
 		default:
-			ok = !foldsTo(k, violationKeys)
+			ok = !foldsTo(string(k), violationKeys)
 		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+		return !ok // Until stops at true
+	}) == false
 }
 
 // foldsTo reports whether k matches one of keys the way encoding/json
@@ -63,22 +65,22 @@ func foldsTo(k string, keys []string) bool {
 	return false
 }
 
-func decodeString(x any, into *string) bool {
-	switch s := x.(type) {
-	case nil: // null leaves the field as it is
+func decodeString(x *ast.Term, into *string) bool {
+	switch s := x.Value.(type) {
+	case ast.Null: // null leaves the field as it is
 		return true
-	case string:
-		*into = s
+	case ast.String:
+		*into = string(s)
 		return true
 	}
 	return false
 }
 
-func decodeInt(x any, into *int) bool {
-	switch n := x.(type) {
-	case nil:
+func decodeInt(x *ast.Term, into *int) bool {
+	switch n := x.Value.(type) {
+	case ast.Null:
 		return true
-	case json.Number:
+	case ast.Number:
 		i, err := strconv.Atoi(string(n))
 		if err != nil || strings.HasPrefix(string(n), "+") {
 			return false
@@ -91,43 +93,44 @@ func decodeInt(x any, into *int) bool {
 
 var fixKeys = []string{"name", "params"}
 
-func decodeFix(x any, into **FixRequest) bool {
-	switch m := x.(type) {
-	case nil:
+func decodeFix(x *ast.Term, into **FixRequest) bool {
+	switch m := x.Value.(type) {
+	case ast.Null:
 		*into = nil
 		return true
-	case map[string]any:
+	case ast.Object:
 		f := *into
 		if f == nil {
 			f = &FixRequest{}
 		}
-		for k, y := range m {
+		stopped := m.Until(func(kt, y *ast.Term) bool {
+			k, ok := kt.Value.(ast.String)
+			if !ok {
+				return true
+			}
 			switch k {
 			case "name":
-				if !decodeString(y, &f.Name) {
-					return false
-				}
+				return !decodeString(y, &f.Name)
 			case "params":
-				p, ok := y.(map[string]any)
-				if y == nil {
+				if _, null := y.Value.(ast.Null); null {
 					f.Params = nil
-					continue
+					return false
 				}
+				p, ok := y.Value.(ast.Object)
 				if !ok {
-					return false
+					return true
 				}
-				params := make(map[string]any, len(p))
-				for pk, pv := range p {
-					if params[pk], ok = plainJSON(pv); !ok {
-						return false
-					}
+				params, ok := plainJSON(p)
+				if !ok {
+					return true
 				}
-				f.Params = params
-			default:
-				if foldsTo(k, fixKeys) {
-					return false
-				}
+				f.Params = params.(map[string]any)
+				return false
 			}
+			return foldsTo(string(k), fixKeys)
+		})
+		if stopped {
+			return false
 		}
 		*into = f
 		return true
@@ -135,33 +138,40 @@ func decodeFix(x any, into **FixRequest) bool {
 	return false
 }
 
-// plainJSON is x as json.Unmarshal into an any would give it: numbers as
-// float64.
-func plainJSON(x any) (any, bool) {
+// plainJSON is x as json.Unmarshal into an any would give it from x's JSON
+// form: numbers as float64. Sets (arrays in JSON) are not decided here.
+func plainJSON(x ast.Value) (any, bool) {
 	switch y := x.(type) {
-	case nil, string, bool:
-		return y, true
-	case json.Number:
+	case ast.Null:
+		return nil, true
+	case ast.String:
+		return string(y), true
+	case ast.Boolean:
+		return bool(y), true
+	case ast.Number:
 		f, err := strconv.ParseFloat(string(y), 64)
 		return f, err == nil
-	case []any:
-		out := make([]any, len(y))
-		for i, e := range y {
+	case *ast.Array:
+		out := make([]any, y.Len())
+		for i := range out {
 			var ok bool
-			if out[i], ok = plainJSON(e); !ok {
+			if out[i], ok = plainJSON(y.Elem(i).Value); !ok {
 				return nil, false
 			}
 		}
 		return out, true
-	case map[string]any:
-		out := make(map[string]any, len(y))
-		for k, e := range y {
-			var ok bool
-			if out[k], ok = plainJSON(e); !ok {
-				return nil, false
+	case ast.Object:
+		out := make(map[string]any, y.Len())
+		ok := !y.Until(func(kt, e *ast.Term) bool {
+			k, isString := kt.Value.(ast.String)
+			if !isString {
+				return true
 			}
-		}
-		return out, true
+			var ok bool
+			out[string(k)], ok = plainJSON(e.Value)
+			return !ok
+		})
+		return out, ok
 	}
 	return nil, false
 }

@@ -3,12 +3,14 @@ package policy
 import (
 	"encoding/json"
 	"reflect"
-	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // TestDecodeViolation: whatever the fast decoder decides, it decides as
-// json.Unmarshal of the encoded violation does; it decides what rules emit.
+// json.Unmarshal of the violation's JSON form does; it decides what rules
+// emit.
 func TestDecodeViolation(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -31,22 +33,26 @@ func TestDecodeViolation(t *testing.T) {
 		{`{"msg": "m", "fix": "x"}`, false},
 		{`{"msg": "m", "fix": {"params": [1]}}`, false},
 		{`{"msg": "m", "action": true}`, false},
+		{`{"msg": "m", "fix": {"name": "x", "params": {"s": {1, 2}}}}`, false},
+		{`{"msg": "m", 1: 2}`, false},
+		{`"m"`, false},
 	} {
-		d := json.NewDecoder(strings.NewReader(c.doc))
-		d.UseNumber()
-		var m map[string]any
-		if err := d.Decode(&m); err != nil {
+		term, err := ast.ParseTerm(c.doc)
+		if err != nil {
 			t.Fatal(err)
 		}
 		var got Violation
-		ok := decodeViolation(m, &got)
+		ok := decodeViolation(term, &got)
 		if ok != c.fast {
 			t.Errorf("%s: fast path decided %v, want %v", c.doc, ok, c.fast)
 		}
 		if !ok {
 			continue
 		}
-		raw, _ := json.Marshal(m)
+		raw, err := violationJSON(term)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var want Violation
 		if err := json.Unmarshal(raw, &want); err != nil {
 			t.Errorf("%s: fast path decoded what encoding/json refuses: %v", c.doc, err)
