@@ -77,6 +77,18 @@ func jsonEncoder(v reflect.Value) (*ast.Term, error) {
 }
 
 func newEncoder(t reflect.Type) encoder {
+	if t == jsonNumber {
+		return func(v reflect.Value) (*ast.Term, error) {
+			n := json.Number(v.String())
+			if n == "" {
+				n = "0" // as encoding/json writes it
+			}
+			if !validNumber(string(n)) {
+				return nil, fmt.Errorf("invalid number literal %q", n)
+			}
+			return ast.NewTerm(ast.Number(n)), nil
+		}
+	}
 	if t.Implements(jsonMarshaler) {
 		if t.Kind() != reflect.Pointer {
 			return jsonEncoder
@@ -175,6 +187,11 @@ func newEncoder(t reflect.Type) encoder {
 	return jsonEncoder
 }
 
+// validNumber tells whether encoding/json writes n (a json.Number) as is.
+func validNumber(n string) bool {
+	return n != "" && (n[0] == '-' || n[0] >= '0' && n[0] <= '9') && n[len(n)-1] >= '0' && n[len(n)-1] <= '9' && json.Valid([]byte(n))
+}
+
 func stringTerm(s string) *ast.Term {
 	if s == "" {
 		return ast.InternedEmptyString
@@ -232,7 +249,10 @@ func structEncoder(t reflect.Type) encoder {
 	}
 }
 
-var jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+var (
+	jsonMarshaler = reflect.TypeFor[json.Marshaler]()
+	jsonNumber    = reflect.TypeFor[json.Number]()
+)
 
 func viaJSON(x any) (ast.Value, error) {
 	b, err := json.Marshal(x)

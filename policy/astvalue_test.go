@@ -48,7 +48,7 @@ func TestToASTMatchesJSON(t *testing.T) {
 	for _, c := range configs {
 		cases = append(cases, riverconfig.Parse("x.alloy", []byte(`a "b" { x = [1, 2.5, "s", true, null, {k = 1e3}] }`)), c)
 	}
-	cases = append(cases, &Input{}, map[string]any{"n": int64(-3), "f": 0.1, "b": []byte("hi"), "u": uint8(7), "d": Duration{}}, []string(nil))
+	cases = append(cases, &Input{}, map[string]any{"n": int64(-3), "f": 0.1, "b": []byte("hi"), "u": uint8(7), "d": Duration{}, "jn": json.Number("-12.5e3"), "je": json.Number("")}, []string(nil))
 	for i, c := range cases {
 		got, err := toAST(reflect.ValueOf(c))
 		if err != nil {

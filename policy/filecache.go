@@ -3,6 +3,7 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"sync"
@@ -20,6 +21,10 @@ const (
 	DefaultFileCacheBytes   = 16 << 20
 )
 
+// restEntries bounds the inputs whose rest (subject, workload, relation) a
+// FileCache keeps converted: about 10 KiB each.
+const restEntries = 128
+
 // fileCost estimates what an entry holds: its facts and their Rego value
 // take about 130 bytes per byte of River text (measured on
 // benchconfig.Typical and Large(3000): facts 17-19x, value 106-110x).
@@ -31,13 +36,15 @@ func fileCost(src []byte) int64 { return 4096 + 128*int64(len(src)) }
 // one fixed, a repeated request) is neither parsed nor converted again. It
 // is an LRU bounded by entries and by an estimate of the bytes held, safe
 // for concurrent use. The facts it returns are shared by every caller:
-// nothing may modify them.
+// nothing may modify them. It also keeps the Rego value of the rest of the
+// last restEntries inputs (see restValue).
 type FileCache struct {
 	mu       sync.Mutex
 	lru      *simplelru.LRU[fileKey, *fileEntry]
 	byFacts  map[*riverconfig.Facts]*fileEntry
 	bytes    int64
 	maxBytes int64
+	rest     *simplelru.LRU[fileKey, ast.Object] // see restValue
 
 	hits, misses atomic.Int64
 }
@@ -71,6 +78,7 @@ func NewFileCache(entries int, maxBytes int64) *FileCache {
 		delete(c.byFacts, e.facts)
 		c.bytes -= e.cost
 	})
+	c.rest, _ = simplelru.NewLRU[fileKey, ast.Object](restEntries, nil)
 	return c
 }
 
@@ -172,28 +180,68 @@ func convertFile(f *riverconfig.Facts) (value, index *ast.Term, err error) {
 	return ast.NewTerm(v), ast.NewTerm(ast.NewObject(items...)), nil
 }
 
-// inputValue is ToValue with the files of in.Config converted through c.
-// It leaves in.Config.Index alone: the index goes into the value only.
+// inputValue is ToValue with the files of in.Config converted through c,
+// and the rest of in (subject, mode, workload, relation) taken from c when
+// an input with the same rest was converted recently. It leaves
+// in.Config.Index alone: the index goes into the value only.
 func (c *FileCache) inputValue(in *Input) (ast.Value, error) {
-	if in.Config == nil {
-		return ToValue(in)
-	}
 	if in.APIVersion == "" {
 		in.APIVersion = InputAPIVersion
 	}
 	rest := *in
 	rest.Config = nil
-	v, err := toAST(reflect.ValueOf(&rest))
+	v, err := c.restValue(&rest)
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)
 	}
-	cfg, err := c.configValue(in.Config)
-	if err != nil {
-		return nil, fmt.Errorf("encoding policy input: config: %w", err)
+	cfg := ast.InternedNullTerm
+	if in.Config != nil {
+		if cfg, err = c.configValue(in.Config); err != nil {
+			return nil, fmt.Errorf("encoding policy input: config: %w", err)
+		}
 	}
-	obj := v.(ast.Object)
-	obj.Insert(ast.StringTerm("config"), cfg)
-	return obj, nil
+	configKey := ast.StringTerm("config")
+	items := make([][2]*ast.Term, 0, v.Len())
+	v.Foreach(func(k, x *ast.Term) {
+		if k.Equal(configKey) {
+			x = cfg
+		}
+		items = append(items, [2]*ast.Term{k, x})
+	})
+	return ast.NewObject(items...), nil
+}
+
+// restValue converts the rest of an input (its Config nil), or returns the
+// value of a rest with the same JSON form: toAST gives what that form
+// decodes to, so the same form is the same value. Encoding and hashing it
+// costs a third of converting it, and the rest is the same for every pass
+// of a review that fixes the config, and for every request about one
+// ConfigMap and workload.
+func (c *FileCache) restValue(rest *Input) (ast.Object, error) {
+	j, err := json.Marshal(rest)
+	if err != nil || c == nil {
+		v, err := toAST(reflect.ValueOf(rest)) // says why, as ToValue would
+		if err != nil {
+			return nil, err
+		}
+		return v.(ast.Object), nil
+	}
+	k := sha256.Sum256(j)
+	c.mu.Lock()
+	v, ok := c.rest.Get(k)
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	x, err := toAST(reflect.ValueOf(rest))
+	if err != nil {
+		return nil, err
+	}
+	v = x.(ast.Object)
+	c.mu.Lock()
+	c.rest.Add(k, v)
+	c.mu.Unlock()
+	return v, nil
 }
 
 // configValue converts cfg as toAST would after cfg.index(), the files and
