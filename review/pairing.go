@@ -33,6 +33,11 @@ type pairing struct {
 	via         bool // the subject is the ConfigMap; findings name the workload
 
 	wlChanged, cmChanged bool
+
+	// facts are the workload's, from the pass that computed them; stale
+	// once a fix has edited the workload since.
+	facts      *workload.Facts
+	factsStale bool
 }
 
 var errStillFires = errors.New("the fix was applied, but the rule still fires")
@@ -135,6 +140,7 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 		if p.wl == nil {
 			return errors.New("no agent workload is known for this ConfigMap")
 		}
+		p.factsStale = true // even a failed fix may have edited it
 		if err := p.rv.Fixer.Workload(p.wl, facts, *d.Fix); err != nil {
 			return err
 		}
@@ -188,10 +194,14 @@ func (p *pairing) input(ctx context.Context) (*policy.Input, *workload.Facts, er
 	var facts *workload.Facts
 	var cfg *workload.Config
 	if p.wl != nil {
-		f, err := workload.FromObject(p.wl, p.hpas)
-		if err != nil {
-			return nil, nil, err
+		if p.facts == nil || p.factsStale {
+			f, err := workload.FromObject(p.wl, p.hpas)
+			if err != nil {
+				return nil, nil, err
+			}
+			p.facts, p.factsStale = f, false
 		}
+		f := p.facts
 		facts, cfg = f, f.Config
 		in.Workload, in.Mode, in.ModeSource = f, f.Mode, f.ModeSource
 		if cfg != nil && cfg.ConfigMap != "" {
