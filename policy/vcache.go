@@ -26,7 +26,7 @@ type flatEntry struct {
 
 func newFlatCache() *flatCache {
 	c := &flatCache{frames: make([]map[uint64]*flatEntry, 1, 4)}
-	c.frames[0] = make(map[uint64]*flatEntry, 64)
+	c.frames[0] = make(map[uint64]*flatEntry, 32)
 	return c
 }
 
