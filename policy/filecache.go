@@ -18,17 +18,20 @@ import (
 // Default bounds of an engine's FileCache.
 const (
 	DefaultFileCacheEntries = 256
-	DefaultFileCacheBytes   = 16 << 20
+	DefaultFileCacheBytes   = 8 << 20
 )
 
 // restEntries bounds the inputs whose rest (subject, workload, relation) a
 // FileCache keeps converted: about 10 KiB each.
 const restEntries = 128
 
-// fileCost estimates what an entry holds: its facts and their Rego value
-// take about 130 bytes per byte of River text (measured on
-// benchconfig.Typical and Large(3000): facts 17-19x, value 106-110x).
-func fileCost(src []byte) int64 { return 4096 + 128*int64(len(src)) }
+// What an entry holds, estimated from the length of its text (measured on
+// benchconfig.Typical and Large(3000): facts 17-19 bytes per byte of text,
+// their Rego value 106-110). Facts are kept first, the value once built if
+// it fits: a file too large for its value to be kept still has its facts
+// kept, which is what a pass applying one fix after another re-reads.
+func factsCost(srcLen int) int64 { return 2048 + 24*int64(srcLen) }
+func valueCost(srcLen int) int64 { return 112 * int64(srcLen) }
 
 // FileCache holds config files parsed by riverconfig.Parse, and the Rego
 // value of each, by file name and the sha256 of the text: a text seen again
@@ -53,13 +56,16 @@ type fileKey [sha256.Size]byte
 
 // fileEntry is one parsed text. Its Rego value is built on first use.
 type fileEntry struct {
-	facts *riverconfig.Facts
-	cost  int64
+	key    fileKey
+	facts  *riverconfig.Facts
+	srcLen int
+	cost   int64 // guarded by FileCache.mu
 
-	once  sync.Once
-	value *ast.Term // the facts as the rules read them
-	index *ast.Term // component id → position: this file's Config.Index
-	err   error
+	mu        sync.Mutex // held while converting: one conversion per text
+	converted bool
+	value     *ast.Term // the facts as the rules read them
+	index     *ast.Term // component id → position: this file's Config.Index
+	err       error
 }
 
 // NewFileCache returns a cache of at most entries texts and about maxBytes
@@ -98,7 +104,7 @@ func (c *FileCache) Parse(filename string, src []byte) *riverconfig.Facts {
 	}
 	c.misses.Add(1)
 	f := riverconfig.Parse(filename, src)
-	cost := fileCost(src)
+	cost := factsCost(len(src))
 	if cost > c.maxBytes {
 		return f
 	}
@@ -107,14 +113,20 @@ func (c *FileCache) Parse(filename string, src []byte) *riverconfig.Facts {
 	if e, ok := c.lru.Get(k); ok { // parsed meanwhile by another request
 		return e.facts
 	}
-	c.lru.Add(k, &fileEntry{facts: f, cost: cost})
-	e, _ = c.lru.Peek(k)
+	e = &fileEntry{key: k, facts: f, srcLen: len(src), cost: cost}
+	c.lru.Add(k, e)
 	c.byFacts[f] = e
 	c.bytes += cost
-	for c.bytes > c.maxBytes {
+	c.trim()
+	return f
+}
+
+// trim evicts the least recently used entries until the bytes held fit.
+// The caller holds c.mu.
+func (c *FileCache) trim() {
+	for c.bytes > c.maxBytes && c.lru.Len() > 0 {
 		c.lru.RemoveOldest()
 	}
-	return f
 }
 
 // Stats returns how many Parse calls found their text in the cache, and
@@ -160,8 +172,22 @@ func (c *FileCache) fileValue(f *riverconfig.Facts) (value, index *ast.Term, err
 	if e == nil {
 		return convertFile(f)
 	}
-	e.once.Do(func() { e.value, e.index, e.err = convertFile(f) })
-	return e.value, e.index, e.err
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.converted {
+		return e.value, e.index, e.err
+	}
+	value, index, err = convertFile(f)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if vc := valueCost(e.srcLen); c.byFacts[f] == e && e.cost+vc <= c.maxBytes {
+		e.value, e.index, e.err, e.converted = value, index, err, true
+		e.cost += vc
+		c.bytes += vc
+		c.lru.Get(e.key) // most recently used: trim keeps it
+		c.trim()
+	}
+	return value, index, err
 }
 
 func convertFile(f *riverconfig.Facts) (value, index *ast.Term, err error) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -102,7 +103,7 @@ func TestFileCacheBounds(t *testing.T) {
 		t.Errorf("stats: got %d hits, %d misses, want 1 and 4", hits, misses)
 	}
 
-	c = NewFileCache(100, 2*fileCost(a))
+	c = NewFileCache(100, 2*factsCost(len(a)))
 	for _, src := range [][]byte{a, b, x} {
 		c.Parse("f.alloy", src)
 	}
@@ -110,14 +111,48 @@ func TestFileCacheBounds(t *testing.T) {
 		t.Errorf("entries under a byte bound of two: got %d, want 2", got)
 	}
 	c.mu.Lock()
-	if len(c.byFacts) != c.lru.Len() || c.bytes != 2*fileCost(a) {
-		t.Errorf("book-keeping: %d facts, %d entries, %d bytes; want 2, 2, %d", len(c.byFacts), c.lru.Len(), c.bytes, 2*fileCost(a))
+	if len(c.byFacts) != c.lru.Len() || c.bytes != 2*factsCost(len(a)) {
+		t.Errorf("book-keeping: %d facts, %d entries, %d bytes; want 2, 2, %d", len(c.byFacts), c.lru.Len(), c.bytes, 2*factsCost(len(a)))
 	}
 	c.mu.Unlock()
 
-	c = NewFileCache(100, fileCost(a)-1)
+	c = NewFileCache(100, factsCost(len(a))-1)
 	if f := c.Parse("f.alloy", a); len(f.Components) != 1 || c.Len() != 0 {
 		t.Errorf("a text over the byte bound: %d components, %d entries; want it parsed, not kept", len(f.Components), c.Len())
+	}
+
+	// Room for the facts and the value of one text: converting it keeps
+	// the value and evicts the other text; with room for the facts only,
+	// the value is built every time and the facts stay.
+	long := strings.Repeat("// a comment\n", 20) // a value larger than facts
+	la, lb := append([]byte(long), a...), append([]byte(long), b...)
+	for _, room := range []struct {
+		bytes     int64
+		keepValue bool
+	}{
+		{factsCost(len(la)) + valueCost(len(la)) + factsCost(len(lb)) - 1, true},
+		{factsCost(len(la)) + factsCost(len(lb)), false},
+	} {
+		c = NewFileCache(100, room.bytes)
+		fb := c.Parse("f.alloy", lb)
+		fa := c.Parse("f.alloy", la)
+		v1, _, err := c.fileValue(fa)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v2, _, _ := c.fileValue(fa)
+		if kept := v1 == v2; kept != room.keepValue {
+			t.Errorf("room for %d bytes: value kept %v, want %v", room.bytes, kept, room.keepValue)
+		}
+		if c.Parse("f.alloy", la) != fa {
+			t.Errorf("room for %d bytes: the facts were evicted", room.bytes)
+		}
+		if _, ok := c.byFacts[fb]; ok == room.keepValue {
+			t.Errorf("room for %d bytes: the other text cached %v, want %v", room.bytes, ok, !room.keepValue)
+		}
+		if len(c.byFacts) != c.lru.Len() || c.bytes > c.maxBytes {
+			t.Errorf("room for %d bytes: %d facts, %d entries, %d bytes", room.bytes, len(c.byFacts), c.lru.Len(), c.bytes)
+		}
 	}
 
 	var none *FileCache
