@@ -181,14 +181,10 @@ func TestReviewDoneContext(t *testing.T) {
 // twice as large (refused by the limit), and one nested a million deep.
 // It is how MaxComponents was chosen.
 func BenchmarkReviewLimits(b *testing.B) {
-	atLimit, n := "", 0
-	for lines := 100; ; lines += 100 {
-		c := benchconfig.Large(lines)
-		f := riverconfig.Parse("config.alloy", []byte(c))
-		if len(f.Errors) > 0 {
-			break
-		}
-		atLimit, n = c, len(f.Components)
+	n := riverconfig.MaxComponents / benchconfig.PerRepeat * benchconfig.PerRepeat
+	atLimit := benchconfig.LargeComponents(n)
+	if f := riverconfig.Parse("config.alloy", []byte(atLimit)); len(f.Errors) > 0 || len(f.Unverifiable) > 0 || len(f.Components) != n {
+		b.Fatalf("%d components, errors %v, unverifiable %v; want %d analysed", len(f.Components), f.Errors, f.Unverifiable, n)
 	}
 	for _, bc := range []struct{ name, config string }{
 		{fmt.Sprintf("Large/%d-components", n), atLimit},
