@@ -351,4 +351,27 @@ func BenchmarkHandler(b *testing.B) {
 			}
 		})
 	}
+
+	// The typical ConfigMap again, its text different in every request (a
+	// comment), so that no cache knows it: what a new config costs.
+	b.Run("mutate/ConfigMap-distinct", func(b *testing.B) {
+		core, _ := admittest.Core(b, nil, mg001)
+		h := mutate.NewHandler(core, admittest.Decoder(), -1)
+		cm := admittest.Find[*corev1.ConfigMap](b, mg001)
+		reqs := make([]admission.Request, 1000) // more than the file cache holds
+		for i := range reqs {
+			c := cm.DeepCopy()
+			c.Data["config.alloy"] = fmt.Sprintf("// request %d\n%s", i, c.Data["config.alloy"])
+			reqs[i] = admittest.Request(b, c, admissionv1.Create, false)
+		}
+		if resp := h.Handle(ctx, reqs[0]); len(resp.Patches) == 0 {
+			b.Fatalf("no patch: warnings %q", resp.Warnings)
+		}
+		b.ReportAllocs()
+		i := 1
+		for b.Loop() {
+			h.Handle(ctx, reqs[i%len(reqs)])
+			i++
+		}
+	})
 }
