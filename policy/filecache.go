@@ -27,11 +27,11 @@ const restEntries = 128
 
 // What an entry holds, estimated from the length of its text (measured on
 // benchconfig.Typical and Large(3000): facts 17-19 bytes per byte of text,
-// their Rego value 106-110). Facts are kept first, the value once built if
+// their Rego value 73-79). Facts are kept first, the value once built if
 // it fits: a file too large for its value to be kept still has its facts
 // kept, which is what a pass applying one fix after another re-reads.
 func factsCost(srcLen int) int64 { return 2048 + 24*int64(srcLen) }
-func valueCost(srcLen int) int64 { return 112 * int64(srcLen) }
+func valueCost(srcLen int) int64 { return 80 * int64(srcLen) }
 
 // FileCache holds config files parsed by riverconfig.Parse, and the Rego
 // value of each, by file name and the sha256 of the text: a text seen again
