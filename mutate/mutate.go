@@ -98,7 +98,7 @@ type Fixer struct{}
 
 // ConfigMap is the package function ConfigMap, parsing the key's text and
 // checking the fixed text with parse (riverconfig.Parse through a cache,
-// see review.Fixer).
+// see review.Fixer; nil parses as the package function does).
 func (Fixer) ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest, parse func(filename string, src []byte) *riverconfig.Facts) error {
 	return configMap(cm, key, fix, parse)
 }

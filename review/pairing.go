@@ -132,7 +132,11 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 		if _, ok := p.cm.Data[d.File]; !ok {
 			return fmt.Errorf("ConfigMap %s/%s has no key %q", p.cm.Namespace, p.cm.Name, d.File)
 		}
-		if err := p.rv.Fixer.ConfigMap(p.cm, d.File, *d.Fix, p.rv.Engine.ParseConfig); err != nil {
+		var parse func(string, []byte) *riverconfig.Facts
+		if p.rv.Engine.FileCache() != nil {
+			parse = p.rv.Engine.ParseConfig
+		}
+		if err := p.rv.Fixer.ConfigMap(p.cm, d.File, *d.Fix, parse); err != nil {
 			return err
 		}
 		p.cmChanged = true

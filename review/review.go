@@ -37,9 +37,10 @@ type Lookup interface {
 // Fixer carries out fix requests. The mutate package implements it.
 type Fixer interface {
 	// ConfigMap applies a River fix to one key of cm, in place. parse is
-	// riverconfig.Parse through the engine's file cache: the text of the key
-	// was just parsed with it, and a fixer that checks the fixed text with
-	// it leaves that text parsed for the next evaluation.
+	// riverconfig.Parse through the engine's file cache (nil when the engine
+	// keeps none): the text of the key was just parsed with it, and a fixer
+	// that checks the fixed text with it leaves that text parsed for the
+	// next evaluation.
 	ConfigMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest, parse func(filename string, src []byte) *riverconfig.Facts) error
 	// Workload applies an object fix to a workload or Pod, in place.
 	Workload(obj runtime.Object, facts *workload.Facts, fix policy.FixRequest) error
