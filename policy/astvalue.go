@@ -66,8 +66,6 @@ func encoderOf(t reflect.Type) encoder {
 	return f
 }
 
-func nullEncoder(reflect.Value) (*ast.Term, error) { return ast.InternedNullTerm, nil }
-
 func jsonEncoder(v reflect.Value) (*ast.Term, error) {
 	x, err := viaJSON(v.Interface())
 	if err != nil {

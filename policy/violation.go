@@ -21,7 +21,7 @@ func decodeViolation(t *ast.Term, v *Violation) bool {
 	if !ok {
 		return false
 	}
-	return obj.Until(func(kt, x *ast.Term) bool {
+	return !obj.Until(func(kt, x *ast.Term) bool {
 		k, ok := kt.Value.(ast.String)
 		if !ok {
 			return true
@@ -51,7 +51,7 @@ func decodeViolation(t *ast.Term, v *Violation) bool {
 			ok = !foldsTo(string(k), violationKeys)
 		}
 		return !ok // Until stops at true
-	}) == false
+	})
 }
 
 // foldsTo reports whether k matches one of keys the way encoding/json
