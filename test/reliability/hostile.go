@@ -61,13 +61,18 @@ type verdict struct {
 	took          time.Duration
 }
 
-func (s *suite) httpsClient(keepAlive bool) *http.Client {
+// caPool trusts the CA the webhook configurations trust now.
+func (s *suite) caPool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(s.c.WebhookCA)
+	return pool
+}
+
+func (s *suite) httpsClient(keepAlive bool) *http.Client {
 	return &http.Client{
 		Timeout: 20 * time.Second,
 		Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			TLSClientConfig:     &tls.Config{RootCAs: s.caPool(), MinVersion: tls.VersionTLS12},
 			DisableKeepAlives:   !keepAlive,
 			MaxIdleConnsPerHost: 16,
 		},
@@ -341,8 +346,7 @@ func (s *suite) oddData(ctx context.Context, r *Row) {
 // read timeouts.
 func (s *suite) slowClients(ctx context.Context, r *Row) {
 	const n = 200
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.c.WebhookCA)
+	pool := s.caPool()
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
@@ -468,8 +472,7 @@ func (s *suite) connectionFlood(ctx context.Context, r *Row) {
 // tlsVersions dials the webhook with old protocol versions and weak
 // suites (refused) and modern ones (accepted).
 func (s *suite) tlsVersions(_ context.Context, r *Row) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(s.c.WebhookCA)
+	pool := s.caPool()
 	try := func(name string, cfg *tls.Config, wantOK bool) {
 		cfg.RootCAs = pool
 		r.Requests++

@@ -138,21 +138,7 @@ func memory(pid int) (rss, hwm uint64) {
 }
 
 func goroutines(ctx context.Context, url string) int {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return -1
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	fams, err := metrics.Parse(resp.Body)
-	if err != nil {
-		return -1
-	}
+	fams := families(ctx, url)
 	if _, ok := fams["go_goroutines"]; !ok {
 		return -1
 	}
@@ -161,22 +147,31 @@ func goroutines(ctx context.Context, url string) int {
 
 // scrape reads one metric's sum from /metrics (-1 if unreadable).
 func scrape(ctx context.Context, url, name string, labels map[string]string) float64 {
+	fams := families(ctx, url)
+	if fams == nil {
+		return -1
+	}
+	return fams.Sum(name, labels)
+}
+
+// families reads /metrics (nil if unreadable).
+func families(ctx context.Context, url string) metrics.Families {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return -1
+		return nil
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return -1
+		return nil
 	}
 	defer resp.Body.Close()
 	fams, err := metrics.Parse(resp.Body)
 	if err != nil {
-		return -1
+		return nil
 	}
-	return fams.Sum(name, labels)
+	return fams
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }

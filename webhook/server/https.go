@@ -89,30 +89,23 @@ func NewHTTPSServer(host string, port int, limits Limits, log logr.Logger, tlsOp
 
 func newHTTPSServer(host string, port int, limits Limits, log logr.Logger, tlsOpts ...func(*tls.Config)) *httpsServer {
 	d := DefaultLimits()
-	if limits.ReadHeaderTimeout <= 0 {
-		limits.ReadHeaderTimeout = d.ReadHeaderTimeout
-	}
-	if limits.ReadTimeout <= 0 {
-		limits.ReadTimeout = d.ReadTimeout
-	}
-	if limits.WriteTimeout <= 0 {
-		limits.WriteTimeout = d.WriteTimeout
-	}
-	if limits.IdleTimeout <= 0 {
-		limits.IdleTimeout = d.IdleTimeout
-	}
-	if limits.MaxHeaderBytes <= 0 {
-		limits.MaxHeaderBytes = d.MaxHeaderBytes
-	}
-	if limits.MaxConns <= 0 {
-		limits.MaxConns = d.MaxConns
-	}
-	if limits.MaxInFlight <= 0 {
-		limits.MaxInFlight = d.MaxInFlight
-	}
+	orDefault(&limits.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	orDefault(&limits.ReadTimeout, d.ReadTimeout)
+	orDefault(&limits.WriteTimeout, d.WriteTimeout)
+	orDefault(&limits.IdleTimeout, d.IdleTimeout)
+	orDefault(&limits.MaxHeaderBytes, d.MaxHeaderBytes)
+	orDefault(&limits.MaxConns, d.MaxConns)
+	orDefault(&limits.MaxInFlight, d.MaxInFlight)
 	return &httpsServer{
 		host: host, port: port, tlsOpts: tlsOpts, limits: limits, log: log,
 		mux: http.NewServeMux(), slots: make(chan struct{}, limits.MaxInFlight),
+	}
+}
+
+// orDefault sets *v to d unless it is positive.
+func orDefault[T int | time.Duration](v *T, d T) {
+	if *v <= 0 {
+		*v = d
 	}
 }
 
