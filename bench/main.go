@@ -5,7 +5,7 @@
 // webhook. It writes docs/benchmarks.md and the latency plot next to it;
 // nothing in them is typed by hand.
 //
-//	go run ./bench [-out docs/benchmarks.md] [-count 5] [-benchstat bin/benchstat] [-e2e=false]
+//	go run ./bench [-out docs/benchmarks.md] [-count 6] [-benchstat bin/benchstat] [-e2e=false]
 //
 // `bench null-webhook --cert-dir D --port P` serves the null webhook (every
 // request allowed) on the same controller-runtime webhook server and TLS
@@ -47,6 +47,9 @@ type options struct {
 	e2eDuration                      time.Duration
 	scaleConfigMaps, scaleWorkloads  int
 	rates                            []int
+	// buildTook is how long make bench spent building before running this
+	// command (hack/bench/prepare.sh); 0 when not given.
+	buildTook time.Duration
 }
 
 func main() {
@@ -60,12 +63,13 @@ func main() {
 	flag.StringVar(&o.benchstat, "benchstat", "bin/benchstat", "benchstat binary; when missing, a median table is computed instead.")
 	flag.StringVar(&o.gobin, "go", "go", "The go command.")
 	flag.StringVar(&o.opa, "opa", "bin/opa", "OPA binary for the end-to-end comparison (opa run --server with bench/opa/policy.rego); when missing, left out.")
-	flag.IntVar(&o.count, "count", 5, "Runs of each in-process benchmark (-count).")
-	flag.StringVar(&o.benchtime, "benchtime", "1s", "go test -benchtime.")
+	flag.IntVar(&o.count, "count", 6, "Runs of each in-process benchmark (-count).")
+	flag.StringVar(&o.benchtime, "benchtime", "400ms", "go test -benchtime (6 runs of 400ms: enough for benchstat's confidence intervals, short enough for make bench's 15 minutes).")
 	flag.BoolVar(&o.e2e, "e2e", true, "Run the end-to-end load test (needs bin/k8s and bin/modeguard-webhook).")
 	flag.DurationVar(&o.e2eDuration, "e2e-duration", 5*time.Second, "Duration of each end-to-end load step.")
 	flag.IntVar(&o.scaleConfigMaps, "scale-configmaps", 10000, "ConfigMaps created for the memory measurement with a full cache (0: none).")
 	flag.IntVar(&o.scaleWorkloads, "scale-workloads", 1000, "Agent DaemonSets created with them.")
+	flag.DurationVar(&o.buildTook, "build-took", 0, "How long the build before this run took (make bench passes hack/bench/prepare.sh's time), for the report.")
 	flag.StringVar(&rates, "rates", "100,200,400", "Fixed request rates (req/s) of the end-to-end steps.")
 	flag.Parse()
 	var err error
@@ -117,7 +121,7 @@ func run(ctx context.Context, o options) error {
 	if err := os.MkdirAll(o.raw, 0o755); err != nil {
 		return err
 	}
-	r := &report{Machine: machine(ctx, o.gobin), Count: o.count, Benchtime: o.benchtime}
+	r := &report{Machine: machine(ctx, o.gobin), Count: o.count, Benchtime: o.benchtime, BuildTook: o.buildTook}
 
 	// 1. In-process benchmarks.
 	logf("in-process benchmarks: -count=%d -benchtime=%s %s", o.count, o.benchtime, strings.Join(benchPackages, " "))

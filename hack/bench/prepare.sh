@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# prepare.sh BIN: build everything `make bench` runs, into BIN, at the same
+# time: kube-apiserver, etcd and kubectl (hack/k8s/build.sh, the long pole on
+# a fresh machine) in the background, and meanwhile, at a lower priority so
+# that they fill the gaps the long pole leaves on the CPUs:
+#   BIN/modeguard-webhook  the webhook measured end to end
+#   BIN/opa                OPA's own command (`opa run --server`), built as a
+#                          tool of this module (go.mod's tool directive), so
+#                          it shares every compiled package with modeguard
+#   BIN/benchstat          also a tool of this module
+#   BIN/bench              the benchmark driver (./bench)
+# plus the test binaries of the benchmarked packages and `go tool pprof`, so
+# that nothing is compiled while something is being measured.
+#
+# On a fresh machine this takes roughly the kube-apiserver build (see
+# hack/k8s/build.sh); on a warm one, seconds.
+set -euo pipefail
+
+die() { echo "bench-prepare: $*" >&2; exit 1; }
+[[ $# -eq 1 ]] || die "usage: $0 BIN"
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+mkdir -p "$1"
+bin=$(cd "$1" && pwd)
+cd "$root"
+
+log() { printf '[%s] bench-prepare: %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+start=$SECONDS
+log "building kube-apiserver, etcd and kubectl (background) and the Go side (foreground) at once"
+k8s_log=$bin/k8s-bins.log
+mkdir -p "$bin/k8s"
+# The k8s build's lines go to the terminal as they come, prefixed. Its own
+# process group (set -m), so that stopping it stops its go build too.
+set -m
+(
+	set -o pipefail
+	hack/k8s/build.sh "$bin/k8s" 2>&1 | tee "$k8s_log" | sed -u 's/^/  [k8s] /'
+) &
+k8s_pid=$!
+set +m
+# Stop the background build if this script stops early.
+trap 'kill -- "-$k8s_pid" 2>/dev/null || true' EXIT
+
+# step NAME CMD...: run one Go-side build step, niced, naming it on failure.
+step() {
+	local name=$1 t=$SECONDS rc=0
+	shift
+	nice -n 10 "$@" || rc=$?
+	if [[ $rc -ne 0 ]]; then
+		die "$name failed (exit $rc): $*"
+	fi
+	log "$name: done in $((SECONDS - t))s"
+}
+
+step modeguard-webhook go build -o "$bin/modeguard-webhook" ./cmd/webhook
+step opa go build -o "$bin/opa" github.com/open-policy-agent/opa
+step benchstat go build -o "$bin/benchstat" golang.org/x/perf/cmd/benchstat
+step bench go build -o "$bin/bench" ./bench
+# Compile (and run no test of) the benchmarked packages' test binaries.
+step "benchmark test binaries" go test -count=1 -run '^$' ./riverconfig ./policy ./mutate
+step pprof go tool pprof -h
+
+log "Go side done at $((SECONDS - start))s; waiting for the k8s build"
+rc=0
+wait "$k8s_pid" || rc=$?
+trap - EXIT
+[[ $rc -eq 0 ]] || die "hack/k8s/build.sh failed (exit $rc); its output: $k8s_log"
+log "all built in $((SECONDS - start))s"
