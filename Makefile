@@ -70,9 +70,10 @@ $(BIN)/staticcheck:
 
 .PHONY: bench
 bench: ## Benchmarks in process and over HTTPS (vs a null webhook and OPA's server); writes docs/benchmarks.md and its plot.
-	@# Builds the control plane, webhook, OPA and benchstat at once, then measures.
+	@# Builds the control plane (bin/k8s, or a quick one), webhook, OPA and benchstat at once, then measures.
 	@export GOFLAGS="$${GOFLAGS:+$$GOFLAGS }$(BENCH_GOFLAGS)"; start=$$(date +%s); hack/bench/prepare.sh $(BIN); \
-		set -x; $(BIN)/bench -benchstat=$(BIN)/benchstat -opa=$(BIN)/opa -build-took=$$(( $$(date +%s) - start ))s $(BENCH_FLAGS)
+		set -x; $(BIN)/modeguard-bench -benchstat=$(BIN)/benchstat -opa=$(BIN)/opa -k8s=$$(cat $(BIN)/bench-k8s-dir) \
+			-build-took=$$(( $$(date +%s) - start ))s $(BENCH_FLAGS)
 
 .PHONY: reliability
 reliability: k8s-bins build ## Load, soak, faults and hostile input against the webhook through a real kube-apiserver; writes docs/reliability.md (~20 min; make test runs a short form).

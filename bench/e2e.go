@@ -90,6 +90,7 @@ type E2EResult struct {
 	Scale    *Scale
 	Targets  []string
 	MaxConns int
+	K8s      string // directory of the kube-apiserver and etcd run
 }
 
 func (e *E2EResult) max(target string) *Step {
@@ -249,7 +250,7 @@ func (t *target) url(k kind) string {
 func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	res := &E2EResult{RSSIdle: map[string]int64{}, RSSPeak: map[string]int64{}, MaxConns: 8}
+	res := &E2EResult{RSSIdle: map[string]int64{}, RSSPeak: map[string]int64{}, MaxConns: 8, K8s: o.k8s}
 	kinds, err := mix(o.root)
 	if err != nil {
 		return nil, err
@@ -283,7 +284,7 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	began := time.Now()
 	logf("end to end: starting a control plane and %s", filepath.Join(o.root, "bin", "modeguard-webhook"))
 	c, err := e2e.Start(ctx, e2e.Options{
-		Root: o.root, Assets: filepath.Join(o.root, "bin", "k8s"), Webhook: filepath.Join(o.root, "bin", "modeguard-webhook"),
+		Root: o.root, Assets: o.k8s, Webhook: filepath.Join(o.root, "bin", "modeguard-webhook"),
 		Log:         os.Stderr,
 		WebhookArgs: []string{"--cert-dir=" + certDir, "--cert-names=localhost", fmt.Sprintf("--webhook-port=%d", mgPort)},
 	})
@@ -296,12 +297,12 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		}
 	}()
 	for _, ex := range []string{"mg001-fires", "mg002-fires"} {
-		data, err := os.ReadFile(filepath.Join(o.root, "examples", ex, "manifest.yaml"))
+		docs, err := manifest.ReadPaths([]string{filepath.Join(o.root, "examples", ex, "manifest.yaml")}, nil)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := c.Kubectl(ctx, string(data), "apply", "-f", "-"); err != nil {
-			return nil, err
+		if err := c.Create(ctx, manifest.Objects(docs)); err != nil {
+			return nil, fmt.Errorf("example %s: %w", ex, err)
 		}
 	}
 	mg := &target{name: "modeguard", base: fmt.Sprintf("https://127.0.0.1:%d", mgPort), pid: pidWithArg("--cert-dir=" + certDir)}

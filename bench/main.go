@@ -41,6 +41,7 @@ var (
 type options struct {
 	root, out, raw, benchstat, gobin string
 	opa                              string
+	k8s                              string // kube-apiserver and etcd
 	count                            int
 	benchtime                        string
 	e2e                              bool
@@ -63,6 +64,7 @@ func main() {
 	flag.StringVar(&o.benchstat, "benchstat", "bin/benchstat", "benchstat binary; when missing, a median table is computed instead.")
 	flag.StringVar(&o.gobin, "go", "go", "The go command.")
 	flag.StringVar(&o.opa, "opa", "bin/opa", "OPA binary for the end-to-end comparison (opa run --server with bench/opa/policy.rego); when missing, left out.")
+	flag.StringVar(&o.k8s, "k8s", "bin/k8s", "Directory of kube-apiserver and etcd (make bench passes the one hack/bench/prepare.sh chose).")
 	flag.IntVar(&o.count, "count", 6, "Runs of each in-process benchmark (-count).")
 	flag.StringVar(&o.benchtime, "benchtime", "400ms", "go test -benchtime (6 runs of 400ms: enough for benchstat's confidence intervals, short enough for make bench's 15 minutes).")
 	flag.BoolVar(&o.e2e, "e2e", true, "Run the end-to-end load test (needs bin/k8s and bin/modeguard-webhook).")
@@ -111,6 +113,9 @@ func run(ctx context.Context, o options) error {
 	}
 	if !filepath.IsAbs(o.benchstat) && strings.ContainsRune(o.benchstat, filepath.Separator) {
 		o.benchstat = filepath.Join(root, o.benchstat)
+	}
+	if !filepath.IsAbs(o.k8s) {
+		o.k8s = filepath.Join(root, o.k8s)
 	}
 	if o.opa != "" && !filepath.IsAbs(o.opa) {
 		o.opa = filepath.Join(root, o.opa)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -194,9 +195,13 @@ func ratio(a, b float64) string {
 func (e *E2EResult) write(w io.Writer, plot string) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
 	p("## End to end (HTTPS on loopback)\n\n")
-	p("A control plane (etcd and kube-apiserver from bin/k8s, through test/e2e's harness) with the examples mg001-fires and mg002-fires applied, and two webhooks on 127.0.0.1 serving the same localhost certificate (`certs.GenerateServing`):\n\n")
+	k8s := "bin/" + filepath.Base(e.K8s)
+	if filepath.Base(e.K8s) == "k8s-quick" {
+		k8s += ", compiled without inlining by `hack/k8s/build.sh --quick` because bin/k8s was not built yet: only the API server's own speed differs, which no figure here measures"
+	}
+	p("A control plane (etcd and kube-apiserver from %s, through test/e2e's harness) with the examples mg001-fires and mg002-fires applied, and two webhooks on 127.0.0.1 serving the same localhost certificate (`certs.GenerateServing`):\n\n", k8s)
 	p("- **modeguard**: the real `bin/modeguard-webhook` binary, `--cert-mode=dir`, its informer cache synced with the cluster, decision logging on (text), result cache at its default size;\n")
-	p("- **null**: controller-runtime's webhook server built as modeguard builds it (TLS 1.2+, the same paths), with a handler that decodes the AdmissionReview and allows it: the ceiling of the transport;\n")
+	p("- **null**: modeguard's own HTTPS server (`server.NewHTTPSServer`: the same TLS settings, limits and paths), with a handler that decodes the AdmissionReview and allows it: the ceiling of the transport;\n")
 	if e.OPA {
 		p("- **opa**: OPA's server (`opa run --server`, bin/opa built from the OPA module modeguard links, same certificate) with bench/opa/policy.rego: the workload half of MG002 (an agent container without HOSTNAME from `fieldRef spec.nodeName` gets it by a JSON patch) as an OPA admission policy would write it, with no view of the config; it answers the AdmissionReview at POST /. modeguard does more per request (every rule, on the workload and its config, plus the fixes), so the OPA ratio prices modeguard's whole review against the cheapest policy server doing one comparable rule.\n")
 	}

@@ -15,6 +15,11 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -22,7 +27,8 @@ import (
 type Options struct {
 	// Root is the repository root (where go.mod is).
 	Root string
-	// Assets is the directory of kube-apiserver, etcd and kubectl.
+	// Assets is the directory of kube-apiserver, etcd and kubectl (kubectl
+	// is needed only by the Kubectl methods).
 	Assets string
 	// Webhook is the modeguard-webhook binary.
 	Webhook string
@@ -43,6 +49,9 @@ type Cluster struct {
 	webhook    *exec.Cmd
 	waitDone   chan error
 	Kubeconfig string
+	// Config and Client reach the API server as an administrator.
+	Config *rest.Config
+	Client client.Client
 	// WebhookLog is the webhook process's log file.
 	WebhookLog string
 	// MetricsURL and ReadyURL are the webhook's endpoints; WebhookAddr is
@@ -109,7 +118,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 			return nil, err
 		}
 	}
-	for _, b := range []string{"kube-apiserver", "etcd", "kubectl"} {
+	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(o.Assets, b)); err != nil {
 			return nil, fmt.Errorf("%s missing from %s: run make k8s-bins", b, o.Assets)
 		}
@@ -148,8 +157,12 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
 		return nil, err
 	}
-	if _, err := c.Kubectl(ctx, "", "create", "namespace", "modeguard-system"); err != nil {
+	c.Config = cfg
+	if c.Client, err = client.New(cfg, client.Options{}); err != nil {
 		return nil, err
+	}
+	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "modeguard-system"}}); err != nil {
+		return nil, fmt.Errorf("creating namespace modeguard-system: %w", err)
 	}
 
 	wo := c.env.WebhookInstallOptions
@@ -420,11 +433,31 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin string, args ...string) (Ku
 func (c *Cluster) KubectlAllowFail(ctx context.Context, stdin string, args ...string) KubectlResult {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(c.opts.Assets, "kubectl"), append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	kubectl := filepath.Join(c.opts.Assets, "kubectl")
+	if _, err := os.Stat(kubectl); err != nil {
+		return KubectlResult{Err: fmt.Errorf("kubectl missing from %s: run make k8s-bins", c.opts.Assets)}
+	}
+	cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
 	err := cmd.Run()
 	return KubectlResult{Stdout: out.String(), Stderr: errb.String(), Err: err}
+}
+
+// Create creates objs in order through the API server (and so through the
+// webhook's admission), as an administrator: what `kubectl create` would do,
+// without kubectl.
+func (c *Cluster) Create(ctx context.Context, objs []runtime.Object) error {
+	for _, o := range objs {
+		co, ok := o.(client.Object)
+		if !ok {
+			return fmt.Errorf("%T is not an API object", o)
+		}
+		if err := c.Client.Create(ctx, co); err != nil {
+			return fmt.Errorf("creating %s %s/%s: %w", o.GetObjectKind().GroupVersionKind().Kind, co.GetNamespace(), co.GetName(), err)
+		}
+	}
+	return nil
 }
 
 // Stop stops the webhook (SIGTERM, then SIGKILL), the control plane, and
