@@ -26,6 +26,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/modeguard/modeguard/test/e2e"
 )
 
@@ -57,6 +60,8 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "null-webhook" {
 		os.Exit(runNull(os.Args[2:]))
 	}
+	// controller-runtime's client (through test/e2e) logs nothing here.
+	ctrllog.SetLogger(logr.Discard())
 	var o options
 	var rates string
 	flag.StringVar(&o.out, "out", "docs/benchmarks.md", "Report to write (the plot goes next to it).")

@@ -65,7 +65,10 @@ fi
 
 goversion=$(go version) || die "go not found"
 # Static binaries; the tool modules alone decide versions (no go.work).
-export CGO_ENABLED=0 GOWORK=off
+# GOGC=400: the compiler and linker collect garbage less often (about an
+# eighth less build time here; they use more memory, which build machines
+# have). It changes nothing in the binaries.
+export CGO_ENABLED=0 GOWORK=off GOGC=400
 
 k8s_version=$(cd "$here" && run go list -m -f '{{.Version}}' k8s.io/kubernetes)
 [[ $k8s_version =~ ^v([0-9]+)\.([0-9]+)\. ]] || die "unexpected k8s.io/kubernetes version $k8s_version"

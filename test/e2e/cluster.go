@@ -106,30 +106,41 @@ func (c *Cluster) logf(format string, a ...any) {
 // Start starts etcd and kube-apiserver, installs deploy/'s webhook
 // configurations pointed at a local webhook process, starts that process
 // and waits until it is ready.
-func Start(ctx context.Context, o Options) (c *Cluster, err error) {
-	c = &Cluster{opts: o}
-	defer func() {
-		if err != nil {
-			_ = c.Stop()
-		}
-	}()
+func Start(ctx context.Context, o Options) (*Cluster, error) {
+	c := &Cluster{opts: o}
+	if err := c.start(ctx); err != nil {
+		_ = c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) (err error) {
+	o := c.opts
 	if o.WorkDir == "" {
 		if c.opts.WorkDir, err = os.MkdirTemp("", "modeguard-e2e-"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, b := range []string{"kube-apiserver", "etcd"} {
 		if _, err := os.Stat(filepath.Join(o.Assets, b)); err != nil {
-			return nil, fmt.Errorf("%s missing from %s: run make k8s-bins", b, o.Assets)
+			return fmt.Errorf("%s missing from %s: run make k8s-bins", b, o.Assets)
 		}
 	}
 	if _, err := os.Stat(o.Webhook); err != nil {
-		return nil, fmt.Errorf("webhook binary: %w (run make build)", err)
+		return fmt.Errorf("webhook binary: %w (run make build)", err)
 	}
 	began := time.Now()
 	c.logf("starting etcd and kube-apiserver (%s)", o.Assets)
 	c.env = &envtest.Environment{
-		BinaryAssetsDirectory:    o.Assets,
+		BinaryAssetsDirectory: o.Assets,
+		// The paths themselves: KUBEBUILDER_ASSETS (which the Makefile
+		// exports) would otherwise win over BinaryAssetsDirectory.
+		ControlPlane: envtest.ControlPlane{
+			APIServer:   &envtest.APIServer{Path: filepath.Join(o.Assets, "kube-apiserver")},
+			Etcd:        &envtest.Etcd{Path: filepath.Join(o.Assets, "etcd")},
+			KubectlPath: filepath.Join(o.Assets, "kubectl"),
+		},
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
@@ -139,7 +150,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	}
 	cfg, err := c.env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("starting the control plane: %w", err)
+		return fmt.Errorf("starting the control plane: %w", err)
 	}
 	c.apiHost = strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(cfg.Host, "https://"), "http://"), "/")
 	c.Ports = append(c.Ports, c.apiHost)
@@ -147,32 +158,32 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 
 	user, err := c.env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	kc, err := user.KubeConfig()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.Kubeconfig = filepath.Join(c.opts.WorkDir, "kubeconfig")
 	if err := os.WriteFile(c.Kubeconfig, kc, 0o600); err != nil {
-		return nil, err
+		return err
 	}
 	c.Config = cfg
 	if c.Client, err = client.New(cfg, client.Options{}); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "modeguard-system"}}); err != nil {
-		return nil, fmt.Errorf("creating namespace modeguard-system: %w", err)
+		return fmt.Errorf("creating namespace modeguard-system: %w", err)
 	}
 
 	wo := c.env.WebhookInstallOptions
 	mp, err := freePort()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hp, err := freePort()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c.MetricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", mp)
 	c.ReadyURL = fmt.Sprintf("http://127.0.0.1:%d/readyz", hp)
@@ -180,7 +191,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	c.Ports = append(c.Ports, c.WebhookAddr, fmt.Sprintf("127.0.0.1:%d", mp), fmt.Sprintf("127.0.0.1:%d", hp))
 	policyDir := c.PolicyDir()
 	if err := os.MkdirAll(policyDir, 0o755); err != nil {
-		return nil, err
+		return err
 	}
 	c.webhookArgs = append([]string{
 		"--cert-mode=dir", "--cert-dir=" + wo.LocalServingCertDir, "--cert-names=" + wo.LocalServingHost,
@@ -192,10 +203,10 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	c.WebhookCA, c.WebhookCertDir = wo.LocalServingCAData, wo.LocalServingCertDir
 	c.WebhookLog = filepath.Join(c.opts.WorkDir, "webhook.log")
 	if err := c.startWebhook(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	c.logf("webhook ready after %s in all", time.Since(began).Round(time.Millisecond))
-	return c, nil
+	return nil
 }
 
 // PolicyDir is the webhook's --policy-dir (reloaded on change).
