@@ -1,0 +1,62 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/profiler"
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/modeguard/modeguard/internal/benchconfig"
+)
+
+// TestRegoProfile prints OPA's expression profile of one decision on the
+// typical config (BenchmarkDecision's input): which Rego expressions are
+// evaluated how often and take the time. A tool for tuning the rules, not a
+// check: it runs only with MODEGUARD_REGO_PROFILE=N (N rows).
+//
+//	MODEGUARD_REGO_PROFILE=30 go test ./policy -run TestRegoProfile -v
+func TestRegoProfile(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("MODEGUARD_REGO_PROFILE"))
+	if n <= 0 {
+		t.Skip("set MODEGUARD_REGO_PROFILE=N to print the N costliest Rego expressions")
+	}
+	ctx := context.Background()
+	e, err := New(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ToValue(benchInput(t, benchconfig.Typical))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := profiler.New()
+	const runs = 200
+	for range runs {
+		if _, err := e.current().query.Eval(ctx, rego.EvalParsedInput(v), rego.EvalQueryTracer(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var evals int
+	for _, s := range p.ReportTopNResults(-1, []string{"num_eval"}) {
+		evals += s.NumEval
+	}
+	fmt.Printf("%d expression evaluations per decision\n", evals/runs)
+	fmt.Printf("%10s %8s %8s  %s\n", "µs/run", "evals", "redos", "location")
+	for _, s := range p.ReportTopNResults(n, []string{"total_time_ns", "num_eval", "num_redo", "file", "line"}) {
+		fmt.Printf("%10.1f %8d %8d  %s:%d %s\n", float64(s.ExprTimeNs)/runs/1e3, s.NumEval/runs, s.NumRedo/runs,
+			s.Location.File, s.Location.Row, firstLine(string(s.Location.Text)))
+	}
+}
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i] + " …"
+		}
+	}
+	return s
+}
