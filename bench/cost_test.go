@@ -6,26 +6,41 @@ import (
 )
 
 func TestBiggestCost(t *testing.T) {
-	focused := `      flat  flat%   sum%        cum   cum%
-         0     0%     0%      1.60s 41.67%  github.com/modeguard/modeguard/webhook/admit.(*Pipeline).Handle
-         0     0%     0%      1.20s 31.25%  github.com/modeguard/modeguard/policy.(*Engine).Evaluate
-         0     0%     0%      1.00s 21.25%  github.com/open-policy-agent/opa/v1/rego.(*Rego).Eval
-     0.05s  1.30%  1.30%      0.50s 13.02%  github.com/open-policy-agent/opa/v1/topdown.(*eval).evalExpr
-     0.08s  2.08%  2.08%      0.56s 14.58%  runtime.mallocgc
-`
-	all := `         0     0%     0%      0.67s 17.45%  runtime.gcBgMarkWorker
-`
-	parts, gc, got := biggestCost(focused, all)
-	for _, want := range []string{"policy evaluation", "75% of the handler", "allocation is 35%", "adds 17%"} {
+	const (
+		mg     = "github.com/modeguard/modeguard/"
+		handle = mg + "webhook/admit.(*Pipeline).Handle"
+		eval   = mg + "policy.(*Engine).Evaluate"
+		opa    = "github.com/open-policy-agent/opa/v1/topdown.(*eval).evalExpr"
+		parse  = mg + "riverconfig.Parse"
+	)
+	ms := int64(1e6)
+	p := &cpuProfile{samples: []stack{
+		{v: 400 * ms, funcs: []string{opa, eval, handle}},
+		// OPA's recursion cut the stack: no handler frame, still OPA's.
+		{v: 300 * ms, funcs: []string{"runtime.mallocgc", opa, opa}},
+		{v: 100 * ms, funcs: []string{parse, handle}},
+		{v: 200 * ms, funcs: []string{"runtime.mallocgc", "runtime.gcBgMarkWorker"}},
+	}}
+	for _, s := range p.samples {
+		p.total += s.v
+	}
+	parts, gc, got := biggestCost(p)
+	// Handler: 800ms (all but the GC's 200ms); evaluation 700ms, parse
+	// 100ms, allocation 300ms; GC 200 of 1000ms.
+	for _, want := range []string{"policy evaluation", "88% of the handler", "OPA's query evaluation 88%", "allocation is 38%", "adds 20%"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("biggestCost = %q; want it to contain %q", got, want)
 		}
 	}
-	if len(parts) != len(handlerParts()) || gc != 17.45 {
-		t.Errorf("parts %v, gc %v", parts, gc)
+	if len(parts) != len(handlerParts()) || gc != 20 || parts[3].Share != 12.5 {
+		t.Errorf("parts %+v, gc %v", parts, gc)
 	}
-	if _, _, s := biggestCost("", all); s != "" {
-		t.Error("no handler in the profile: want no sentence")
+	if _, _, s := biggestCost(&cpuProfile{}); s != "" {
+		t.Error("an empty profile: want no sentence")
+	}
+	top := p.top(2, true, nil)
+	if lines := strings.Split(top, "\n"); len(lines) != 3 || !strings.HasSuffix(lines[1], opa) || !strings.Contains(lines[1], "0.70s") {
+		t.Errorf("top by cum:\n%s", top)
 	}
 }
 

@@ -21,8 +21,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -163,25 +163,13 @@ func run(ctx context.Context, o options) error {
 		"-cpuprofile="+prof, "-o="+testBin, "./mutate"); err != nil {
 		return fmt.Errorf("profiling: %w\n%s", err, out)
 	}
-	for _, v := range []struct {
-		dst  *string
-		args []string
-	}{
-		{&r.ProfileFlat, []string{"-top", "-nodecount=10"}},
-		{&r.ProfileCum, []string{"-top", "-cum", "-nodecount=15", "-show=modeguard|open-policy-agent|controller-runtime|encoding/json|apimachinery"}},
-	} {
-		out, err := goCmd(ctx, o, io.Discard, append(append([]string{"tool", "pprof"}, v.args...), testBin, prof)...)
-		if err != nil {
-			return fmt.Errorf("pprof: %w\n%s", err, out)
-		}
-		*v.dst = trimPprof(string(out))
+	cp, err := readCPUProfile(prof)
+	if err != nil {
+		return fmt.Errorf("profiling: %w", err)
 	}
-
-	focused, err1 := goCmd(ctx, o, io.Discard, "tool", "pprof", "-top", "-cum", "-nodecount=1000", `-focus=admit\.\(\*Pipeline\)\.Handle$`, testBin, prof)
-	all, err2 := goCmd(ctx, o, io.Discard, "tool", "pprof", "-top", "-cum", "-nodecount=1000", testBin, prof)
-	if err1 == nil && err2 == nil {
-		r.CostParts, r.GC, r.Cost = biggestCost(string(focused), string(all))
-	}
+	r.ProfileFlat = cp.top(10, false, nil)
+	r.ProfileCum = cp.top(15, true, regexp.MustCompile("modeguard|open-policy-agent|controller-runtime|encoding/json|apimachinery"))
+	r.CostParts, r.GC, r.Cost = biggestCost(cp)
 
 	// 3. End to end.
 	if o.e2e {
@@ -240,13 +228,20 @@ func fnIs(names ...string) func(string) bool {
 	}
 }
 
+// isOPA is a function of OPA's evaluator.
+func isOPA(fn string) bool {
+	return strings.Contains(fn, "open-policy-agent/opa/v1/topdown.") || strings.Contains(fn, "open-policy-agent/opa/v1/rego.")
+}
+
 // handlerParts are the parts reported, the first one enclosing the next two.
 func handlerParts() []costPart {
 	const mg = "github.com/modeguard/modeguard/"
+	convert := fnIs(mg+"policy.ToValue", mg+"policy.toAST", mg+"policy.(*FileCache).inputValue")
+	evaluate := fnIs(mg+"policy.(*Engine).Evaluate", mg+"policy.(*Engine).EvaluateValue")
 	return []costPart{
-		{Name: "policy evaluation (`policy.(*Engine).Evaluate`), of which:", Match: fnIs(mg+"policy.(*Engine).Evaluate", mg+"policy.(*Engine).EvaluateValue")},
-		{Name: "— OPA's query evaluation (`rego`, `topdown`)", Match: func(fn string) bool { return strings.Contains(fn, "open-policy-agent/opa/v1/rego.") }},
-		{Name: "— converting the input to Rego values (`policy.ToValue`)", Match: fnIs(mg+"policy.ToValue", mg+"policy.toAST")},
+		{Name: "policy evaluation (`policy.(*Engine).Evaluate`), of which:", Match: func(fn string) bool { return evaluate(fn) || isOPA(fn) || convert(fn) }},
+		{Name: "— OPA's query evaluation (`rego`, `topdown`)", Match: isOPA},
+		{Name: "— converting the input to Rego values (`policy.ToValue`, through the file cache)", Match: convert},
 		{Name: "facts: parsing the config (`riverconfig.Parse`)", Match: fnIs(mg + "riverconfig.Parse")},
 		{Name: "the fix (`mutate.ConfigMap`)", Match: fnIs(mg+"mutate.ConfigMap", mg+"mutate.Fixer.ConfigMap")},
 		{Name: "the JSON patch (`admission.PatchResponseFromRaw`)", Match: fnIs("sigs.k8s.io/controller-runtime/pkg/webhook/admission.PatchResponseFromRaw")},
@@ -255,25 +250,28 @@ func handlerParts() []costPart {
 	}
 }
 
-// biggestCost names where the handler's CPU goes, from pprof -top -cum
-// outputs (focused on the handler, and whole): the parts' shares of the
-// handler's time and the garbage collector's share of the whole profile.
-func biggestCost(focused, all string) (parts []costPart, gc float64, sentence string) {
-	h := cumShares(focused)
-	_, handler := best(h, func(n string) bool { return strings.HasSuffix(n, "admit.(*Pipeline).Handle") })
-	if handler == 0 {
+// background is the runtime's work beside the benchmark's goroutine.
+var background = fnIs("runtime.gcBgMarkWorker", "runtime.bgsweep", "runtime.bgscavenge")
+
+// biggestCost names where the handler's CPU goes: each part's share of the
+// handler's time (every sample but the runtime's background work: the
+// benchmark's goroutine does nothing but call the handler), a part counted
+// wherever it is on a stack, and the garbage collector's background
+// marking's share of the whole profile.
+func biggestCost(p *cpuProfile) (parts []costPart, gc float64, sentence string) {
+	handler := p.total - p.where(background, nil)
+	if handler <= 0 {
 		return nil, 0, ""
 	}
-	for _, p := range handlerParts() {
-		_, v := best(h, p.Match)
-		p.Share = 100 * v / handler
-		parts = append(parts, p)
+	for _, part := range handlerParts() {
+		part.Share = 100 * float64(p.where(part.Match, background)) / float64(handler)
+		parts = append(parts, part)
 	}
-	_, gc = best(cumShares(all), fnIs("runtime.gcBgMarkWorker"))
+	gc = 100 * float64(p.where(fnIs("runtime.gcBgMarkWorker"), nil)) / float64(p.total)
 	top := parts[0]
-	for _, p := range parts[3 : len(parts)-1] {
-		if p.Share > top.Share {
-			top = p
+	for _, part := range parts[3 : len(parts)-1] {
+		if part.Share > top.Share {
+			top = part
 		}
 	}
 	sentence = fmt.Sprintf("The biggest cost per request is **%s: %.0f%% of the handler's CPU time**", strings.TrimSuffix(top.Name, ", of which:"), top.Share)
@@ -282,47 +280,6 @@ func biggestCost(focused, all string) (parts []costPart, gc float64, sentence st
 	}
 	sentence += fmt.Sprintf("; allocation is %.0f%% of the handler's time, and the garbage collector's background marking adds %.0f%% of the whole profile on other threads.", parts[len(parts)-1].Share, gc)
 	return parts, gc, sentence
-}
-
-// cumShares reads pprof -top -cum output: each function's cum%.
-func cumShares(top string) map[string]float64 {
-	cum := map[string]float64{}
-	for _, l := range strings.Split(top, "\n") {
-		f := strings.Fields(l)
-		if len(f) < 6 || !strings.HasSuffix(f[4], "%") {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSuffix(f[4], "%"), 64)
-		if err != nil {
-			continue
-		}
-		name := strings.TrimSuffix(strings.Join(f[5:], " "), " (inline)")
-		cum[name] = max(cum[name], v)
-	}
-	return cum
-}
-
-// best is the function matching match with the biggest share.
-func best(cum map[string]float64, match func(string) bool) (string, float64) {
-	var bn string
-	var bv float64
-	for n, v := range cum {
-		if match(n) && (v > bv || v == bv && n < bn) {
-			bn, bv = n, v
-		}
-	}
-	return bn, bv
-}
-
-// trimPprof drops pprof's header lines up to the table.
-func trimPprof(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i, l := range lines {
-		if strings.Contains(l, "flat%") {
-			return strings.Join(lines[i:], "\n")
-		}
-	}
-	return s
 }
 
 // Machine describes where the numbers come from.
