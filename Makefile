@@ -11,9 +11,10 @@ GO         ?= go
 GOTEST     ?= $(GO) test
 FUZZTIME   ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
-# make bench builds and measures without DWARF (no debugger reads it there):
-# a fifth less compiling on a fresh machine. Profiles do not need it.
-BENCH_GOFLAGS ?= -gcflags=all=-dwarf=false
+# make bench builds without DWARF (no debugger reads it there; profiles do not
+# need it), and like hack/k8s/build.sh (-trimpath, CGO_ENABLED=0), so that
+# both compile the standard library once between them on a fresh machine.
+BENCH_GOFLAGS ?= -trimpath -gcflags=all=-dwarf=false
 # envtest finds kube-apiserver, etcd and kubectl here (built by k8s-bins).
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
@@ -71,7 +72,7 @@ $(BIN)/staticcheck:
 .PHONY: bench
 bench: ## Benchmarks in process and over HTTPS (vs a null webhook and OPA's server); writes docs/benchmarks.md and its plot.
 	@# Builds the control plane (bin/k8s, or a quick one), webhook, OPA and benchstat at once, then measures.
-	@export GOFLAGS="$${GOFLAGS:+$$GOFLAGS }$(BENCH_GOFLAGS)"; start=$$(date +%s); hack/bench/prepare.sh $(BIN); \
+	@export CGO_ENABLED=0 GOFLAGS="$${GOFLAGS:+$$GOFLAGS }$(BENCH_GOFLAGS)"; start=$$(date +%s); hack/bench/prepare.sh $(BIN); \
 		set -x; $(BIN)/modeguard-bench -benchstat=$(BIN)/benchstat -opa=$(BIN)/opa -k8s=$$(cat $(BIN)/bench-k8s-dir) \
 			-build-took=$$(( $$(date +%s) - start ))s $(BENCH_FLAGS)
 
