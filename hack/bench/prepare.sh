@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # prepare.sh BIN: build everything `make bench` runs, into BIN, at the same
-# time: kube-apiserver and etcd (hack/k8s/build.sh, the long pole on a fresh
-# machine) in the background, and meanwhile (both compete for the
+# time: kube-apiserver (hack/k8s/build.sh, the long pole on a fresh machine)
+# in the background, and meanwhile, in this order (both sides compete for the
 # CPUs; overlapped, each one's serial stretches, links and downloads use the
 # time the other leaves):
 #   BIN/modeguard-webhook  the webhook measured end to end
@@ -11,6 +11,7 @@
 #   BIN/benchstat          also a tool of this module
 #   BIN/modeguard-bench    the benchmark driver (./bench)
 #   BIN/bench/tests/       the benchmarked packages' test binaries
+#   etcd                   (hack/k8s/build.sh again: its own lock)
 # so that nothing is compiled while something is being measured.
 #
 # The control plane: BIN/k8s when make k8s-bins (make test, make demo) has
@@ -39,7 +40,7 @@ if [[ ! -x $k8s/kube-apiserver ]] || ! hack/k8s/build.sh --check "$k8s" kube-api
 	k8s=$bin/k8s-quick quick=--quick
 fi
 echo "$k8s" >"$bin/bench-k8s-dir"
-log "building kube-apiserver and etcd into $k8s (background) and the Go side (foreground) at once"
+log "building kube-apiserver into $k8s (background) and the Go side, then etcd (foreground) at once"
 k8s_log=$bin/k8s-bins.log
 mkdir -p "$k8s"
 # The k8s build's lines go to the terminal as they come, prefixed. Its own
@@ -47,7 +48,7 @@ mkdir -p "$k8s"
 set -m
 (
 	set -o pipefail
-	hack/k8s/build.sh $quick "$k8s" kube-apiserver etcd 2>&1 | tee "$k8s_log" | sed -u 's/^/  [k8s] /'
+	hack/k8s/build.sh $quick "$k8s" kube-apiserver 2>&1 | tee "$k8s_log" | sed -u 's/^/  [k8s] /'
 ) &
 k8s_pid=$!
 set +m
@@ -58,7 +59,7 @@ trap 'kill -- "-$k8s_pid" 2>/dev/null || true' EXIT
 step() {
 	local name=$1 t=$SECONDS rc=0
 	shift
-	GOGC=400 "$@" || rc=$? # the compiler's GC, as in hack/k8s/build.sh
+	"$@" || rc=$?
 	if [[ $rc -ne 0 ]]; then
 		die "$name failed (exit $rc): $*"
 	fi
@@ -72,7 +73,9 @@ step modeguard-bench go build -o "$bin/modeguard-bench" ./bench
 # The benchmarked packages' test binaries, where the bench command runs them.
 step "benchmark test binaries" go test -c -o "$bin/bench/tests/" ./riverconfig ./policy ./mutate
 
-log "Go side done at $((SECONDS - start))s; waiting for the k8s build"
+# etcd last on this side: the Go side is done before kube-apiserver.
+step etcd hack/k8s/build.sh $quick "$k8s" etcd
+log "Go side and etcd done at $((SECONDS - start))s; waiting for kube-apiserver"
 rc=0
 wait "$k8s_pid" || rc=$?
 trap - EXIT

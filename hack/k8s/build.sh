@@ -14,8 +14,9 @@
 #   hack/k8s/etcd/go.mod  go.etcd.io/etcd/server/v3 (its own module: see there)
 # Re-pin with hack/k8s/pin.sh. A binary is skipped when OUTDIR/.stamp-<name>
 # matches a hash of its module's go.mod and go.sum, its main.go, the build
-# flags and `go version`. Builds run one after another and hold a lock on
-# OUTDIR, so concurrent `make k8s-bins` runs wait instead of racing.
+# flags and `go version`. Each binary's build holds a lock (OUTDIR/.lock-NAME),
+# so concurrent runs building the same binary wait instead of racing, and
+# runs building different ones (make bench's) go side by side.
 set -euo pipefail
 
 die() { echo "k8s-bins: $*" >&2; exit 1; }
@@ -55,20 +56,9 @@ run() {
 	fi
 }
 
-exec 9>"$out/.lock"
-if [[ -n $check ]]; then
-	: # reads only
-elif ! flock -n 9; then
-	log "another build holds $out/.lock; waiting for it"
-	flock 9
-fi
-
 goversion=$(go version) || die "go not found"
 # Static binaries; the tool modules alone decide versions (no go.work).
-# GOGC=400: the compiler and linker collect garbage less often (about an
-# eighth less build time here; they use more memory, which build machines
-# have). It changes nothing in the binaries.
-export CGO_ENABLED=0 GOWORK=off GOGC=400
+export CGO_ENABLED=0 GOWORK=off
 
 k8s_version=$(cd "$here" && run go list -m -f '{{.Version}}' k8s.io/kubernetes)
 [[ $k8s_version =~ ^v([0-9]+)\.([0-9]+)\. ]] || die "unexpected k8s.io/kubernetes version $k8s_version"
@@ -91,7 +81,14 @@ build() {
 	# Quick: no inlining, but the standard library as make bench's Go side
 	# compiles it (same flags, -trimpath, no cgo), so it is compiled once.
 	[[ -z $quick ]] || flags+=("-gcflags=all=-dwarf=false -l" -gcflags=std=-dwarf=false)
-	local want
+	local want lock
+	if [[ -z $check ]]; then
+		exec {lock}>"$out/.lock-$name"
+		if ! flock -n "$lock"; then
+			log "$name: another build holds $out/.lock-$name; waiting for it"
+			flock "$lock"
+		fi
+	fi
 	want=$(cat "$moddir/go.mod" "$moddir/go.sum" "$moddir/$pkg/main.go" \
 		<(echo "$goversion CGO_ENABLED=$CGO_ENABLED ${flags[*]}") | sha256sum | cut -d' ' -f1)
 	if [[ -x $bin && -f $stamp && $(<"$stamp") == "$want" ]]; then
