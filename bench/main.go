@@ -128,8 +128,11 @@ func run(ctx context.Context, o options) error {
 	if !filepath.IsAbs(o.out) {
 		o.out = filepath.Join(root, o.out)
 	}
-	if err := os.MkdirAll(o.raw, 0o755); err != nil {
-		return err
+	// Both directories now, not after minutes of measuring.
+	for _, d := range []string{o.raw, filepath.Dir(o.out)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
 	}
 	r := &report{Machine: machine(ctx, o.gobin), Count: o.count, Benchtime: o.benchtime, BuildTook: o.buildTook}
 
