@@ -29,7 +29,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	kruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -407,7 +407,7 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 
 	// Many objects in the cluster, so in modeguard's informer cache.
 	if o.scaleConfigMaps > 0 {
-		sc, err := populate(ctx, c.Kubeconfig, kinds, o.scaleConfigMaps, o.scaleWorkloads, mg.pid)
+		sc, err := populate(ctx, c.Config, kinds, o.scaleConfigMaps, o.scaleWorkloads, mg.pid)
 		if err != nil {
 			return nil, fmt.Errorf("populating the cluster: %w", err)
 		}
@@ -619,13 +619,10 @@ type Scale struct {
 // workloads DaemonSets of the agent reading them, in namespace bench-scale,
 // then waits for modeguard's resident set to settle (its informers caching
 // them).
-func populate(ctx context.Context, kubeconfig string, kinds []kind, configMaps, workloads int, pid int) (*Scale, error) {
+func populate(ctx context.Context, admin *rest.Config, kinds []kind, configMaps, workloads int, pid int) (*Scale, error) {
 	sc := &Scale{RSSBefore: rss(pid, "VmRSS")}
 	began := time.Now()
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, err
-	}
+	cfg := rest.CopyConfig(admin)
 	cfg.QPS, cfg.Burst = 2000, 4000
 	cl, err := client.New(cfg, client.Options{})
 	if err != nil {

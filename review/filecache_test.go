@@ -113,12 +113,8 @@ func withText(objs []runtime.Object, text, mode string) []runtime.Object {
 // reviews everything twice, the second time from the cache.
 func TestFileCacheKeepsDecisions(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	cached, err := policy.New(ctx, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	uncached, err := policy.New(ctx, policy.Options{FileCacheEntries: -1})
+	cached := engine(t, nil)
+	uncached, err := policy.New(context.Background(), policy.Options{FileCacheEntries: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,10 +174,7 @@ func TestFileCacheKeepsDecisions(t *testing.T) {
 func TestFileCacheFactsUnchanged(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e, err := policy.New(ctx, policy.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := engine(t, nil)
 	rv := &review.Reviewer{Engine: e, Fixer: mutate.Fixer{}}
 	for _, ex := range []string{"mg001-fires", "mg002-fires", "mg006-fires", "mg007-fires", "seed-daemonset"} {
 		objs := exampleObjects(t, ex+"/manifest.yaml")
