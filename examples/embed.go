@@ -1,8 +1,9 @@
 // Package examples holds a runnable manifest for every rule — one directory
-// where the rule fires and one where it must not — and the seed document's
-// scenarios. Each object states what modeguard must report about it in the
-// annotation modeguard.dev/expect ("MG001:fix,MG004:deny", or "none"). The
-// tests, `make demo` and `modeguard explain` use them.
+// where the rule fires and one where it must not — and the scenarios of the
+// draft page (docs/domain.md, The draft deployment-modes page). Each object
+// states what modeguard must report about it in the annotation
+// modeguard.dev/expect ("MG001:fix,MG004:deny", or "none"). The tests,
+// `make demo` and `modeguard explain` use them.
 package examples
 
 import "embed"

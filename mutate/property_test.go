@@ -12,7 +12,7 @@ import (
 	"github.com/modeguard/modeguard/riverconfig"
 )
 
-// seedConfig is one config of the seed corpus.
+// seedConfig is one config of the fuzz seed corpus.
 type seedConfig struct {
 	name string
 	ext  string // ".river" or ".alloy"

@@ -2,7 +2,8 @@ package riverconfig
 
 import "strings"
 
-// What each component is, per domain.md §4 and §5.
+// What each component is: docs/domain.md, Clustering, Collectors and scope,
+// and Node-bound collectors.
 
 // collectorClasses maps collector component names to their class.
 var collectorClasses = map[string]string{
@@ -48,7 +49,7 @@ func collectorClass(name string) string {
 	return ""
 }
 
-// componentClass is collectorClass plus the node-bound sources of §5 (host
+// componentClass is collectorClass plus the node-bound sources (host
 // exporters, discovery.kubelet), which are not collectors themselves.
 func componentClass(name string) string {
 	if c := collectorClass(name); c != "" {
@@ -84,7 +85,7 @@ var selfSourceReasons = map[string]string{
 	"database_observability.mysql":        "database_observability.mysql reads a central database",
 }
 
-// clusteringCapable lists the components with a clustering block (§4).
+// clusteringCapable lists the components with a clustering block (docs/domain.md, Clustering).
 var clusteringCapable = map[string]bool{
 	"prometheus.scrape":                   true,
 	"pyroscope.scrape":                    true,

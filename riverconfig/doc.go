@@ -15,7 +15,9 @@
 // component's Range runs from its name to just past "}", BodyRange from just
 // after "{" to "}", and Indent is the whitespace before its first statement.
 //
-// # Scope of a source (domain.md §3, §5)
+// # Scope of a source
+//
+// (docs/domain.md, Node-local discovery and Collectors and scope)
 //
 // A collector's targets expression is followed through discovery.relabel
 // (targets), local.file_match (path_targets), foreach (the loop variable
@@ -39,7 +41,8 @@
 //     __meta_kubernetes_pod_node_name makes them node-local. A role pod
 //     spec.nodeName selector alone leaves them cluster-wide and sets
 //     PodSelectorOnly (NodeName is then the selector's expression). The
-//     seed's role "endpoint" is read as endpoints and the reason says so.
+//     draft deployment-modes page's role "endpoint" (docs/domain.md) is
+//     read as endpoints and the reason says so.
 //   - role service / ingress: cluster-wide.
 //
 // Keep rules on other labels do not change the scope. Other sources:

@@ -21,7 +21,8 @@ type Facts struct {
 	// Components lists every component in source order, including those in
 	// foreach templates and declare bodies (see Component.Template).
 	Components []Component `json:"components"`
-	// Collectors lists every component that gathers data (domain.md §5).
+	// Collectors lists every component that gathers data (docs/domain.md,
+	// Collectors and scope).
 	Collectors []Collector `json:"collectors"`
 	// Unverifiable lists what the engine cannot see through.
 	Unverifiable []Unverifiable `json:"unverifiable"`
@@ -65,8 +66,8 @@ type Component struct {
 	// Refs are the references to other components from any expression of
 	// the component, nested blocks included.
 	Refs []Ref `json:"refs"`
-	// Class is the collector class of domain.md §5: "pull",
-	// "self-discovering", "node-bound", "push", or "". Host exporters and
+	// Class is the collector class (docs/domain.md, Collectors and scope):
+	// "pull", "self-discovering", "node-bound", "push", or "". Host exporters and
 	// discovery.kubelet are "node-bound" although they are sources, not
 	// collectors.
 	Class string `json:"class"`
@@ -229,7 +230,7 @@ const (
 	ScopeUnknown      = "unknown"
 )
 
-// Collector classes (domain.md §5).
+// Collector classes (docs/domain.md, Collectors and scope).
 const (
 	ClassPull            = "pull"
 	ClassSelfDiscovering = "self-discovering"

@@ -370,7 +370,7 @@ func (p *parser) sourceOf(c *comp, relabels []*comp) Source {
 	return s
 }
 
-// kubernetesScope applies domain.md §3 to a discovery.kubernetes source.
+// kubernetesScope applies docs/domain.md, Node-local discovery, to a discovery.kubernetes source.
 func kubernetesScope(c *comp, relabels []*comp, s *Source) {
 	roleVal, ok := c.c.Attributes["role"]
 	role, isStr := roleVal.Value.(string)
@@ -385,8 +385,9 @@ func kubernetesScope(c *comp, relabels []*comp, s *Source) {
 	s.Role = role
 	norm, note := role, ""
 	if role == "endpoint" {
-		// The seed's spelling. Prometheus has no such role; read it as
-		// meant so the endpoints rules still apply, and say so.
+		// The draft page's spelling (docs/domain.md). Prometheus has no
+		// such role; read it as meant so the endpoints rules still apply,
+		// and say so.
 		norm, note = "endpoints", " (not a valid role; read as endpoints)"
 	}
 	label := "role=" + role + note

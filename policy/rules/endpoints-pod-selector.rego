@@ -4,7 +4,7 @@
 #   For role endpoints or endpointslice, a `selectors { role = "pod" field = "spec.nodeName=…" }`
 #   block only filters which pods are used to attach pod labels: endpoints whose
 #   pod is not found are still emitted, so every DaemonSet pod still discovers
-#   every endpoint of the cluster (the seed document's pattern). Keep by node
+#   every endpoint of the cluster (the draft deployment-modes pattern, docs/domain.md). Keep by node
 #   instead: a discovery.relabel rule `action = "keep"` on
 #   `__meta_kubernetes_endpoint_node_name` (endpointslice:
 #   `__meta_kubernetes_endpointslice_endpoint_node_name`) equal to the node name.

@@ -1,4 +1,4 @@
-// Package resubmit is the reconciler of the ordering problem (design.md):
+// Package resubmit is the reconciler of the ordering problem (docs/architecture.md):
 // `kubectl apply` and Helm often create an agent's ConfigMap before the
 // workload that mounts it, so the ConfigMap is admitted while its mode is
 // unknown, and only mode-free rules apply to it. Once an agent workload that
