@@ -51,6 +51,15 @@ test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefl
 test-short: ## Run the unit and golden tests only (no control plane, no fuzzing).
 	$(GOTEST) -short ./...
 
+# The real-world corpus (Grafana's chart renders and community manifests, with
+# what a correct tool reports for each) is third-party material kept outside
+# this repository: a directory shared/corpus beside it, or MODEGUARD_CORPUS.
+MODEGUARD_CORPUS ?= $(wildcard $(dir $(CURDIR))shared/corpus)
+
+.PHONY: corpus
+corpus: ## Check every case of the real-world corpus against its expect.tsv (skips when there is none).
+	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestCorpus$$' -v ./cmd/modeguard | grep -E '^(---|===|ok|FAIL|PASS)|corpus:|want ' | grep -v '^=== RUN'
+
 .PHONY: update-golden
 update-golden: ## Rewrite golden testdata from the current code (review the diff!).
 	$(GOTEST) ./... -run Golden -update
