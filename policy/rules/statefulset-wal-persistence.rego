@@ -5,10 +5,14 @@
 #   StatefulSet can give each pod its own persistent volume with
 #   volumeClaimTemplates; without one mounted at (or above) the storage path
 #   the WAL is lost on every restart, and with it whatever had not been sent.
+#   This is a durability choice, not a mode mistake (Grafana's k8s-monitoring
+#   chart runs its metrics StatefulSet without a claim), so it is only
+#   recorded by default: raise it to warn or deny in the settings
+#   (`rules: {MG011: {action: warn}}`) where the WAL must survive restarts.
 # custom:
 #   id: MG011
 #   slug: statefulset-wal-persistence
-#   action: warn
+#   action: audit
 #   appliesTo: [StatefulSet]
 package modeguard.rules.statefulset_wal_persistence
 
