@@ -92,8 +92,9 @@ var catalog = map[string]kind{
 	"discovery.kubelet": {class: ClassNodeBound, scope: ScopeNodeLocal, reason: "kubelet discovery lists its own node's pods"},
 	"discovery.process": {class: ClassNodeBound, scope: ScopeNodeLocal, reason: "%s lists the processes of the host it runs on"},
 
-	// Host exporters read the host they run on. self reads the agent's own
-	// process; agent and ebpf are Grafana Agent's names.
+	// Host exporters read the host they run on. self (the agent's own
+	// metrics) has always been classed with them; agent and ebpf are
+	// Grafana Agent's names.
 	"prometheus.exporter.unix":     hostExporter,
 	"prometheus.exporter.process":  hostExporter,
 	"prometheus.exporter.cadvisor": hostExporter,
