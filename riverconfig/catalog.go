@@ -2,126 +2,171 @@ package riverconfig
 
 import "strings"
 
-// What each component is: docs/domain.md, Clustering, Collectors and scope,
-// and Node-bound collectors.
-
-// collectorClasses maps collector component names to their class.
-var collectorClasses = map[string]string{
-	"prometheus.scrape":            ClassPull,
-	"pyroscope.scrape":             ClassPull,
-	"loki.source.kubernetes":       ClassPull,
-	"database_observability.mysql": ClassPull,
-
-	"prometheus.operator.podmonitors":     ClassSelfDiscovering,
-	"prometheus.operator.servicemonitors": ClassSelfDiscovering,
-	"prometheus.operator.probes":          ClassSelfDiscovering,
-	"prometheus.operator.scrapeconfigs":   ClassSelfDiscovering,
-	"loki.source.podlogs":                 ClassSelfDiscovering,
-	"loki.source.kubernetes_events":       ClassSelfDiscovering,
-
-	"loki.source.file":         ClassNodeBound,
-	"loki.source.journal":      ClassNodeBound,
-	"loki.source.docker":       ClassNodeBound,
-	"loki.source.windowsevent": ClassNodeBound,
-	"pyroscope.ebpf":           ClassNodeBound,
-	"pyroscope.java":           ClassNodeBound,
-	"otelcol.receiver.filelog": ClassNodeBound,
-
-	"loki.source.api":            ClassPush,
-	"loki.source.syslog":         ClassPush,
-	"loki.source.gelf":           ClassPush,
-	"loki.source.heroku":         ClassPush,
-	"loki.source.awsfirehose":    ClassPush,
-	"prometheus.receive_http":    ClassPush,
-	"pyroscope.receive_http":     ClassPush,
-	"faro.receiver":              ClassPush,
-	"prometheus.exporter.statsd": ClassPush,
+// kind is what modeguard knows of one component name (or family of names):
+// the one table the parser, the tracer and the facts read. Only the class
+// facts reach the rules (Component.Class, Collector.Class and ReadsFiles,
+// Source.Class and Scope); what a rule makes of them is policy.
+type kind struct {
+	// class is the collector class (Class* constants), or ClassNodeBound
+	// for a target source that only sees the node it runs on.
+	class string
+	// collector says the component gathers data itself: it is listed in
+	// Facts.Collectors. Otherwise it is at most a source of targets.
+	collector bool
+	// targets names the attribute a collector reads its targets from.
+	targets string
+	// files says where a file reader finds the files it reads: fromPath
+	// (the __path__ label of its targets) or the attribute that lists them
+	// as globs.
+	files string
+	// clustering says the component has a clustering block.
+	clustering bool
+	// scope and reason describe the data the component yields as a source:
+	// to the collectors that read its targets, or, for a collector with no
+	// targets attribute, to itself (self-discovering collectors). "%s" in
+	// reason stands for the component's name.
+	scope, reason string
+	// scopeOf decides scope and reason from the component's attributes
+	// instead.
+	scopeOf func(c *comp, relabels []*comp, s *Source)
 }
 
-// collectorClass returns the collector class of a component name, or "".
-func collectorClass(name string) string {
-	if c, ok := collectorClasses[name]; ok {
-		return c
+// fromPath is kind.files of a reader of the __path__ label of its targets.
+const fromPath = "__path__"
+
+// catalog is that table, by component name; families holds the entries of
+// names the catalog does not list. The node-bound entries follow the
+// upstream component reference (grafana/alloy,
+// docs/sources/reference/components).
+var catalog = map[string]kind{
+	// Pull: gather from the targets they are given.
+	"prometheus.scrape":      {class: ClassPull, collector: true, targets: "targets", clustering: true},
+	"pyroscope.scrape":       {class: ClassPull, collector: true, targets: "targets", clustering: true},
+	"loki.source.kubernetes": {class: ClassPull, collector: true, targets: "targets", clustering: true},
+	"database_observability.mysql": {class: ClassPull, collector: true, clustering: true,
+		scope: ScopeClusterWide, reason: "%s reads a central database"},
+
+	// Self-discovering: find their own targets across the cluster.
+	"prometheus.operator.podmonitors": {class: ClassSelfDiscovering, collector: true, clustering: true,
+		scope: ScopeClusterWide, reason: "%s watches PodMonitor resources across the cluster"},
+	"prometheus.operator.servicemonitors": {class: ClassSelfDiscovering, collector: true, clustering: true,
+		scope: ScopeClusterWide, reason: "%s watches ServiceMonitor resources across the cluster"},
+	"prometheus.operator.probes": {class: ClassSelfDiscovering, collector: true, clustering: true,
+		scope: ScopeClusterWide, reason: "%s watches Probe resources across the cluster"},
+	"prometheus.operator.scrapeconfigs": {class: ClassSelfDiscovering, collector: true, clustering: true,
+		scope: ScopeClusterWide, reason: "%s watches ScrapeConfig resources across the cluster"},
+	"loki.source.podlogs": {class: ClassSelfDiscovering, collector: true, clustering: true,
+		scope: ScopeClusterWide, reason: "%s watches PodLogs resources and tails pods across the cluster"},
+	"loki.source.kubernetes_events": {class: ClassSelfDiscovering, collector: true, clustering: true,
+		scope: ScopeClusterWide, reason: "%s watches the cluster's events"},
+
+	// Node-bound collectors: read the node they run on. File readers only
+	// when the files they read are the node's.
+	"loki.source.file":         {class: ClassNodeBound, collector: true, targets: "targets", files: fromPath},
+	"otelcol.receiver.filelog": {class: ClassNodeBound, collector: true, files: "include"},
+	"loki.source.journal":      {class: ClassNodeBound, collector: true},
+	"loki.source.windowsevent": {class: ClassNodeBound, collector: true},
+	// Reads the Docker daemon at its host attribute: the node's socket.
+	"loki.source.docker": {class: ClassNodeBound, collector: true, targets: "targets"},
+	"pyroscope.ebpf":     {class: ClassNodeBound, collector: true, targets: "targets"},
+	"pyroscope.java":     {class: ClassNodeBound, collector: true, targets: "targets"},
+
+	// Push receivers: get what is sent to them, whatever the mode.
+	"loki.source.api":         {class: ClassPush, collector: true},
+	"loki.source.syslog":      {class: ClassPush, collector: true},
+	"loki.source.gelf":        {class: ClassPush, collector: true},
+	"loki.source.heroku":      {class: ClassPush, collector: true},
+	"loki.source.awsfirehose": {class: ClassPush, collector: true},
+	"prometheus.receive_http": {class: ClassPush, collector: true},
+	"pyroscope.receive_http":  {class: ClassPush, collector: true},
+	"faro.receiver":           {class: ClassPush, collector: true},
+	"prometheus.exporter.statsd": {class: ClassPush, collector: true,
+		scope: ScopeNodeLocal, reason: "statsd exporter receives what is pushed to this pod"},
+
+	// Target sources whose scope depends on their attributes.
+	"discovery.kubernetes": {scopeOf: kubernetesScope},
+	"discovery.docker":     {scopeOf: dockerScope},
+
+	// Node-bound sources: list what is on their own node. discovery.kubelet
+	// asks the kubelet at localhost:10250 by default.
+	"discovery.kubelet": {class: ClassNodeBound, scope: ScopeNodeLocal, reason: "kubelet discovery lists its own node's pods"},
+	"discovery.process": {class: ClassNodeBound, scope: ScopeNodeLocal, reason: "%s lists the processes of the host it runs on"},
+
+	// Host exporters read the host they run on. self (the agent's own
+	// metrics) has always been classed with them; agent and ebpf are
+	// Grafana Agent's names.
+	"prometheus.exporter.unix":     hostExporter,
+	"prometheus.exporter.process":  hostExporter,
+	"prometheus.exporter.cadvisor": hostExporter,
+	"prometheus.exporter.windows":  hostExporter,
+	"prometheus.exporter.self":     hostExporter,
+	"prometheus.exporter.agent":    hostExporter,
+	"prometheus.exporter.ebpf":     hostExporter,
+
+	// Central exporters watch a service that is not on the agent's node.
+	"prometheus.exporter.redis":         centralExporter,
+	"prometheus.exporter.mysql":         centralExporter,
+	"prometheus.exporter.postgres":      centralExporter,
+	"prometheus.exporter.mssql":         centralExporter,
+	"prometheus.exporter.kafka":         centralExporter,
+	"prometheus.exporter.mongodb":       centralExporter,
+	"prometheus.exporter.elasticsearch": centralExporter,
+	"prometheus.exporter.memcached":     centralExporter,
+	"prometheus.exporter.blackbox":      centralExporter,
+	"prometheus.exporter.snmp":          centralExporter,
+	"prometheus.exporter.cloudwatch":    centralExporter,
+	"prometheus.exporter.azure":         centralExporter,
+	"prometheus.exporter.gcp":           centralExporter,
+	"prometheus.exporter.github":        centralExporter,
+	"prometheus.exporter.consul":        centralExporter,
+	"prometheus.exporter.dnsmasq":       centralExporter,
+	"prometheus.exporter.oracledb":      centralExporter,
+	"prometheus.exporter.squid":         centralExporter,
+	"prometheus.exporter.apache":        centralExporter,
+	"prometheus.exporter.catchpoint":    centralExporter,
+	"prometheus.exporter.databricks":    centralExporter,
+}
+
+var (
+	hostExporter    = kind{class: ClassNodeBound, scope: ScopeHostExporter, reason: "%s reads the host it runs on"}
+	centralExporter = kind{scope: ScopeClusterWide, reason: "%s watches a central service"}
+)
+
+// families are the entries of the names the catalog does not list, by
+// prefix.
+var families = []struct {
+	prefix string
+	kind   kind
+}{
+	{"otelcol.receiver.", kind{class: ClassPush, collector: true}},
+	{"prometheus.exporter.", kind{scope: ScopeClusterWide, reason: "%s is not a known host exporter: assumed to watch a central service"}},
+	{"discovery.", kind{scope: ScopeClusterWide, reason: "%s finds the same targets from every agent"}},
+}
+
+// lookup returns the entry of a component name: its own, else its
+// family's (listed says which), else the zero kind.
+func lookup(name string) (k kind, listed bool) {
+	if k, ok := catalog[name]; ok {
+		return k, true
 	}
-	if strings.HasPrefix(name, "otelcol.receiver.") {
-		return ClassPush
+	for _, f := range families {
+		if strings.HasPrefix(name, f.prefix) {
+			return f.kind, false
+		}
 	}
-	return ""
+	return kind{}, false
 }
 
-// componentClass is collectorClass plus the node-bound sources (host
-// exporters, discovery.kubelet), which are not collectors themselves.
-func componentClass(name string) string {
-	if c := collectorClass(name); c != "" {
-		return c
-	}
-	if isHostExporter(name) || name == "discovery.kubelet" {
-		return ClassNodeBound
-	}
-	return ""
+// classOf is the class of a component name: the collector class, or
+// ClassNodeBound for a node-bound source, or "".
+func classOf(name string) string {
+	k, _ := lookup(name)
+	return k.class
 }
 
-// targetsAttribute names the attribute a collector reads its targets from,
-// or "" when it has none.
-var targetsAttribute = map[string]string{
-	"prometheus.scrape":      "targets",
-	"pyroscope.scrape":       "targets",
-	"loki.source.kubernetes": "targets",
-	"loki.source.file":       "targets",
-	"loki.source.docker":     "targets",
-	"pyroscope.ebpf":         "targets",
-	"pyroscope.java":         "targets",
-}
-
-// selfSourceReasons gives the collectors that find their own (cluster-wide)
-// data one synthetic source; the text is its reason.
-var selfSourceReasons = map[string]string{
-	"prometheus.operator.podmonitors":     "prometheus.operator.podmonitors watches PodMonitor resources across the cluster",
-	"prometheus.operator.servicemonitors": "prometheus.operator.servicemonitors watches ServiceMonitor resources across the cluster",
-	"prometheus.operator.probes":          "prometheus.operator.probes watches Probe resources across the cluster",
-	"prometheus.operator.scrapeconfigs":   "prometheus.operator.scrapeconfigs watches ScrapeConfig resources across the cluster",
-	"loki.source.podlogs":                 "loki.source.podlogs watches PodLogs resources and tails pods across the cluster",
-	"loki.source.kubernetes_events":       "loki.source.kubernetes_events watches the cluster's events",
-	"database_observability.mysql":        "database_observability.mysql reads a central database",
-}
-
-// clusteringCapable lists the components with a clustering block (docs/domain.md, Clustering).
-var clusteringCapable = map[string]bool{
-	"prometheus.scrape":                   true,
-	"pyroscope.scrape":                    true,
-	"prometheus.operator.podmonitors":     true,
-	"prometheus.operator.servicemonitors": true,
-	"prometheus.operator.probes":          true,
-	"prometheus.operator.scrapeconfigs":   true,
-	"loki.source.kubernetes":              true,
-	"loki.source.podlogs":                 true,
-	"loki.source.kubernetes_events":       true,
-	"database_observability.mysql":        true,
-}
-
-const exporterPrefix = "prometheus.exporter."
-
-// hostExporters read the host the agent runs on. "agent" and "ebpf" are
-// Grafana Agent's names.
-var hostExporters = map[string]bool{
-	"unix": true, "process": true, "cadvisor": true, "windows": true,
-	"self": true, "agent": true, "ebpf": true,
-}
-
-func isHostExporter(name string) bool {
-	return strings.HasPrefix(name, exporterPrefix) && hostExporters[strings.TrimPrefix(name, exporterPrefix)]
-}
-
-// centralExporters watch a service that is not on the agent's node. Any
-// other exporter is treated the same, with a reason that says it was
-// assumed.
-var centralExporters = map[string]bool{
-	"redis": true, "mysql": true, "postgres": true, "mssql": true,
-	"kafka": true, "mongodb": true, "elasticsearch": true, "memcached": true,
-	"blackbox": true, "snmp": true, "cloudwatch": true, "azure": true,
-	"gcp": true, "github": true, "consul": true, "dnsmasq": true,
-	"oracledb": true, "squid": true, "apache": true, "catchpoint": true,
-	"databricks": true,
+// why is the reason of a component's scope as a source.
+func (k kind) why(name string) string {
+	return strings.ReplaceAll(k.reason, "%s", name)
 }
 
 // configBlocks are top-level blocks that are not components.

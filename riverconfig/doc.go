@@ -17,8 +17,6 @@
 //
 // # Scope of a source
 //
-// (docs/domain.md, Node-local discovery and Collectors and scope)
-//
 // A collector's targets expression is followed through discovery.relabel
 // (targets), local.file_match (path_targets), foreach (the loop variable
 // traces to the collection), concat, arrays and objects, to every ultimate
@@ -41,20 +39,34 @@
 //     __meta_kubernetes_pod_node_name makes them node-local. A role pod
 //     spec.nodeName selector alone leaves them cluster-wide and sets
 //     PodSelectorOnly (NodeName is then the selector's expression). The
-//     draft deployment-modes page's role "endpoint" (docs/domain.md) is
-//     read as endpoints and the reason says so.
+//     role "endpoint" (no Prometheus role) is read as endpoints and the
+//     reason says so.
 //   - role service / ingress: cluster-wide.
 //
-// Keep rules on other labels do not change the scope. Other sources:
-// discovery.kubelet and discovery.process are node-local, host exporters
-// (prometheus.exporter.unix, process, cadvisor, windows, self) have scope
+// Keep rules on other labels do not change the scope. The scope of every
+// other source is the catalog's (below): discovery.kubelet and
+// discovery.process are node-local, host exporters have scope
 // "host-exporter", prometheus.exporter.statsd is node-local (it holds what
 // was pushed to this pod), every other exporter and discovery is
-// cluster-wide, a literal target list is cluster-wide ("static"), and literal
-// path_targets of local.file_match are node-local (files of this node).
-// Self-discovering collectors (prometheus.operator.*, loki.source.podlogs,
-// loki.source.kubernetes_events) get one cluster-wide source: themselves.
-// Push receivers get none.
+// cluster-wide. A literal target list is cluster-wide ("static"), and
+// literal path_targets of local.file_match are node-local (files of this
+// node). Self-discovering collectors (prometheus.operator.*,
+// loki.source.podlogs, loki.source.kubernetes_events) get one cluster-wide
+// source: themselves. Push receivers get none.
+//
+// # Catalog
+//
+// catalog.go holds the one table of what each component is, by name, with
+// families by prefix (otelcol.receiver.* push receivers,
+// prometheus.exporter.* central exporters, discovery.* cluster-wide
+// discovery): its class, the attribute holding its targets, where a file
+// reader's paths come from, clustering support, and its scope as a source.
+// The facts carry the class to the rules: Component.Class, Collector.Class
+// and ReadsFiles, Source.Class. Node-bound are the collectors that read
+// their own node (file readers on node paths, the journal, the Windows
+// event log, the local Docker daemon, the eBPF and Java profilers) and the
+// sources that list it (discovery.kubelet, discovery.process, host
+// exporters).
 //
 // ConstantIdentity is set when a discovery.relabel on the path replaces
 // instance with a constant (no "$"): every peer holds the same target, so

@@ -21,8 +21,7 @@ type Facts struct {
 	// Components lists every component in source order, including those in
 	// foreach templates and declare bodies (see Component.Template).
 	Components []Component `json:"components"`
-	// Collectors lists every component that gathers data (docs/domain.md,
-	// Collectors and scope).
+	// Collectors lists every component that gathers data.
 	Collectors []Collector `json:"collectors"`
 	// Unverifiable lists what the engine cannot see through.
 	Unverifiable []Unverifiable `json:"unverifiable"`
@@ -66,10 +65,11 @@ type Component struct {
 	// Refs are the references to other components from any expression of
 	// the component, nested blocks included.
 	Refs []Ref `json:"refs"`
-	// Class is the collector class (docs/domain.md, Collectors and scope):
-	// "pull", "self-discovering", "node-bound", "push", or "". Host exporters and
-	// discovery.kubelet are "node-bound" although they are sources, not
-	// collectors.
+	// Class is the collector class: "pull", "self-discovering",
+	// "node-bound", "push", or "". Node-bound sources (host exporters,
+	// discovery.kubelet, discovery.process) are "node-bound" although they
+	// are sources, not collectors. riverconfig/catalog.go lists every
+	// component's class.
 	Class string `json:"class"`
 	// Clustering is set for clustering-capable components, and for any
 	// component that carries a clustering block (Capable then says whether
@@ -168,10 +168,14 @@ type Collector struct {
 	Class string `json:"class"`
 	// Clustered is true when a clustering block says enabled = true. It says
 	// nothing of the process flags that make clustering effective.
-	Clustered bool     `json:"clustered"`
-	Sources   []Source `json:"sources"`
-	// Paths are the node file paths a file log collector reads: literal
-	// __path__ values and relabel replacements targeting __path__.
+	Clustered bool `json:"clustered"`
+	// ReadsFiles is true for a file log collector: it is node-bound only
+	// when the files it reads (Paths) are the node's.
+	ReadsFiles bool     `json:"readsFiles"`
+	Sources    []Source `json:"sources"`
+	// Paths are the file paths a file log collector reads: literal
+	// __path__ values and relabel replacements targeting __path__, or the
+	// literal globs of its include list.
 	Paths []string `json:"paths"`
 }
 
@@ -186,6 +190,10 @@ type Source struct {
 	Kind string `json:"kind"`
 	// Role is the discovery.kubernetes role as written, else "".
 	Role string `json:"role"`
+	// Class is the source component's class (as Component.Class):
+	// "node-bound" for a source that only sees the node it runs on; ""
+	// for static lists and what cannot be traced.
+	Class string `json:"class"`
 	// Scope is "node-local", "cluster-wide", "host-exporter" or "unknown".
 	Scope  string `json:"scope"`
 	Reason string `json:"reason"`
@@ -230,7 +238,7 @@ const (
 	ScopeUnknown      = "unknown"
 )
 
-// Collector classes (docs/domain.md, Collectors and scope).
+// Collector classes: how a collector comes by its data.
 const (
 	ClassPull            = "pull"
 	ClassSelfDiscovering = "self-discovering"

@@ -347,7 +347,7 @@ func (p *parser) newComp(b *ast.BlockStmt, name string, sc *scope) {
 		Attributes: map[string]Value{},
 		Blocks:     []Block{},
 		Refs:       []Ref{},
-		Class:      componentClass(name),
+		Class:      classOf(name),
 		Template:   sc.template,
 		BodyRange:  p.rng(b.LCurlyPos.Offset()+1, b.RCurlyPos.Offset()),
 		Indent:     p.indent(b),
@@ -620,7 +620,8 @@ func (p *parser) value(e ast.Expr, c *comp, attrPath string) Value {
 }
 
 func (p *parser) clustering(c *comp) {
-	capable := clusteringCapable[c.c.Name]
+	k, _ := lookup(c.c.Name)
+	capable := k.clustering
 	var blk *ast.BlockStmt
 	for _, stmt := range c.block.Body {
 		if b, ok := stmt.(*ast.BlockStmt); ok && b.GetBlockName() == "clustering" {

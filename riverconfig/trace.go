@@ -21,39 +21,65 @@ const (
 func (p *parser) traceCollectors() {
 	touched := map[*comp]bool{}
 	for _, c := range p.comps {
-		class := collectorClass(c.c.Name)
-		if class == "" {
+		k, _ := lookup(c.c.Name)
+		if !k.collector {
 			continue
 		}
 		col := Collector{
-			Component: c.c.ID,
-			Class:     class,
-			Clustered: c.c.Clustering != nil && c.c.Clustering.Capable && c.c.Clustering.Enabled,
-			Sources:   []Source{},
-			Paths:     []string{},
+			Component:  c.c.ID,
+			Class:      k.class,
+			Clustered:  c.c.Clustering != nil && c.c.Clustering.Capable && c.c.Clustering.Enabled,
+			ReadsFiles: k.files != "",
+			Sources:    []Source{},
+			Paths:      []string{},
 		}
 		switch {
-		case class == ClassPush:
+		case k.class == ClassPush:
 			// Push receivers get what is sent to them: mode-neutral.
-		case selfSourceReasons[c.c.Name] != "":
+		case k.targets == "" && k.scope != "":
+			// It finds its own data: one source, itself.
 			col.Sources = append(col.Sources, Source{
 				Component: c.c.ID,
 				Kind:      c.c.Name,
-				Scope:     ScopeClusterWide,
-				Reason:    selfSourceReasons[c.c.Name],
+				Class:     k.class,
+				Scope:     k.scope,
+				Reason:    k.why(c.c.Name),
 				Via:       []string{},
 			})
-		default:
-			attr := targetsAttribute[c.c.Name]
-			if e := c.attrs[attr]; attr != "" && e != nil {
+		case k.targets != "":
+			if e := c.attrs[k.targets]; e != nil {
 				t := &tracer{p: p, coll: c, out: &col, seen: map[string]bool{}, touched: touched,
-					files: c.c.Name == "loki.source.file"}
+					files: k.files == fromPath}
 				t.walk(e, c.scope, false, false)
 			}
+		}
+		if k.files != "" && k.files != fromPath {
+			listedPaths(c.attrs[k.files], &col)
 		}
 		p.facts.Collectors = append(p.facts.Collectors, col)
 	}
 	p.touched = touched
+}
+
+// listedPaths adds the literal strings of a list of globs (an element
+// computed at run time cannot be read) to the collector's paths.
+func listedPaths(e ast.Expr, col *Collector) {
+	for {
+		pe, ok := e.(*ast.ParenExpr)
+		if !ok {
+			break
+		}
+		e = pe.Inner
+	}
+	a, ok := e.(*ast.ArrayExpr)
+	if !ok {
+		return
+	}
+	for _, el := range a.Elements {
+		if v, ok := stringLiteral(el); ok && !slices.Contains(col.Paths, v) {
+			col.Paths = append(col.Paths, v)
+		}
+	}
 }
 
 // tracer follows one collector's targets back to their sources.
@@ -332,45 +358,42 @@ func constantInstance(r *comp) bool {
 func (p *parser) sourceOf(c *comp, relabels []*comp) Source {
 	name := c.c.Name
 	s := Source{Component: c.c.ID, Kind: name}
+	k, listed := lookup(name)
 	switch {
-	case name == "discovery.kubernetes":
-		kubernetesScope(c, relabels, &s)
-	case name == "discovery.kubelet":
-		s.Scope, s.Reason = ScopeNodeLocal, "kubelet discovery lists its own node's pods"
-	case name == "discovery.process":
-		s.Scope, s.Reason = ScopeNodeLocal, "discovery.process lists the processes of the host it runs on"
-	case name == "discovery.docker":
-		if h := literalString(c.c.Attributes["host"]); strings.HasPrefix(h, "unix://") {
-			s.Scope, s.Reason = ScopeNodeLocal, "discovery.docker reads the local Docker daemon"
-		} else {
-			s.Scope, s.Reason = ScopeClusterWide, "discovery.docker reads a Docker daemon that is not known to be local"
-		}
-	case name == exporterPrefix+"statsd":
-		s.Scope, s.Reason = ScopeNodeLocal, "statsd exporter receives what is pushed to this pod"
-	case isHostExporter(name):
-		s.Scope, s.Reason = ScopeHostExporter, name+" reads the host it runs on"
-	case strings.HasPrefix(name, exporterPrefix):
-		s.Scope = ScopeClusterWide
-		if centralExporters[strings.TrimPrefix(name, exporterPrefix)] {
-			s.Reason = name + " watches a central service"
-		} else {
-			s.Reason = name + " is not a known host exporter: assumed to watch a central service"
-		}
+	case listed && k.scopeOf != nil:
+		k.scopeOf(c, relabels, &s)
+	case listed && k.scope != "":
+		s.Scope, s.Reason = k.scope, k.why(name)
 	case strings.HasPrefix(name, "module."):
 		s.Scope, s.Reason = ScopeUnknown, c.c.ID+" exports what a module loaded at run time produces: its targets cannot be traced"
+		return s
 	case c.instance == "declare":
 		s.Scope, s.Reason = ScopeUnknown, fmt.Sprintf("%s is an instance of %s: its exports cannot be traced", c.c.ID, c.origin)
+		return s
 	case c.instance == "import":
 		s.Scope, s.Reason = ScopeUnknown, fmt.Sprintf("%s is an instance of a module from %s: its targets cannot be traced", c.c.ID, c.origin)
-	case strings.HasPrefix(name, "discovery."):
-		s.Scope, s.Reason = ScopeClusterWide, name+" finds the same targets from every agent"
+		return s
+	case k.scope != "":
+		s.Scope, s.Reason = k.scope, k.why(name)
 	default:
 		s.Scope, s.Reason = ScopeUnknown, name+" is not a known target source"
 	}
+	s.Class = k.class
 	return s
 }
 
-// kubernetesScope applies docs/domain.md, Node-local discovery, to a discovery.kubernetes source.
+// dockerScope: discovery.docker is node-local when it reads the local
+// Docker daemon.
+func dockerScope(c *comp, _ []*comp, s *Source) {
+	if h := literalString(c.c.Attributes["host"]); strings.HasPrefix(h, "unix://") {
+		s.Scope, s.Reason = ScopeNodeLocal, "discovery.docker reads the local Docker daemon"
+	} else {
+		s.Scope, s.Reason = ScopeClusterWide, "discovery.docker reads a Docker daemon that is not known to be local"
+	}
+}
+
+// kubernetesScope decides the scope of a discovery.kubernetes source (see
+// the package doc).
 func kubernetesScope(c *comp, relabels []*comp, s *Source) {
 	roleVal, ok := c.c.Attributes["role"]
 	role, isStr := roleVal.Value.(string)
@@ -385,9 +408,8 @@ func kubernetesScope(c *comp, relabels []*comp, s *Source) {
 	s.Role = role
 	norm, note := role, ""
 	if role == "endpoint" {
-		// The draft page's spelling (docs/domain.md). Prometheus has no
-		// such role; read it as meant so the endpoints rules still apply,
-		// and say so.
+		// No Prometheus role, but a likely misspelling of endpoints: read
+		// it as meant so the endpoints rules still apply, and say so.
 		norm, note = "endpoints", " (not a valid role; read as endpoints)"
 	}
 	label := "role=" + role + note

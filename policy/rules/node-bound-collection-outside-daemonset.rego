@@ -1,14 +1,18 @@
 # METADATA
 # title: Node-bound collection belongs in a DaemonSet
 # description: |
-#   Some collectors only see the node they run on: file logs on node paths
-#   (`local.file_match` + `loki.source.file`), `loki.source.journal`, host
-#   exporters (`prometheus.exporter.unix`, `.process`, `.cadvisor`, `.windows`,
-#   `.self`), `discovery.kubelet`, `pyroscope.ebpf`, `pyroscope.java`. In a
+#   Some collectors only see the node they run on: the config facts class
+#   them node-bound (riverconfig/catalog.go lists them). They are file log
+#   readers on node paths (e.g. `loki.source.file` with `local.file_match`,
+#   `otelcol.receiver.filelog`), the systemd journal, the Windows event log,
+#   the local Docker daemon, the eBPF and Java profilers, and collectors fed
+#   by a node-bound source: a host exporter (e.g. `prometheus.exporter.unix`),
+#   kubelet discovery (the kubelet at localhost) or process discovery. In a
 #   StatefulSet or Deployment they collect from whichever nodes the replicas
 #   landed on and miss every other node. Run them in a DaemonSet. Not flagged:
-#   a host exporter whose `instance` a relabel sets to a constant (the same
-#   target on every replica, as Grafana's k8s-monitoring telemetry does).
+#   a file reader whose paths are not the node's, and a host exporter whose
+#   `instance` a relabel sets to a constant (the same target on every
+#   replica, as Grafana's k8s-monitoring telemetry does).
 # custom:
 #   id: MG008
 #   slug: node-bound-collection-outside-daemonset
@@ -18,20 +22,20 @@ package modeguard.rules.node_bound_collection_outside_daemonset
 
 import data.modeguard.lib
 
-node_bound_collectors := {"loki.source.journal", "pyroscope.ebpf", "pyroscope.java"}
-
 node_path_prefixes := ["/var/log", "/var/lib/docker", "/var/lib/containers", "/var/lib/kubelet", "/proc", "/sys", "/host"]
 
 outside if lib.statefulset
 
 outside if lib.deployment
 
+# Node-bound collectors; file readers are judged by their paths below.
 violations contains v if {
 	outside
 	some f in lib.files
 	some col in f.collectors
+	col.class == "node-bound"
+	not col.readsFiles
 	c := lib.component(f, col.component)
-	c.name in node_bound_collectors
 	v := lib.at(f, col.component, sprintf("%s only sees the node it runs on: in a %s it misses every other node; run it in a DaemonSet", [c.name, input.mode]))
 }
 
@@ -55,8 +59,11 @@ violations contains v if {
 }
 
 node_bound_source(s) if {
-	s.scope == "host-exporter"
-	not s.constantIdentity
+	s.class == "node-bound"
+	not constant_host_exporter(s)
 }
 
-node_bound_source(s) if s.kind == "discovery.kubelet"
+constant_host_exporter(s) if {
+	s.scope == "host-exporter"
+	s.constantIdentity
+}

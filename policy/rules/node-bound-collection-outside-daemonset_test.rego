@@ -4,20 +4,59 @@ import data.modeguard.rules.node_bound_collection_outside_daemonset as rule
 
 file(col, name) := {"files": [{"file": "c.alloy", "components": [{"id": col.component, "name": name, "range": {"start": {"line": 1, "column": 1}}}], "collectors": [col]}]}
 
-journal := file({"component": "loki.source.journal.j", "sources": [], "paths": []}, "loki.source.journal")
+# A node-bound collector that reads no files, as the facts give it.
+node_bound(name) := file({"component": concat(".", [name, "x"]), "class": "node-bound", "readsFiles": false, "sources": [], "paths": []}, name)
 
-varlog := file({"component": "loki.source.file.f", "sources": [], "paths": ["/var/log/pods/*$1/*.log"]}, "loki.source.file")
+journal := node_bound("loki.source.journal")
 
-unix(constant) := file({"component": "prometheus.scrape.node", "sources": [{"component": "prometheus.exporter.unix.n", "kind": "prometheus.exporter.unix", "scope": "host-exporter", "reason": "r", "constantIdentity": constant}], "paths": []}, "prometheus.scrape")
+varlog := file({"component": "loki.source.file.f", "class": "node-bound", "readsFiles": true, "sources": [], "paths": ["/var/log/pods/*$1/*.log"]}, "loki.source.file")
+
+filelog(paths) := file({"component": "otelcol.receiver.filelog.pods", "class": "node-bound", "readsFiles": true, "sources": [], "paths": paths}, "otelcol.receiver.filelog")
+
+source(name, scope, constant) := file({"component": "prometheus.scrape.node", "class": "pull", "readsFiles": false, "sources": [{"component": concat(".", [name, "n"]), "kind": name, "class": "node-bound", "scope": scope, "reason": "r", "constantIdentity": constant}], "paths": []}, "prometheus.scrape")
+
+unix(constant) := source("prometheus.exporter.unix", "host-exporter", constant)
 
 test_journal_in_statefulset if {
 	count(rule.violations) == 1 with input as {"mode": "statefulset", "config": journal}
 }
 
+# Every node-bound collector that reads no files is denied by its class,
+# whatever its name.
+test_node_bound_class_outside_daemonset if {
+	every name in ["loki.source.windowsevent", "loki.source.journal", "loki.source.docker", "pyroscope.ebpf", "pyroscope.java", "some.future.collector"] {
+		every mode in ["statefulset", "deployment"] {
+			vs := rule.violations with input as {"mode": mode, "config": node_bound(name)}
+			count(vs) == 1
+			some v in vs
+			startswith(v.msg, name)
+		}
+	}
+}
+
+# The class decides, not the name: a pull collector is not node-bound.
+test_pull_collector_is_fine if {
+	cfg := file({"component": "loki.source.journal.j", "class": "pull", "readsFiles": false, "sources": [], "paths": []}, "loki.source.journal")
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "config": cfg}
+}
+
 test_file_logs_in_deployment if {
 	vs := rule.violations with input as {"mode": "deployment", "config": varlog}
+	count(vs) == 1
 	some v in vs
 	contains(v.msg, "/var/log/pods")
+}
+
+test_filelog_on_node_paths_in_statefulset if {
+	vs := rule.violations with input as {"mode": "statefulset", "config": filelog(["/var/log/pods/*/*/*.log"])}
+	count(vs) == 1
+	some v in vs
+	contains(v.msg, "reads node files (/var/log/pods/*/*/*.log)")
+}
+
+test_filelog_off_node_paths_is_fine if {
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "config": filelog(["/data/app/*.log"])}
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "config": filelog([])}
 }
 
 test_host_exporter_in_statefulset if {
@@ -28,11 +67,32 @@ test_constant_instance_is_fine if {
 	count(rule.violations) == 0 with input as {"mode": "statefulset", "config": unix(true)}
 }
 
+# The constant-instance exception is the host exporters': discovery of the
+# node's own pods or processes stays node-bound.
+test_node_bound_discovery_in_statefulset if {
+	every name in ["discovery.kubelet", "discovery.process"] {
+		every constant in [false, true] {
+			vs := rule.violations with input as {"mode": "statefulset", "config": source(name, "node-local", constant)}
+			count(vs) == 1
+			some v in vs
+			contains(v.msg, concat("", ["collects from ", name, ".n"]))
+		}
+	}
+}
+
+test_node_local_source_of_no_class_is_fine if {
+	cfg := file({"component": "prometheus.scrape.pods", "class": "pull", "readsFiles": false, "sources": [{"component": "discovery.kubernetes.pods", "kind": "discovery.kubernetes", "class": "", "scope": "node-local", "reason": "r"}], "paths": []}, "prometheus.scrape")
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "config": cfg}
+}
+
 test_daemonset_is_fine if {
 	count(rule.violations) == 0 with input as {"mode": "daemonset", "config": varlog}
 	count(rule.violations) == 0 with input as {"mode": "daemonset", "config": unix(false)}
+	count(rule.violations) == 0 with input as {"mode": "daemonset", "config": journal}
+	count(rule.violations) == 0 with input as {"mode": "daemonset", "config": filelog(["/var/log/pods/*/*/*.log"])}
+	count(rule.violations) == 0 with input as {"mode": "daemonset", "config": source("discovery.kubelet", "node-local", false)}
 }
 
 test_emptydir_file_is_fine if {
-	count(rule.violations) == 0 with input as {"mode": "deployment", "config": file({"component": "loki.source.file.app", "sources": [], "paths": ["/shared/app.log"]}, "loki.source.file")}
+	count(rule.violations) == 0 with input as {"mode": "deployment", "config": file({"component": "loki.source.file.app", "class": "node-bound", "readsFiles": true, "sources": [], "paths": ["/shared/app.log"]}, "loki.source.file")}
 }

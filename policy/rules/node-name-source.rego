@@ -20,12 +20,12 @@ package modeguard.rules.node_name_source
 
 import data.modeguard.lib
 
-# Every node-name expression of the config (selectors fields, relabel
-# regexes), as [file index, component id, expression].
+# Every node-name expression of the config, as [file index, component id,
+# expression]. The facts set nodeName only where a node name is expected
+# (discovery.kubernetes selectors fields, discovery.relabel regexes).
 node_names contains [i, c.id, nn] if {
 	some i, f in lib.files
 	some c in f.components
-	c.name in {"discovery.kubernetes", "discovery.relabel"}
 	some b in c.blocks
 	some a in b.attributes
 	nn := a.nodeName
