@@ -276,7 +276,10 @@ func cleanYAMLErr(err error) string {
 func DefaultNamespace(docs []Document, ns string) {
 	for i := range docs {
 		d := &docs[i]
-		if d.Namespace != "" || d.Kind == "Namespace" || d.Object == nil {
+		if d.Namespace != "" || d.Object == nil {
+			continue
+		}
+		if k := workload.KindOf(d.Object); k != nil && !k.Namespaced {
 			continue
 		}
 		if m, ok := d.Object.(interface{ SetNamespace(string) }); ok {

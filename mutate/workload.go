@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modeguard/modeguard/policy"
@@ -17,10 +17,10 @@ import (
 // nodeNameField is the fieldRef path of the node a pod runs on.
 const nodeNameField = "spec.nodeName"
 
-// Workload applies one object fix to obj (*corev1.Pod, *appsv1.DaemonSet,
-// *appsv1.StatefulSet or *appsv1.Deployment) in place, on the agent container
-// its facts name (workload.FromObject(obj); pass nil to compute them). It is
-// idempotent: fixing a fixed object changes nothing.
+// Workload applies one object fix to obj (a Pod or workload: a kind of
+// workload.Kinds that review decides on and that has pods) in place, on the
+// agent container its facts name (workload.FromObject(obj); pass nil to
+// compute them). It is idempotent: fixing a fixed object changes nothing.
 //
 //   - node-name-env {var}: the container's env entry var comes from fieldRef
 //     spec.nodeName. Existing entries of that name (a literal or any other
@@ -85,17 +85,25 @@ func podSpec(obj runtime.Object) (kind, name string, spec *corev1.PodSpec, err e
 	if obj == nil || reflect.ValueOf(obj).IsNil() {
 		return "", "", nil, notApplicablef("no object")
 	}
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return "Pod", objectName(o.Namespace, o.Name), &o.Spec, nil
-	case *appsv1.DaemonSet:
-		return "DaemonSet", objectName(o.Namespace, o.Name), &o.Spec.Template.Spec, nil
-	case *appsv1.StatefulSet:
-		return "StatefulSet", objectName(o.Namespace, o.Name), &o.Spec.Template.Spec, nil
-	case *appsv1.Deployment:
-		return "Deployment", objectName(o.Namespace, o.Name), &o.Spec.Template.Spec, nil
+	k := workload.KindOf(obj)
+	if k == nil || !k.Reviewed || k.Pod == nil {
+		return "", "", nil, notApplicablef("%T is not %s", obj, workload.Names(podKinds()))
 	}
-	return "", "", nil, notApplicablef("%T is not a Pod, DaemonSet, StatefulSet or Deployment", obj)
+	m := obj.(metav1.Object)
+	_, spec = k.Pod(obj)
+	return k.Name, objectName(m.GetNamespace(), m.GetName()), spec, nil
+}
+
+// podKinds are the kinds a workload fix applies to: those review decides
+// on that have pods.
+func podKinds() []*workload.Kind {
+	var out []*workload.Kind
+	for _, k := range workload.Kinds {
+		if k.Reviewed && k.Pod != nil {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // agentContainer finds the container the facts name, checking that they are

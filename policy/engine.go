@@ -19,6 +19,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/modeguard/modeguard/riverconfig"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // entryQuery collects the violations of every rule package.
@@ -270,14 +271,14 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
 		return nil, err
 	}
 	vs, err := e.EvaluateValue(ctx, v)
-	if err != nil || in.Subject.Kind != "Pod" {
+	if err != nil || in.Subject.Kind != workload.KindPod.Name {
 		return vs, err
 	}
 	// Pods are made by controllers: only rules that name Pod in appliesTo
 	// act on them; the others already acted on the workload.
 	kept := vs[:0]
 	for _, v := range vs {
-		if slices.Contains(v.Rule.AppliesTo, "Pod") {
+		if slices.ContainsFunc(v.Rule.AppliesTo, workload.KindPod.Is) {
 			kept = append(kept, v)
 		}
 	}

@@ -8,5 +8,6 @@
 //
 // review knows nothing of HTTP or admission types; it reads the objects
 // around the subject through a Lookup (an informer cache in the webhook, the
-// input files in the CLI).
+// input files in the CLI), once per subject (Surround). A lookup that fails
+// is not an absent object: the review is not done, and says why.
 package review

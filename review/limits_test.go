@@ -153,9 +153,9 @@ type countingLookup struct {
 	calls atomic.Int32
 }
 
-func (l *countingLookup) NamespaceLabels(ns string) map[string]string {
+func (l *countingLookup) NamespaceLabels(ctx context.Context, ns string) (map[string]string, error) {
 	l.calls.Add(1)
-	return l.Lookup.NamespaceLabels(ns)
+	return l.Lookup.NamespaceLabels(ctx, ns)
 }
 
 // TestReviewDoneContext: a review whose context is already done does

@@ -160,7 +160,7 @@ func (p *pairing) finding(d policy.Decision) Finding {
 	wlRef := p.wlRef()
 	switch {
 	case d.Target == "config" && p.cm != nil:
-		f.Object = ObjectRef{Kind: "ConfigMap", Namespace: p.cm.Namespace, Name: p.cm.Name}
+		f.Object = ObjectRef{Kind: workload.KindConfigMap.Name, Namespace: p.cm.Namespace, Name: p.cm.Name}
 		f.Key = d.File
 	case wlRef != nil:
 		f.Object = *wlRef
@@ -209,7 +209,7 @@ func (p *pairing) input(ctx context.Context) (*policy.Input, *workload.Facts, er
 		facts, cfg = f, f.Config
 		in.Workload, in.Mode, in.ModeSource = f, f.Mode, f.ModeSource
 		if cfg != nil && cfg.ConfigMap != "" {
-			in.Relation.ConfigMap = &ObjectRef{Kind: "ConfigMap", Namespace: p.res.Subject.Namespace, Name: cfg.ConfigMap}
+			in.Relation.ConfigMap = &ObjectRef{Kind: workload.KindConfigMap.Name, Namespace: p.res.Subject.Namespace, Name: cfg.ConfigMap}
 		}
 	}
 	if p.cm != nil {

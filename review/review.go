@@ -9,11 +9,11 @@ import (
 	"sort"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modeguard/modeguard/policy"
@@ -21,17 +21,141 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
-// Lookup finds the objects around a subject.
+// Lookup finds the objects around a subject. It has the shape of
+// controller-runtime's client.Reader: each method takes the request's
+// context (its deadline bounds the read) and returns an error when it could
+// not answer (the API server or the cache failed, the context ended). An
+// object that does not exist is not an error: ConfigMap returns (nil, nil),
+// the lists are empty, NamespaceLabels returns (nil, nil). Nobody reads an
+// error as "absent": a review whose lookup failed is not done (see
+// Surroundings.Err). Errors wrap their cause with %w.
 type Lookup interface {
-	// ConfigMap returns the ConfigMap, or nil when it is unknown.
-	ConfigMap(namespace, name string) *corev1.ConfigMap
-	// Consumers returns the agent workloads (DaemonSets, StatefulSets,
-	// Deployments) of the namespace that read the ConfigMap.
-	Consumers(namespace, configMap string) []runtime.Object
+	// ConfigMap returns the ConfigMap; nil, nil when there is none.
+	ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
+	// Consumers returns the agent workloads (the workload.Workloads kinds)
+	// of the namespace that read the ConfigMap.
+	Consumers(ctx context.Context, namespace, configMap string) ([]runtime.Object, error)
 	// HPAs returns the HorizontalPodAutoscalers of the namespace.
-	HPAs(namespace string) []autoscalingv2.HorizontalPodAutoscaler
-	// NamespaceLabels returns the labels of the namespace (nil if unknown).
-	NamespaceLabels(namespace string) map[string]string
+	HPAs(ctx context.Context, namespace string) ([]autoscalingv2.HorizontalPodAutoscaler, error)
+	// NamespaceLabels returns the labels of the namespace; nil, nil when
+	// there is no such namespace.
+	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
+}
+
+// What a LookupError says was looked up (also the kind label of the
+// webhook's lookup error metric).
+const (
+	LookupConfigMap = "ConfigMap"               // the ConfigMap a workload reads
+	LookupConsumers = "Workload"                // the agent workloads reading a ConfigMap
+	LookupHPAs      = "HorizontalPodAutoscaler" // the namespace's HPAs
+	LookupNamespace = "Namespace"               // the namespace's labels
+)
+
+// LookupError is a lookup that failed: what was looked up and why.
+type LookupError struct {
+	// Kind is one of the Lookup* constants.
+	Kind string
+	// Namespace and Name name what was looked up (Name is the ConfigMap's
+	// for LookupConfigMap and LookupConsumers, "" otherwise).
+	Namespace, Name string
+	Err             error
+}
+
+func (e *LookupError) Error() string {
+	var what string
+	switch e.Kind {
+	case LookupConsumers:
+		what = fmt.Sprintf("the agent workloads reading ConfigMap %s/%s", e.Namespace, e.Name)
+	case LookupHPAs:
+		what = "the HorizontalPodAutoscalers of namespace " + e.Namespace
+	case LookupNamespace:
+		what = "namespace " + e.Namespace
+	default:
+		what = fmt.Sprintf("%s %s/%s", e.Kind, e.Namespace, e.Name)
+	}
+	return fmt.Sprintf("looking up %s: %v", what, e.Err)
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
+
+// Surroundings are the objects around one subject, looked up once (by
+// Surround): what its review reads, and what the webhook's result cache
+// key names, so that both see the same objects.
+type Surroundings struct {
+	// Namespace is the subject's.
+	Namespace string
+	// NamespaceLabels are the namespace's labels.
+	NamespaceLabels map[string]string
+	// HPAs are the namespace's HorizontalPodAutoscalers.
+	HPAs []autoscalingv2.HorizontalPodAutoscaler
+	// ConfigMapName is the ConfigMap an agent workload or Pod subject reads
+	// ("" for none); ConfigMap is that ConfigMap, nil when there is none.
+	ConfigMapName string
+	ConfigMap     *corev1.ConfigMap
+	// Consumers are the agent workloads reading a ConfigMap subject.
+	Consumers []runtime.Object
+	// Err says the surroundings are incomplete: the first lookup that
+	// failed (a *LookupError) or the context's error; nothing was looked
+	// up past it. Reviewing incomplete surroundings fails with it.
+	Err error
+}
+
+// Surround looks up the objects around subject that its review reads:
+// the namespace's labels, then the ConfigMap of an agent workload or Pod
+// (nothing more for another workload: its review stops at "not an agent")
+// or the consumers of a ConfigMap, then the namespace's HPAs. It stops at
+// the first lookup that fails, and records it in Err.
+func Surround(ctx context.Context, lk Lookup, subject runtime.Object) *Surroundings {
+	m, err := meta.Accessor(subject)
+	if err != nil {
+		return &Surroundings{Err: fmt.Errorf("%w: %v", ErrUnsupported, err)}
+	}
+	sur := &Surroundings{Namespace: m.GetNamespace()}
+	k := workload.KindOf(subject)
+	if k == nil || !k.Reviewed {
+		sur.Err = fmt.Errorf("%w: %s", ErrUnsupported, KindOf(subject))
+		return sur
+	}
+	if k != workload.KindConfigMap {
+		f, err := workload.FromObject(subject, nil)
+		if err != nil {
+			sur.Err = err
+			return sur
+		}
+		if !f.Agent {
+			return sur
+		}
+		if f.Config != nil {
+			sur.ConfigMapName = f.Config.ConfigMap
+		}
+	}
+	ns := sur.Namespace
+	look := func(kind, name string, read func() error) bool {
+		if err := ctx.Err(); err != nil {
+			sur.Err = err
+			return false
+		}
+		if err := read(); err != nil {
+			sur.Err = &LookupError{Kind: kind, Namespace: ns, Name: name, Err: err}
+			return false
+		}
+		return true
+	}
+	if !look(LookupNamespace, "", func() (err error) { sur.NamespaceLabels, err = lk.NamespaceLabels(ctx, ns); return }) {
+		return sur
+	}
+	switch {
+	case k == workload.KindConfigMap:
+		if !look(LookupConsumers, m.GetName(), func() (err error) { sur.Consumers, err = lk.Consumers(ctx, ns, m.GetName()); return }) {
+			return sur
+		}
+	case sur.ConfigMapName != "":
+		if !look(LookupConfigMap, sur.ConfigMapName, func() (err error) { sur.ConfigMap, err = lk.ConfigMap(ctx, ns, sur.ConfigMapName); return }) {
+			return sur
+		}
+	}
+	look(LookupHPAs, "", func() (err error) { sur.HPAs, err = lk.HPAs(ctx, ns); return })
+	return sur
 }
 
 // Fixer carries out fix requests. The mutate package implements it.
@@ -116,10 +240,54 @@ const maxPasses = 4
 // ErrUnsupported marks a subject kind review does not handle.
 var ErrUnsupported = errors.New("unsupported object kind")
 
-// Review decides on one subject. It checks ctx between its stages (each
-// parse, evaluation and fix): past its deadline it returns ctx.Err() after
-// the stage under way.
+// Review decides on one subject, looking up what is around it through lk
+// (Surround, then ReviewWith). It checks ctx between its stages (each
+// lookup, parse, evaluation and fix): past its deadline it returns
+// ctx.Err() after the stage under way.
 func (rv *Reviewer) Review(ctx context.Context, subject runtime.Object, lk Lookup, opts Options) (*Result, error) {
+	res, err := rv.start(ctx, subject)
+	if err != nil || res.Skipped != "" {
+		return res, err
+	}
+	return rv.ReviewWith(ctx, subject, Surround(ctx, lk, subject), opts)
+}
+
+// ReviewWith decides on one subject with the objects around it, sur (from
+// Surround for this subject). When a lookup failed (sur.Err is a
+// *LookupError) nothing is decided: it returns the error, wrapped, and a
+// Result without findings whose note names the failed lookup.
+func (rv *Reviewer) ReviewWith(ctx context.Context, subject runtime.Object, sur *Surroundings, opts Options) (*Result, error) {
+	res, err := rv.start(ctx, subject)
+	if err != nil || res.Skipped != "" {
+		return res, err
+	}
+	if sur.Err != nil {
+		var le *LookupError
+		if !errors.As(sur.Err, &le) {
+			return nil, sur.Err
+		}
+		res.Notes = append(res.Notes, le.Error()+": not reviewed (a failed lookup does not mean the object is absent)")
+		return res, fmt.Errorf("reviewing %s %s/%s: %w", res.Subject.Kind, res.Subject.Namespace, res.Subject.Name, sur.Err)
+	}
+	if sur.Namespace != res.Subject.Namespace {
+		return nil, fmt.Errorf("reviewing %s %s/%s with the surroundings of namespace %q", res.Subject.Kind, res.Subject.Namespace, res.Subject.Name, sur.Namespace)
+	}
+	scope := policy.Scope{NamespaceLabels: sur.NamespaceLabels, ObjectAnnotations: subject.(metav1.Object).GetAnnotations()}
+	if workload.KindOf(subject) == workload.KindConfigMap {
+		err = rv.reviewConfigMap(ctx, subject.(*corev1.ConfigMap), sur, opts, scope, res)
+	} else {
+		err = rv.reviewWorkload(ctx, subject, sur, opts, scope, res)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sortFindings(res.Findings)
+	return res, nil
+}
+
+// start checks ctx, answers a subject in an exempt namespace (Skipped),
+// and checks the subject's kind; otherwise it returns the empty result.
+func (rv *Reviewer) start(ctx context.Context, subject runtime.Object) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -135,24 +303,14 @@ func (rv *Reviewer) Review(ctx context.Context, subject runtime.Object, lk Looku
 		res.Skipped = fmt.Sprintf("namespace %s is exempt in the settings", m.GetNamespace())
 		return res, nil
 	}
-	scope := policy.Scope{NamespaceLabels: lk.NamespaceLabels(m.GetNamespace()), ObjectAnnotations: m.GetAnnotations()}
-	switch o := subject.(type) {
-	case *corev1.ConfigMap:
-		err = rv.reviewConfigMap(ctx, o, lk, opts, scope, res)
-	case *corev1.Pod, *appsv1.DaemonSet, *appsv1.StatefulSet, *appsv1.Deployment:
-		err = rv.reviewWorkload(ctx, subject, lk, opts, scope, res)
-	default:
+	if k := workload.KindOf(subject); k == nil || !k.Reviewed {
 		return nil, fmt.Errorf("%w: %s", ErrUnsupported, res.Subject.Kind)
 	}
-	if err != nil {
-		return nil, err
-	}
-	sortFindings(res.Findings)
 	return res, nil
 }
 
-func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, lk Lookup, opts Options, scope policy.Scope, res *Result) error {
-	facts, err := workload.FromObject(subject, lk.HPAs(res.Subject.Namespace))
+func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, sur *Surroundings, opts Options, scope policy.Scope, res *Result) error {
+	facts, err := workload.FromObject(subject, sur.HPAs)
 	if err != nil {
 		return err
 	}
@@ -163,30 +321,32 @@ func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, 
 	wl := subject.DeepCopyObject()
 	var cm *corev1.ConfigMap
 	if facts.Config != nil && facts.Config.ConfigMap != "" {
-		if c := lk.ConfigMap(res.Subject.Namespace, facts.Config.ConfigMap); c != nil {
-			cm = c.DeepCopy()
+		if sur.ConfigMapName != facts.Config.ConfigMap {
+			return fmt.Errorf("reviewing %s %s/%s, which reads ConfigMap %q, with the surroundings of one reading %q", res.Subject.Kind, res.Subject.Namespace, res.Subject.Name, facts.Config.ConfigMap, sur.ConfigMapName)
+		}
+		if sur.ConfigMap != nil {
+			cm = sur.ConfigMap.DeepCopy()
 		} else {
 			res.Notes = append(res.Notes, fmt.Sprintf("ConfigMap %s/%s is not known yet: config rules wait for it", res.Subject.Namespace, facts.Config.ConfigMap))
 		}
 	} else if facts.Config != nil && facts.Config.Error != "" {
 		res.Notes = append(res.Notes, "config not resolved: "+facts.Config.Error)
 	}
-	p := &pairing{rv: rv, subjectKind: res.Subject.Kind, wl: wl, cm: cm, hpas: lk.HPAs(res.Subject.Namespace), opts: opts, scope: scope, res: res}
+	p := &pairing{rv: rv, subjectKind: res.Subject.Kind, wl: wl, cm: cm, hpas: sur.HPAs, opts: opts, scope: scope, res: res}
 	if err := p.run(ctx); err != nil {
 		return err
 	}
 	if p.wlChanged && !equality.Semantic.DeepEqual(wl, subject) {
 		res.Fixed = wl
 	}
-	if p.cmChanged && !equality.Semantic.DeepEqual(cm, lk.ConfigMap(res.Subject.Namespace, cm.Name)) {
+	if p.cmChanged && !equality.Semantic.DeepEqual(cm, sur.ConfigMap) {
 		res.Related = cm
 	}
 	return nil
 }
 
-func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, lk Lookup, opts Options, scope policy.Scope, res *Result) error {
-	consumers := lk.Consumers(cm.Namespace, cm.Name)
-	hpas := lk.HPAs(cm.Namespace)
+func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, sur *Surroundings, opts Options, scope policy.Scope, res *Result) error {
+	consumers, hpas := sur.Consumers, sur.HPAs
 	var refs []ObjectRef
 	for _, c := range consumers {
 		if m, err := meta.Accessor(c); err == nil {
@@ -209,7 +369,7 @@ func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, l
 		} else {
 			res.Notes = append(res.Notes, fmt.Sprintf("no agent workload reads this ConfigMap: mode %s from the %s", mode, source))
 		}
-		p := &pairing{rv: rv, subjectKind: "ConfigMap", cm: fixed, mode: mode, modeSource: source, consumers: refs, opts: opts, scope: scope, res: res}
+		p := &pairing{rv: rv, subjectKind: workload.KindConfigMap.Name, cm: fixed, mode: mode, modeSource: source, consumers: refs, opts: opts, scope: scope, res: res}
 		if err := p.run(ctx); err != nil {
 			return err
 		}
@@ -217,7 +377,7 @@ func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, l
 	}
 	for _, c := range consumers {
 		wl := c.DeepCopyObject()
-		p := &pairing{rv: rv, subjectKind: "ConfigMap", wl: wl, cm: fixed, hpas: hpas, consumers: refs, opts: opts, scope: scope, res: res, via: true}
+		p := &pairing{rv: rv, subjectKind: workload.KindConfigMap.Name, wl: wl, cm: fixed, hpas: hpas, consumers: refs, opts: opts, scope: scope, res: res, via: true}
 		if err := p.run(ctx); err != nil {
 			return err
 		}
@@ -259,19 +419,11 @@ func configKeys(cm *corev1.ConfigMap, cfg *workload.Config) []string {
 	return keys
 }
 
-// KindOf names the kind of a typed object (its TypeMeta may be empty).
+// KindOf names the kind of an object: its kind in workload.Kinds, else
+// its TypeMeta's (which may be empty), else its Go type.
 func KindOf(o runtime.Object) string {
-	switch o.(type) {
-	case *corev1.ConfigMap:
-		return "ConfigMap"
-	case *corev1.Pod:
-		return "Pod"
-	case *appsv1.DaemonSet:
-		return "DaemonSet"
-	case *appsv1.StatefulSet:
-		return "StatefulSet"
-	case *appsv1.Deployment:
-		return "Deployment"
+	if k := workload.KindOf(o); k != nil {
+		return k.Name
 	}
 	if k := o.GetObjectKind().GroupVersionKind().Kind; k != "" {
 		return k

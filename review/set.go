@@ -1,7 +1,8 @@
 package review
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
+	"context"
+
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -11,7 +12,7 @@ import (
 
 // Set is a Lookup over a fixed list of objects: the documents of a manifest
 // bundle in the CLI, or a test's objects. Objects relate by namespace and
-// name, as they would in a cluster.
+// name, as they would in a cluster. Its lookups never fail.
 type Set struct {
 	configMaps map[[2]string]*corev1.ConfigMap
 	consumers  map[[2]string][]runtime.Object
@@ -19,8 +20,10 @@ type Set struct {
 	namespaces map[string]map[string]string
 }
 
-// NewSet indexes objects. Objects other than ConfigMaps, DaemonSets,
-// StatefulSets, Deployments, HPAs (autoscaling v1 or v2) and Namespaces are
+var _ Lookup = (*Set)(nil)
+
+// NewSet indexes objects. Objects other than ConfigMaps, the
+// workload.Workloads kinds, HPAs (autoscaling v1 or v2) and Namespaces are
 // ignored.
 func NewSet(objs []runtime.Object) *Set {
 	s := &Set{
@@ -42,9 +45,7 @@ func NewSet(objs []runtime.Object) *Set {
 		}
 	}
 	for _, o := range objs {
-		switch o.(type) {
-		case *appsv1.DaemonSet, *appsv1.StatefulSet, *appsv1.Deployment:
-		default:
+		if k := workload.KindOf(o); k == nil || !k.Workload {
 			continue
 		}
 		f, err := workload.FromObject(o, nil)
@@ -58,21 +59,21 @@ func NewSet(objs []runtime.Object) *Set {
 }
 
 // ConfigMap implements Lookup.
-func (s *Set) ConfigMap(namespace, name string) *corev1.ConfigMap {
-	return s.configMaps[[2]string{namespace, name}]
+func (s *Set) ConfigMap(_ context.Context, namespace, name string) (*corev1.ConfigMap, error) {
+	return s.configMaps[[2]string{namespace, name}], nil
 }
 
 // Consumers implements Lookup.
-func (s *Set) Consumers(namespace, configMap string) []runtime.Object {
-	return s.consumers[[2]string{namespace, configMap}]
+func (s *Set) Consumers(_ context.Context, namespace, configMap string) ([]runtime.Object, error) {
+	return s.consumers[[2]string{namespace, configMap}], nil
 }
 
 // HPAs implements Lookup.
-func (s *Set) HPAs(namespace string) []autoscalingv2.HorizontalPodAutoscaler {
-	return s.hpas[namespace]
+func (s *Set) HPAs(_ context.Context, namespace string) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+	return s.hpas[namespace], nil
 }
 
 // NamespaceLabels implements Lookup.
-func (s *Set) NamespaceLabels(namespace string) map[string]string {
-	return s.namespaces[namespace]
+func (s *Set) NamespaceLabels(_ context.Context, namespace string) (map[string]string, error) {
+	return s.namespaces[namespace], nil
 }

@@ -82,7 +82,7 @@ func TestTargetsHPA(t *testing.T) {
 		{hpa("a/b/c", "Deployment", "alloy"), "Deployment", "alloy", false},
 		{nil, "Deployment", "alloy", false},
 	} {
-		if got := TargetsHPA(tc.hpa, tc.kind, tc.name); got != tc.want {
+		if got := TargetsHPA(tc.hpa, KindNamed(tc.kind), tc.name); got != tc.want {
 			var ref any
 			if tc.hpa != nil {
 				ref = tc.hpa.Spec.ScaleTargetRef

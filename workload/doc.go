@@ -3,6 +3,13 @@
 // reads how they run: mode, command-line flags, env, volumes and the ConfigMap
 // that holds their config.
 //
+// Kinds is the table of the kinds modeguard reads (workloads, Pods,
+// ConfigMaps, HPAs, Namespaces): GVK, resource, a new empty object, the way
+// to the pod template, and whether review decides on it or pairs it with a
+// ConfigMap. Other packages range over it (or ask KindOf) instead of
+// switching on kinds; a kind name written in user data is compared with it
+// by Kind.Is alone.
+//
 // Decode turns a manifest into a typed object; FromObject reads its Facts,
 // which marshal to the JSON the Rego rules read as input.workload. AsHPA and
 // TargetsHPA relate HorizontalPodAutoscalers to the workloads they scale.

@@ -38,54 +38,31 @@ func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler
 	if obj == nil || reflect.ValueOf(obj).IsNil() {
 		return nil, fmt.Errorf("nil object: %w", ErrNotWorkload)
 	}
-	var (
-		f       = &Facts{}
-		meta    metav1.ObjectMeta // the object's own
-		podMeta metav1.ObjectMeta // its pod template's, or the Pod's own
-		spec    *corev1.PodSpec
-		claims  []corev1.PersistentVolumeClaim
-		targets [][2]string // kind, name an HPA may target to scale it
-	)
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		f.Kind, meta, podMeta, spec = "Pod", o.ObjectMeta, o.ObjectMeta, &o.Spec
-		targets = podMode(f, o)
-	case *appsv1.DaemonSet:
-		f.Kind, meta, podMeta, spec = "DaemonSet", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
-		f.Mode, f.ModeSource = ModeDaemonSet, "kind"
-	case *appsv1.StatefulSet:
-		f.Kind, meta, podMeta, spec = "StatefulSet", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
-		f.Mode, f.ModeSource = ModeStatefulSet, "kind"
-		f.Replicas = replicas(o.Spec.Replicas)
-		f.ServiceName = o.Spec.ServiceName
-		claims = o.Spec.VolumeClaimTemplates
-		targets = [][2]string{{"StatefulSet", o.Name}}
-	case *appsv1.Deployment:
-		f.Kind, meta, podMeta, spec = "Deployment", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
-		f.Mode, f.ModeSource = ModeDeployment, "kind"
-		f.Replicas = replicas(o.Spec.Replicas)
-		targets = [][2]string{{"Deployment", o.Name}}
-	case *appsv1.ReplicaSet:
-		f.Kind, meta, podMeta, spec = "ReplicaSet", o.ObjectMeta, o.Spec.Template.ObjectMeta, &o.Spec.Template.Spec
-		f.Replicas = replicas(o.Spec.Replicas)
-		targets = replicaSetMode(f, o)
-	default:
+	k := KindOf(obj)
+	if k == nil || k.Pod == nil || k.facts == nil {
 		return nil, fmt.Errorf("%T: %w", obj, ErrNotWorkload)
 	}
-	f.Namespace, f.Name = meta.Namespace, meta.Name
-	f.Labels, f.Annotations = nonEmpty(meta.Labels), nonEmpty(meta.Annotations)
+	f := &Facts{Kind: k.Name}
+	meta := obj.(metav1.Object) // the object's own
+	podMeta, spec := k.Pod(obj) // its pod template's, or the Pod's own
+	if k.Replicas != nil {
+		f.Replicas = replicas(k.Replicas(obj))
+	}
+	kf := k.facts(k, f, obj)
+	f.Namespace, f.Name = meta.GetNamespace(), meta.GetName()
+	f.Labels, f.Annotations = nonEmpty(meta.GetLabels()), nonEmpty(meta.GetAnnotations())
 
-	f.HPA = findHPA(hpas, meta.Namespace, targets)
+	f.HPA = findHPA(hpas, meta.GetNamespace(), kf.targets)
 	f.Replicated = (f.Replicas != nil && *f.Replicas > 1) || (f.HPA != nil && f.HPA.MaxReplicas > 1)
 	f.HostNetwork = spec.HostNetwork
 	f.Volumes = volumes(spec.Volumes)
 
-	optIn, optWhere := optLabel(meta.Labels, podMeta.Labels)
+	optIn, optWhere := optLabel(meta.GetLabels(), podMeta.Labels)
 	p := pickContainer(spec, optIn == "true")
 	if p.c != nil {
 		readContainer(f, p)
 	}
-	for _, c := range claims {
+	for _, c := range kf.claims {
 		ct := ClaimTemplate{Name: c.Name}
 		if p.c != nil {
 			for _, m := range p.c.VolumeMounts {
@@ -108,32 +85,32 @@ func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler
 }
 
 // TargetsHPA reports whether hpa's scaleTargetRef names the kind and name
-// (an apps/v1, extensions or group-less reference). It does not compare
-// namespaces.
-func TargetsHPA(hpa *autoscalingv2.HorizontalPodAutoscaler, kind, name string) bool {
-	if hpa == nil {
+// (in the kind's group, or group-less; "extensions" too for an apps kind).
+// It does not compare namespaces.
+func TargetsHPA(hpa *autoscalingv2.HorizontalPodAutoscaler, kind *Kind, name string) bool {
+	if hpa == nil || kind == nil {
 		return false
 	}
 	ref := hpa.Spec.ScaleTargetRef
-	if ref.Kind != kind || ref.Name != name {
+	if !kind.Is(ref.Kind) || ref.Name != name {
 		return false
 	}
 	gv, err := schema.ParseGroupVersion(ref.APIVersion)
 	if err != nil {
 		return false
 	}
-	return gv.Group == "" || gv.Group == appsv1.GroupName || gv.Group == "extensions"
+	return gv.Group == "" || gv.Group == kind.GVK.Group || (kind.GVK.Group == appsv1.GroupName && gv.Group == "extensions")
 }
 
 // findHPA returns the first HPA in namespace ns that targets one of targets.
-func findHPA(hpas []autoscalingv2.HorizontalPodAutoscaler, ns string, targets [][2]string) *HPA {
+func findHPA(hpas []autoscalingv2.HorizontalPodAutoscaler, ns string, targets []target) *HPA {
 	for i := range hpas {
 		h := &hpas[i]
 		if ns != "" && h.Namespace != "" && h.Namespace != ns {
 			continue
 		}
 		for _, t := range targets {
-			if TargetsHPA(h, t[0], t[1]) {
+			if TargetsHPA(h, t.kind, t.name) {
 				lo := int32(1)
 				if h.Spec.MinReplicas != nil {
 					lo = *h.Spec.MinReplicas
@@ -184,7 +161,7 @@ func ownerRefText(refs []metav1.OwnerReference, o *Owner) string {
 
 // podMode sets a Pod's mode from its controller and returns what an HPA
 // scaling it would target.
-func podMode(f *Facts, pod *corev1.Pod) [][2]string {
+func podMode(f *Facts, pod *corev1.Pod) []target {
 	o := ownerOf(pod.OwnerReferences)
 	f.Owner = o
 	if o == nil {
@@ -196,27 +173,25 @@ func podMode(f *Facts, pod *corev1.Pod) [][2]string {
 		f.ModeSource = "none: ownerReference " + ref + " is not a controller"
 		return nil
 	}
-	switch o.Kind {
-	case "DaemonSet":
-		f.Mode, f.ModeSource = ModeDaemonSet, "ownerReference "+ref
-	case "StatefulSet":
-		f.Mode, f.ModeSource = ModeStatefulSet, "ownerReference "+ref
-		return [][2]string{{"StatefulSet", o.Name}}
-	case "Deployment":
-		f.Mode, f.ModeSource = ModeDeployment, "ownerReference "+ref
-		return [][2]string{{"Deployment", o.Name}}
-	case "ReplicaSet":
+	switch k := KindNamed(o.Kind); {
+	case k == KindReplicaSet:
+		self := target{KindReplicaSet, o.Name}
 		hash := pod.Labels[appsv1.DefaultDeploymentUniqueLabelKey]
 		if hash == "" {
 			f.ModeSource = "ownerReference " + ref + " without a pod-template-hash label: not known to belong to a Deployment"
-			return [][2]string{{"ReplicaSet", o.Name}}
+			return []target{self}
 		}
 		f.Mode, f.ModeSource = ModeDeployment, "inferred: ReplicaSet owner with pod-template-hash label → Deployment"
 		if d, ok := strings.CutSuffix(o.Name, "-"+hash); ok && d != "" {
 			o.Deployment = d
-			return [][2]string{{"ReplicaSet", o.Name}, {"Deployment", d}}
+			return []target{self, {KindDeployment, d}}
 		}
-		return [][2]string{{"ReplicaSet", o.Name}}
+		return []target{self}
+	case k != nil && k.Workload && k.Mode != "":
+		f.Mode, f.ModeSource = k.Mode, "ownerReference "+ref
+		if k.Scalable {
+			return []target{{k, o.Name}}
+		}
 	default:
 		f.ModeSource = "ownerReference " + ref + ": not a DaemonSet, StatefulSet or ReplicaSet"
 	}
@@ -225,14 +200,14 @@ func podMode(f *Facts, pod *corev1.Pod) [][2]string {
 
 // replicaSetMode sets a ReplicaSet's mode from its controller and returns
 // what an HPA scaling it would target.
-func replicaSetMode(f *Facts, rs *appsv1.ReplicaSet) [][2]string {
+func replicaSetMode(k *Kind, f *Facts, rs *appsv1.ReplicaSet) []target {
 	o := ownerOf(rs.OwnerReferences)
 	f.Owner = o
-	targets := [][2]string{{"ReplicaSet", rs.Name}}
-	if o != nil && o.Controller && o.Kind == "Deployment" {
+	targets := []target{{k, rs.Name}}
+	if o != nil && o.Controller && KindDeployment.Is(o.Kind) {
 		f.Mode, f.ModeSource = ModeDeployment, "ownerReference "+ownerRefText(rs.OwnerReferences, o)
 		o.Deployment = o.Name
-		return append(targets, [2]string{"Deployment", o.Name})
+		return append(targets, target{KindDeployment, o.Name})
 	}
 	f.ModeSource = "none: a ReplicaSet not controlled by a Deployment"
 	return targets

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,10 +26,8 @@ func (f *inputFlags) validate() error {
 	if len(f.files) == 0 {
 		return usageErr("no input: give -f FILE, -f DIR or -f - (stdin)")
 	}
-	switch f.mode {
-	case "", workload.ModeDaemonSet, workload.ModeStatefulSet, workload.ModeDeployment:
-	default:
-		return usageErr("--mode %q: want daemonset, statefulset or deployment", f.mode)
+	if f.mode != "" && !slices.Contains(workload.Modes(), f.mode) {
+		return usageErr("--mode %q: want %s", f.mode, modeList())
 	}
 	return nil
 }
@@ -70,7 +69,9 @@ func reviewDocs(ctx context.Context, docs []manifest.Document, in inputFlags, rv
 func (c *checked) docOf(ref review.ObjectRef) *manifest.Document {
 	for i := range c.docs {
 		d := &c.docs[i]
-		if d.Kind == ref.Kind && d.Name == ref.Name && d.Namespace == ref.Namespace {
+		// Kinds compared as review names them (from workload.Kinds), not as
+		// the document writes them.
+		if d.Object != nil && review.KindOf(d.Object) == ref.Kind && d.Name == ref.Name && d.Namespace == ref.Namespace {
 			return d
 		}
 	}
@@ -97,4 +98,14 @@ func objectName(ref review.ObjectRef) string {
 		return fmt.Sprintf("%s %s", ref.Kind, ref.Name)
 	}
 	return fmt.Sprintf("%s %s/%s", ref.Kind, ref.Namespace, ref.Name)
+}
+
+// modeList lists the modes --mode takes: "daemonset, statefulset or
+// deployment".
+func modeList() string {
+	m := workload.Modes()
+	if len(m) < 2 {
+		return strings.Join(m, "")
+	}
+	return strings.Join(m[:len(m)-1], ", ") + " or " + m[len(m)-1]
 }

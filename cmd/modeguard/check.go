@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/workload"
 )
 
 func newCheck() *cobra.Command {
@@ -74,7 +75,7 @@ Exit status: 0 when nothing is denied, 1 when a finding denies (or warns, with
 	cmd.Flags().StringVar(&color, "color", "auto", "colour the text output: auto (only on a terminal), always or never")
 	pf.add(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "sarif"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"daemonset", "statefulset", "deployment"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(workload.Modes(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 

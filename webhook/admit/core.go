@@ -13,11 +13,11 @@ import (
 	"strconv"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/modeguard/modeguard/review"
@@ -58,7 +58,7 @@ func (c *Core) withTimeout(ctx context.Context) (context.Context, context.Cancel
 // Subject is a decoded admission request.
 type Subject struct {
 	Object    runtime.Object
-	Kind      string // ConfigMap, Pod, DaemonSet, StatefulSet or Deployment
+	Kind      string // a kind review decides on (workload.Kind.Reviewed)
 	Namespace string
 	Name      string
 	Operation string // CREATE or UPDATE
@@ -75,28 +75,15 @@ var ErrUnhandledKind = errors.New("kind not reviewed by modeguard")
 // Decode reads the object of req into its typed form. A kind modeguard does
 // not review is ErrUnhandledKind; anything else that fails is a bad request.
 func Decode(dec admission.Decoder, req admission.Request) (*Subject, error) {
-	var obj runtime.Object
-	switch req.Kind.Group + "/" + req.Kind.Kind {
-	case "/ConfigMap":
-		obj = &corev1.ConfigMap{}
-	case "/Pod":
-		obj = &corev1.Pod{}
-	case "apps/DaemonSet":
-		obj = &appsv1.DaemonSet{}
-	case "apps/StatefulSet":
-		obj = &appsv1.StatefulSet{}
-	case "apps/Deployment":
-		obj = &appsv1.Deployment{}
-	default:
+	k := workload.KindFor(schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind})
+	if k == nil || !k.Reviewed {
 		return nil, fmt.Errorf("%w: %s", ErrUnhandledKind, req.Kind.String())
 	}
+	obj := k.New()
 	if err := dec.Decode(req, obj); err != nil {
 		return nil, fmt.Errorf("decoding %s: %w", req.Kind.Kind, err)
 	}
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", req.Kind.Kind, err)
-	}
+	m := obj
 	ns := m.GetNamespace()
 	if ns == "" { // a CREATE of an object without metadata.namespace
 		ns = req.Namespace
@@ -128,8 +115,8 @@ func (c *Core) Guard(s *Subject) (reason, why string) {
 	if c.Reviewer.Engine.Settings().Exempt(s.Namespace) {
 		return metrics.SkipExempt, "namespace " + s.Namespace + " is exempt in the settings"
 	}
-	if s.Kind == "ConfigMap" {
-		if n := dataSize(s.Object.(*corev1.ConfigMap)); n > MaxConfigMapBytes {
+	if cm, ok := s.Object.(*corev1.ConfigMap); ok {
+		if n := dataSize(cm); n > MaxConfigMapBytes {
 			return metrics.SkipTooLarge, fmt.Sprintf("modeguard did not review ConfigMap %s/%s: its data is %d bytes, more than the %d bytes the API server stores in a ConfigMap (it will be rejected)",
 				s.Namespace, s.Name, n, MaxConfigMapBytes)
 		}
@@ -162,12 +149,23 @@ func dataSize(cm *corev1.ConfigMap) int {
 	return n
 }
 
-// Review reviews s for the named webhook (mutate, validate), counting the
-// evaluation or the skip.
-func (c *Core) Review(ctx context.Context, webhook string, s *Subject) (*review.Result, error) {
-	res, err := c.Reviewer.Review(ctx, s.Object, c.Lookup, review.Options{Operation: s.Operation, DryRun: s.DryRun})
+// Surround looks up the objects around s, once for the request: Key and
+// Review both read them.
+func (c *Core) Surround(ctx context.Context, s *Subject) *review.Surroundings {
+	return review.Surround(ctx, c.Lookup, s.Object)
+}
+
+// Review reviews s, with the objects around it sur (from Surround), for the
+// named webhook (mutate, validate), counting the evaluation, the skip or the
+// failed lookup. A failed lookup is an error (wrapping a
+// *review.LookupError), returned with the result that notes it.
+func (c *Core) Review(ctx context.Context, webhook string, s *Subject, sur *review.Surroundings) (*review.Result, error) {
+	res, err := c.Reviewer.ReviewWith(ctx, s.Object, sur, review.Options{Operation: s.Operation, DryRun: s.DryRun})
 	if err != nil {
-		return nil, err
+		if le := (*review.LookupError)(nil); errors.As(err, &le) {
+			c.Metrics.LookupError(le.Kind)
+		}
+		return res, err
 	}
 	if res.Skipped != "" {
 		c.Metrics.Skipped(metrics.SkipNotAgent)
@@ -177,14 +175,15 @@ func (c *Core) Review(ctx context.Context, webhook string, s *Subject) (*review.
 	return res, nil
 }
 
-// Key identifies the answer to s, for a result cache: the policy version,
-// the request's operation and dry-run flag, the subject's content (for a Pod,
-// without the fields that differ between the Pods of one controller and that
-// no rule reads), the resourceVersion of the ConfigMap it reads, the
-// namespace's labels and the namespace's HPAs. "" (not cached) for a
-// ConfigMap or before Guard.
-func (c *Core) Key(s *Subject) string {
-	if s.Facts == nil {
+// Key identifies the answer to s with the objects around it sur, for a
+// result cache: the policy version, the request's operation and dry-run
+// flag, the subject's content (for a Pod, without the fields that differ
+// between the Pods of one controller and that no rule reads), the
+// resourceVersion of the ConfigMap it reads, the namespace's labels and the
+// namespace's HPAs. "" (not cached) for a ConfigMap, before Guard, or when a
+// lookup failed.
+func (c *Core) Key(s *Subject, sur *review.Surroundings) string {
+	if s.Facts == nil || sur == nil || sur.Err != nil {
 		return ""
 	}
 	h := sha256.New()
@@ -194,7 +193,7 @@ func (c *Core) Key(s *Subject) string {
 	}
 	if cfg := s.Facts.Config; cfg != nil && cfg.ConfigMap != "" {
 		rv := "absent"
-		if cm := c.Lookup.ConfigMap(s.Namespace, cfg.ConfigMap); cm != nil {
+		if cm := sur.ConfigMap; cm != nil {
 			rv = cm.ResourceVersion
 			if rv == "" { // a Lookup without resourceVersions (tests, the CLI's Set)
 				rv = contentHash(cm)
@@ -202,7 +201,7 @@ func (c *Core) Key(s *Subject) string {
 		}
 		field(h, "configmap", cfg.ConfigMap, rv)
 	}
-	labels := c.Lookup.NamespaceLabels(s.Namespace)
+	labels := sur.NamespaceLabels
 	keys := make([]string, 0, len(labels))
 	for k := range labels {
 		keys = append(keys, k)
@@ -211,7 +210,7 @@ func (c *Core) Key(s *Subject) string {
 	for _, k := range keys {
 		field(h, "label", k, labels[k])
 	}
-	for _, hpa := range c.Lookup.HPAs(s.Namespace) {
+	for _, hpa := range sur.HPAs {
 		field(h, "hpa", hpa.Name, hpa.ResourceVersion, contentHash(&hpa.Spec))
 	}
 	return hex.EncodeToString(h.Sum(nil))

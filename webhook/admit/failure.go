@@ -2,14 +2,15 @@ package admit
 
 import "fmt"
 
-// FailurePolicy says how a request is answered when the policy engine fails
-// (an evaluation error or timeout), as opposed to the API server's own
-// failurePolicy, which covers a webhook it cannot reach.
+// FailurePolicy says how a request is answered when modeguard cannot
+// review it (a lookup of the objects around it failed, the engine failed,
+// the request timed out), as opposed to the API server's own failurePolicy,
+// which covers a webhook it cannot reach.
 type FailurePolicy string
 
 const (
 	// FailAllow admits the object unchanged, with a warning naming the
-	// request. The default: modeguard must not block deployments when it
+	// request and what failed (the lookup, say). The default: modeguard must not block deployments when it
 	// is broken.
 	FailAllow FailurePolicy = "allow"
 	// FailDeny rejects the object (HTTP 500 in the response).

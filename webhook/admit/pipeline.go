@@ -29,8 +29,9 @@ type Answer interface {
 type Decide func(ctx context.Context, req admission.Request, s *Subject, res *review.Result) (Answer, error)
 
 // Pipeline is the flow both handlers share: decode (400 on failure), guard
-// (non-agent objects pass untouched, counted as skipped), result cache,
-// review, failure policy on engine errors and timeouts, decide, count.
+// (non-agent objects pass untouched, counted as skipped), the objects
+// around the subject looked up once, result cache, review, failure policy on
+// failed lookups, engine errors and timeouts, decide, count.
 type Pipeline struct {
 	core    *Core
 	decoder admission.Decoder
@@ -77,21 +78,27 @@ func (p *Pipeline) handle(ctx context.Context, req admission.Request) (admission
 		}
 		return admission.Allowed(""), metrics.ResultSkipped
 	}
-	key := p.core.Key(s)
+	sur := p.core.Surround(ctx, s)
+	key := p.core.Key(s, sur)
 	if a, ok := p.cache.Get(key); ok {
 		p.core.Metrics.Skipped(metrics.SkipCacheHit)
 		a.Count(p.core.Metrics)
 		return a.Response(), a.Result()
 	}
-	res, err := p.core.Review(ctx, p.webhook, s)
+	res, err := p.core.Review(ctx, p.webhook, s, sur)
 	if err != nil {
+		// A failed lookup, an engine error or the deadline: not cached,
+		// the next request may be luckier.
+		what := "Policy evaluation failed"
+		if errors.As(err, new(*review.LookupError)) {
+			what = "Looking up the objects around the subject failed: not reviewed"
+		}
 		if ctx.Err() != nil {
 			// Out of time (or the API server hung up): that is why,
-			// whatever stage it interrupted. Not cached: the next request
-			// may be luckier.
+			// whatever stage it interrupted.
 			err = context.Cause(ctx)
 		}
-		log.Error(err, "Policy evaluation failed", "uid", s.UID, "failurePolicy", p.core.FailurePolicy)
+		log.Error(err, what, "uid", s.UID, "failurePolicy", p.core.FailurePolicy)
 		if p.core.FailurePolicy == FailDeny {
 			return admission.Errored(http.StatusInternalServerError,
 				fmt.Errorf("modeguard could not evaluate %s %s/%s (request %s): %w", s.Kind, s.Namespace, s.Name, s.UID, err)), metrics.ResultError

@@ -24,6 +24,7 @@ import (
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // Root is the repository root.
@@ -84,7 +85,10 @@ func Request(t testing.TB, obj kruntime.Object, op admissionv1.Operation, dryRun
 		t.Fatal(err)
 	}
 	m := obj.(metav1.Object)
-	resource := map[string]string{"ConfigMap": "configmaps", "Pod": "pods", "DaemonSet": "daemonsets", "StatefulSet": "statefulsets", "Deployment": "deployments"}[gvk.Kind]
+	resource := ""
+	if k := workload.KindFor(gvk.GroupKind()); k != nil {
+		resource = k.Resource
+	}
 	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID:       types.UID("uid-" + gvk.Kind + "-" + m.GetName()),
 		Kind:      metav1.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind},

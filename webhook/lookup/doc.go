@@ -3,11 +3,12 @@
 //
 // What is cached, and how:
 //
-//   - DaemonSets, StatefulSets and Deployments: all of them (an API watch
-//     cannot select agents), but only agent workloads keep their pod
-//     template; a transform reduces every other one to its metadata. Agent
-//     workloads are indexed by the ConfigMap they read (IndexConfigMap) and
-//     flagged (IndexAgent), both computed with workload.FromObject.
+//   - DaemonSets, StatefulSets and Deployments (workload.Workloads): all of
+//     them (an API watch cannot select agents), but only agent workloads keep
+//     their pod template; a transform reduces every other one to its
+//     metadata. Agent workloads are indexed by the ConfigMap they read
+//     (IndexConfigMap) and flagged (IndexAgent), both computed with
+//     workload.FromObject.
 //   - ConfigMaps: all of them, metadata always, data only for those that
 //     look like agent configs (a .river or .alloy key, the
 //     modeguard.dev/mode annotation or the modeguard.dev/agent label). A
@@ -24,6 +25,11 @@
 // Every object loses its managedFields and its
 // kubectl.kubernetes.io/last-applied-configuration annotation (a second copy
 // of the object). TestCacheMemory measures the result per 1,000 ConfigMaps.
+//
+// Every read takes the request's context, bounded by ReadTimeout. A kind
+// whose watch broke is read from the API server (see Watches), and so is one
+// the cache cannot answer for; when neither the cache nor the API server
+// answers, the lookup returns the error (wrapped): never an absent object.
 //
 // Reads that would need an informer not listed here fail
 // (ReaderFailOnMissingInformer) instead of silently starting a cluster-wide

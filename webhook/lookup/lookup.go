@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"reflect"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/go-logr/logr"
-	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -44,29 +46,28 @@ const ReadTimeout = time.Second
 
 var _ review.Lookup = (*Cache)(nil)
 
-// workloadKinds are the agent workload kinds, in the order Consumers lists
-// them.
-var workloadKinds = []func() (client.Object, client.ObjectList){
-	func() (client.Object, client.ObjectList) { return &appsv1.DaemonSet{}, &appsv1.DaemonSetList{} },
-	func() (client.Object, client.ObjectList) { return &appsv1.StatefulSet{}, &appsv1.StatefulSetList{} },
-	func() (client.Object, client.ObjectList) { return &appsv1.Deployment{}, &appsv1.DeploymentList{} },
-}
-
 // CacheOptions returns the cache options of the webhook's manager: the
 // transforms of the package doc, no informer started by accident, and
 // broken watches reported to w (nil: not tracked).
 func CacheOptions(w *Watches) cache.Options {
+	by := map[client.Object]cache.ByObject{
+		workload.KindConfigMap.New(): {Transform: TransformConfigMap},
+	}
+	for _, k := range workload.Workloads() {
+		by[k.New()] = cache.ByObject{Transform: TransformWorkload}
+	}
 	return cache.Options{
 		DefaultWatchErrorHandler:    w.WatchErrorHandler,
 		ReaderFailOnMissingInformer: true,
 		DefaultTransform:            stripMetadata,
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}:   {Transform: TransformConfigMap},
-			&appsv1.DaemonSet{}:   {Transform: TransformWorkload},
-			&appsv1.StatefulSet{}: {Transform: TransformWorkload},
-			&appsv1.Deployment{}:  {Transform: TransformWorkload},
-		},
+		ByObject:                    by,
 	}
+}
+
+// informed are the kinds the webhook keeps informers of: the agent
+// workloads and what the rules read around them.
+func informed() []*workload.Kind {
+	return append(workload.Workloads(), workload.KindConfigMap, workload.KindHPA, workload.KindNamespace)
 }
 
 // Cache is a review.Lookup over the manager's informer cache.
@@ -84,29 +85,23 @@ type Cache struct {
 // given to CacheOptions (nil: watches are not tracked).
 func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logger, w *Watches) (*Cache, error) {
 	lc := &Cache{reader: c, live: live, log: log, watches: w}
-	for _, kind := range workloadKinds {
-		obj, _ := kind()
-		if err := c.IndexField(ctx, obj, IndexConfigMap, indexConfigMap); err != nil {
-			return nil, fmt.Errorf("indexing %T by ConfigMap: %w", obj, err)
+	for _, k := range workload.Workloads() {
+		if err := c.IndexField(ctx, k.New(), IndexConfigMap, indexConfigMap); err != nil {
+			return nil, fmt.Errorf("indexing %ss by ConfigMap: %w", k.Name, err)
 		}
-		if err := c.IndexField(ctx, obj, IndexAgent, indexAgent); err != nil {
-			return nil, fmt.Errorf("indexing agent %T: %w", obj, err)
+		if err := c.IndexField(ctx, k.New(), IndexAgent, indexAgent); err != nil {
+			return nil, fmt.Errorf("indexing agent %ss: %w", k.Name, err)
 		}
 	}
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	for _, obj := range []client.Object{
-		&appsv1.DaemonSet{}, &appsv1.StatefulSet{}, &appsv1.Deployment{},
-		&corev1.ConfigMap{}, &autoscalingv2.HorizontalPodAutoscaler{}, ns,
-	} {
-		inf, err := c.GetInformer(ctx, obj, cache.BlockUntilSynced(false))
+	for _, k := range informed() {
+		inf, err := c.GetInformer(ctx, k.Informer(), cache.BlockUntilSynced(false))
 		if err != nil {
-			return nil, fmt.Errorf("informer for %T: %w", obj, err)
+			return nil, fmt.Errorf("informer for %ss: %w", k.Name, err)
 		}
 		lc.informers = append(lc.informers, inf)
-		if k := kindOf(fmt.Sprintf("%T", obj)); w != nil && k != "" {
-			if _, err := inf.AddEventHandler(w.eventHandler(k)); err != nil {
-				return nil, fmt.Errorf("watching %T events: %w", obj, err)
+		if w != nil && slices.Contains(trackedKinds, k.Name) {
+			if _, err := inf.AddEventHandler(w.eventHandler(k.Name)); err != nil {
+				return nil, fmt.Errorf("watching %s events: %w", k.Name, err)
 			}
 		}
 	}
@@ -124,77 +119,83 @@ func (c *Cache) Ready(*http.Request) error {
 }
 
 // ConfigMap implements review.Lookup. It reads the cache, and the API server
-// when the cache does not have the ConfigMap or holds it without its data.
-func (c *Cache) ConfigMap(namespace, name string) *corev1.ConfigMap {
-	ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
+// when the cache does not have the ConfigMap, holds it without its data, or
+// cannot answer. Each read is bounded by ReadTimeout within ctx.
+func (c *Cache) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
+	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
 	key := types.NamespacedName{Namespace: namespace, Name: name}
-	cm := &corev1.ConfigMap{}
-	if c.watches.Behind("ConfigMap") {
-		c.watches.staleRead("ConfigMap")
-		if err := c.live.Get(ctx, key, cm); err == nil {
-			return cm
-		} else if apierrors.IsNotFound(err) {
-			return nil
-		} else {
-			c.log.Error(err, "Reading ConfigMap from the API server (the cache may be behind)", "configMap", key)
+	kind := workload.KindConfigMap.Name
+	if c.watches.Behind(kind) {
+		c.watches.staleRead(kind)
+		cm := &corev1.ConfigMap{}
+		err := c.live.Get(ctx, key, cm)
+		switch {
+		case err == nil:
+			return cm, nil
+		case apierrors.IsNotFound(err):
+			return nil, nil
 		}
+		c.log.Error(err, "Reading ConfigMap from the API server (the cache may be behind): reading the cache instead", "configMap", key)
 	}
+	cm := &corev1.ConfigMap{}
 	err := c.reader.Get(ctx, key, cm)
 	switch {
 	case err == nil && (len(cm.Data) > 0 || len(cm.BinaryData) > 0):
-		return cm
+		return cm, nil
 	case err != nil && !apierrors.IsNotFound(err):
-		c.log.Error(err, "Reading ConfigMap from the cache", "configMap", key)
+		c.log.Error(err, "Reading ConfigMap from the cache: reading the API server instead", "configMap", key)
 	}
 	cm = &corev1.ConfigMap{}
 	if err := c.live.Get(ctx, key, cm); err != nil {
-		if !apierrors.IsNotFound(err) {
-			c.log.Error(err, "Reading ConfigMap from the API server", "configMap", key)
+		if apierrors.IsNotFound(err) {
+			return nil, nil
 		}
-		return nil
+		return nil, fmt.Errorf("reading ConfigMap %s from the API server: %w", key, err)
 	}
-	return cm
+	return cm, nil
 }
 
 // Consumers implements review.Lookup: the agent workloads of the namespace
-// that read the ConfigMap, DaemonSets first, then StatefulSets, then
-// Deployments, each by name.
-func (c *Cache) Consumers(namespace, configMap string) []runtime.Object {
-	ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
+// that read the ConfigMap, by kind in the order of workload.Workloads
+// (DaemonSets, StatefulSets, Deployments), each by name. A kind the cache
+// cannot list is listed live; one neither can list is an error.
+func (c *Cache) Consumers(ctx context.Context, namespace, configMap string) ([]runtime.Object, error) {
+	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
 	var out []runtime.Object
-	for _, kind := range workloadKinds {
-		obj, list := kind()
-		k := kindOf(fmt.Sprintf("%T", obj))
+	for _, k := range workload.Workloads() {
+		list := k.NewList()
 		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}); err != nil {
 			// Not synced yet (a request right after start), or broken:
 			// the API server answers instead of an empty list.
 			live, lerr := c.liveConsumers(ctx, list, namespace, configMap)
 			if lerr != nil {
-				c.log.Error(errors.Join(err, lerr), "Listing agent workloads from the cache and from the API server", "namespace", namespace, "configMap", configMap)
-				continue
+				return nil, fmt.Errorf("listing %ss from the cache and from the API server: %w", k.Name, errors.Join(err, lerr))
 			}
-			c.log.Info("The cache could not answer: consumers read live", "kind", k, "namespace", namespace, "configMap", configMap, "error", err.Error())
-			c.watches.staleRead(k)
+			c.log.Info("The cache could not answer: consumers read live", "kind", k.Name, "namespace", namespace, "configMap", configMap, "error", err.Error())
+			c.watches.staleRead(k.Name)
 			out = append(out, live...)
 			continue
 		}
-		cached := items(list)
-		if c.watches.Behind(k) {
+		cached, err := items(list)
+		if err != nil {
+			return nil, err
+		}
+		if c.watches.Behind(k.Name) {
 			if live, err := c.liveConsumers(ctx, list, namespace, configMap); err == nil {
-				c.watches.staleRead(k)
+				c.watches.staleRead(k.Name)
 				if !sameObjects(cached, live) {
-					c.log.Info("The cache was behind the API server: consumers read live", "kind", k, "namespace", namespace, "configMap", configMap)
+					c.log.Info("The cache was behind the API server: consumers read live", "kind", k.Name, "namespace", namespace, "configMap", configMap)
 				}
 				cached = live
 			} else {
-				c.log.Error(err, "Listing agent workloads live (the cache may be behind)", "kind", k, "namespace", namespace)
+				c.log.Error(err, "Listing agent workloads live (the cache may be behind): the cache answers", "kind", k.Name, "namespace", namespace)
 			}
 		}
 		out = append(out, cached...)
 	}
-	return out
+	return out, nil
 }
 
 // liveConsumers lists like (a list of one workload kind) from the API
@@ -204,8 +205,12 @@ func (c *Cache) liveConsumers(ctx context.Context, like client.ObjectList, names
 	if err := c.live.List(ctx, list, client.InNamespace(namespace)); err != nil {
 		return nil, err
 	}
+	all, err := items(list)
+	if err != nil {
+		return nil, err
+	}
 	var out []runtime.Object
-	for _, o := range items(list) {
+	for _, o := range all {
 		if ConfigMapOf(o) == configMap {
 			out = append(out, o)
 		}
@@ -231,12 +236,16 @@ func sameObjects(a, b []runtime.Object) bool {
 // namespace.
 func (c *Cache) AgentConfigMaps(ctx context.Context) ([]types.NamespacedName, error) {
 	seen := map[types.NamespacedName]bool{}
-	for _, kind := range workloadKinds {
-		_, list := kind()
+	for _, k := range workload.Workloads() {
+		list := k.NewList()
 		if err := c.reader.List(ctx, list, client.MatchingFields{IndexAgent: "true"}); err != nil {
+			return nil, fmt.Errorf("listing agent %ss: %w", k.Name, err)
+		}
+		all, err := items(list)
+		if err != nil {
 			return nil, err
 		}
-		for _, o := range items(list) {
+		for _, o := range all {
 			if cm := ConfigMapOf(o); cm != "" {
 				seen[types.NamespacedName{Namespace: o.(client.Object).GetNamespace(), Name: cm}] = true
 			}
@@ -250,46 +259,60 @@ func (c *Cache) AgentConfigMaps(ctx context.Context) ([]types.NamespacedName, er
 	return out, nil
 }
 
-// HPAs implements review.Lookup.
-func (c *Cache) HPAs(namespace string) []autoscalingv2.HorizontalPodAutoscaler {
-	ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
+// HPAs implements review.Lookup. A cache that may be behind, or cannot
+// answer, is replaced by the API server; when neither answers it is an
+// error.
+func (c *Cache) HPAs(ctx context.Context, namespace string) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
+	kind := workload.KindHPA.Name
 	list := &autoscalingv2.HorizontalPodAutoscalerList{}
-	if c.watches.Behind("HorizontalPodAutoscaler") {
-		c.watches.staleRead("HorizontalPodAutoscaler")
-		if err := c.live.List(ctx, list, client.InNamespace(namespace)); err == nil {
-			return list.Items
+	if c.watches.Behind(kind) {
+		c.watches.staleRead(kind)
+		err := c.live.List(ctx, list, client.InNamespace(namespace))
+		if err == nil {
+			return list.Items, nil
 		}
+		c.log.Error(err, "Listing HorizontalPodAutoscalers from the API server (the cache may be behind): the cache answers", "namespace", namespace)
 	}
-	if err := c.reader.List(ctx, list, client.InNamespace(namespace)); err != nil {
-		c.log.Error(err, "Listing HorizontalPodAutoscalers from the cache", "namespace", namespace)
-		return nil
+	err := c.reader.List(ctx, list, client.InNamespace(namespace))
+	if err == nil {
+		return list.Items, nil
 	}
-	return list.Items
+	lerr := c.live.List(ctx, list, client.InNamespace(namespace))
+	if lerr != nil {
+		return nil, fmt.Errorf("listing HorizontalPodAutoscalers from the cache and from the API server: %w", errors.Join(err, lerr))
+	}
+	c.log.Info("The cache could not answer: HorizontalPodAutoscalers read live", "namespace", namespace, "error", err.Error())
+	c.watches.staleRead(kind)
+	return list.Items, nil
 }
 
 // NamespaceLabels implements review.Lookup. A namespace the cache does not
-// hold yet (created a moment ago) is read live.
-func (c *Cache) NamespaceLabels(namespace string) map[string]string {
+// hold yet (created a moment ago), or that the cache cannot read, is read
+// live.
+func (c *Cache) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
 	if namespace == "" {
-		return nil
+		return nil, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
-	ns := &metav1.PartialObjectMetadata{}
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	ns := workload.KindNamespace.Informer()
 	key := types.NamespacedName{Name: namespace}
 	err := c.reader.Get(ctx, key, ns)
-	if apierrors.IsNotFound(err) {
-		err = c.live.Get(ctx, key, ns)
-	}
 	if err != nil {
 		if !apierrors.IsNotFound(err) {
-			c.log.Error(err, "Reading namespace", "namespace", namespace)
+			c.log.Error(err, "Reading namespace from the cache: reading the API server instead", "namespace", namespace)
 		}
-		return nil
+		err = c.live.Get(ctx, key, ns)
 	}
-	return ns.Labels
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading namespace %s: %w", namespace, err)
+	}
+	return ns.GetLabels(), nil
 }
 
 // ConfigMapOf returns the name of the ConfigMap an agent workload reads, ""
@@ -316,26 +339,16 @@ func indexAgent(o client.Object) []string {
 	return nil
 }
 
-func items(list client.ObjectList) []runtime.Object {
-	var out []runtime.Object
-	switch l := list.(type) {
-	case *appsv1.DaemonSetList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *appsv1.StatefulSetList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
-	case *appsv1.DeploymentList:
-		for i := range l.Items {
-			out = append(out, &l.Items[i])
-		}
+// items returns the objects of a list, by name.
+func items(list client.ObjectList) ([]runtime.Object, error) {
+	out, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, fmt.Errorf("reading a %T: %w", list, err)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		return out[i].(client.Object).GetName() < out[j].(client.Object).GetName()
 	})
-	return out
+	return out, nil
 }
 
 // stripMetadata is the cache transform of every other kind.
@@ -386,9 +399,9 @@ func looksLikeAgentConfig(cm *corev1.ConfigMap) bool {
 	return false
 }
 
-// TransformWorkload is the cache transform of DaemonSets, StatefulSets and
-// Deployments: metadata stripped, and the spec of anything but an agent
-// workload dropped.
+// TransformWorkload is the cache transform of the workload.Workloads kinds:
+// metadata stripped, and the spec of anything but an agent workload
+// dropped.
 func TransformWorkload(in any) (any, error) {
 	obj, ok := in.(client.Object)
 	if !ok {
@@ -398,13 +411,8 @@ func TransformWorkload(in any) (any, error) {
 	if f, err := workload.FromObject(obj, nil); err == nil && f.Agent {
 		return obj, nil
 	}
-	switch o := obj.(type) {
-	case *appsv1.DaemonSet:
-		o.Spec = appsv1.DaemonSetSpec{}
-	case *appsv1.StatefulSet:
-		o.Spec = appsv1.StatefulSetSpec{}
-	case *appsv1.Deployment:
-		o.Spec = appsv1.DeploymentSpec{}
+	if k := workload.KindOf(obj); k != nil && k.Spec != nil {
+		reflect.ValueOf(k.Spec(obj)).Elem().SetZero()
 	}
 	return obj, nil
 }

@@ -50,8 +50,17 @@ func NewWatches() *Watches {
 }
 
 // trackedKinds are the kinds the tracker knows, by the type name a
-// reflector reports.
-var trackedKinds = []string{"DaemonSet", "StatefulSet", "Deployment", "ConfigMap", "HorizontalPodAutoscaler"}
+// reflector reports: the informed kinds but Namespaces (metadata-only, read
+// live when the cache misses one).
+var trackedKinds = func() []string {
+	var out []string
+	for _, k := range informed() {
+		if !k.MetadataOnly {
+			out = append(out, k.Name)
+		}
+	}
+	return out
+}()
 
 func kindOf(typeDescription string) string {
 	for _, k := range trackedKinds {

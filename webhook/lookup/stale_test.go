@@ -21,6 +21,7 @@ import (
 // them) until the cache is seen to agree again.
 func TestConsumersReadLiveWhileTheWatchIsBroken(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	ds := admittest.Find[*appsv1.DaemonSet](t, admittest.Example(t, "mg001-fires"))
 	newer := ds.DeepCopy()
 	newer.Name = "alloy-2" // created while the watch was down: the cache missed it
@@ -38,14 +39,14 @@ func TestConsumersReadLiveWhileTheWatchIsBroken(t *testing.T) {
 	w.OnStaleRead = func(kind string) { stale[kind]++ }
 	c := &Cache{reader: cached, live: live, log: logr.Discard(), watches: w}
 
-	got := c.Consumers(ds.Namespace, "alloy")
-	if len(got) != 1 || stale["DaemonSet"] != 0 {
-		t.Fatalf("healthy watch: %d consumers, %d stale reads; want 1 from the cache, 0", len(got), stale["DaemonSet"])
+	got, err := c.Consumers(ctx, ds.Namespace, "alloy")
+	if err != nil || len(got) != 1 || stale["DaemonSet"] != 0 {
+		t.Fatalf("healthy watch: %d consumers, %d stale reads, error %v; want 1 from the cache, 0, none", len(got), stale["DaemonSet"], err)
 	}
 	w.Broke("DaemonSet")
-	got = c.Consumers(ds.Namespace, "alloy")
-	if len(got) != 2 || stale["DaemonSet"] != 1 {
-		t.Fatalf("broken watch: %d consumers, %d stale reads; want both (read live), 1", len(got), stale["DaemonSet"])
+	got, err = c.Consumers(ctx, ds.Namespace, "alloy")
+	if err != nil || len(got) != 2 || stale["DaemonSet"] != 1 {
+		t.Fatalf("broken watch: %d consumers, %d stale reads, error %v; want both (read live), 1, none", len(got), stale["DaemonSet"], err)
 	}
 	if !w.Behind("DaemonSet") {
 		t.Fatal("the cache disagreed with the API server, yet the kind was marked current")
@@ -56,8 +57,8 @@ func TestConsumersReadLiveWhileTheWatchIsBroken(t *testing.T) {
 	// Until the window passes (or an event arrives), reads stay live.
 	now := time.Now()
 	w.now = func() time.Time { return now.Add(StaleWindow + time.Second) }
-	if got = c.Consumers(ds.Namespace, "alloy"); len(got) != 1 || w.Behind("DaemonSet") {
-		t.Errorf("after StaleWindow: %d consumers (want 1, from the cache again), behind=%v", len(got), w.Behind("DaemonSet"))
+	if got, err = c.Consumers(ctx, ds.Namespace, "alloy"); err != nil || len(got) != 1 || w.Behind("DaemonSet") {
+		t.Errorf("after StaleWindow: %d consumers (want 1, from the cache again), behind=%v, error %v", len(got), w.Behind("DaemonSet"), err)
 	}
 }
 
@@ -125,8 +126,8 @@ func TestConsumersReadLiveWhenTheCacheCannotAnswer(t *testing.T) {
 	stale := 0
 	w.OnStaleRead = func(string) { stale++ }
 	c := &Cache{reader: failing, live: live, log: logr.Discard(), watches: w}
-	got := c.Consumers(ds.Namespace, "alloy")
-	if len(got) != 1 || stale != 3 {
-		t.Errorf("got %d consumers and %d stale reads, want the DaemonSet (read live) and 3 (one per workload kind)", len(got), stale)
+	got, err := c.Consumers(context.Background(), ds.Namespace, "alloy")
+	if err != nil || len(got) != 1 || stale != 3 {
+		t.Errorf("got %d consumers, %d stale reads and error %v; want the DaemonSet (read live), 3 (one per workload kind) and none", len(got), stale, err)
 	}
 }

@@ -20,6 +20,7 @@ const (
 	ResultCacheEntries    = "modeguard_result_cache_entries"
 	EvaluationsTotal      = "modeguard_evaluations_total"
 	StaleReadsTotal       = "modeguard_cache_stale_reads_total"
+	LookupErrorsTotal     = "modeguard_lookup_errors_total"
 )
 
 // Results of an admission request (label result).
@@ -65,6 +66,7 @@ type Metrics struct {
 	resubmissions *prometheus.CounterVec
 	cacheEntries  *prometheus.GaugeVec
 	staleReads    *prometheus.CounterVec
+	lookupErrors  *prometheus.CounterVec
 }
 
 // New creates the collectors and registers them on reg (controller-runtime's
@@ -118,6 +120,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: StaleReadsTotal,
 			Help: "Lookups read live from the API server because the informer watch of their kind broke and the cache was not yet seen to catch up, by kind.",
 		}, []string{"kind"}),
+		lookupErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: LookupErrorsTotal,
+			Help: "Lookups of the objects around a subject that failed (the cache and the API server did not answer), by what was looked up (ConfigMap, Workload: the agent workloads reading a ConfigMap, HorizontalPodAutoscaler, Namespace). The subject was not reviewed: the failure policy answered, or the reconciler retries.",
+		}, []string{"kind"}),
 	}
 	var err error
 	m.requests = register(reg, m.requests, &err)
@@ -131,6 +137,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m.resubmissions = register(reg, m.resubmissions, &err)
 	m.cacheEntries = register(reg, m.cacheEntries, &err)
 	m.staleReads = register(reg, m.staleReads, &err)
+	m.lookupErrors = register(reg, m.lookupErrors, &err)
 	if err != nil {
 		return nil, err
 	}
@@ -218,4 +225,9 @@ func (m *Metrics) CacheEntries(webhook string, n int) {
 // StaleRead records a lookup read live because the cache may be behind.
 func (m *Metrics) StaleRead(kind string) {
 	m.staleReads.WithLabelValues(kind).Inc()
+}
+
+// LookupError records a lookup that failed; kind is what was looked up.
+func (m *Metrics) LookupError(kind string) {
+	m.lookupErrors.WithLabelValues(kind).Inc()
 }

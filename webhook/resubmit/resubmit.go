@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +29,7 @@ import (
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // AnnotationReviewed is set on an object the reconciler re-submits:
@@ -103,16 +104,18 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, resync <-chan event.Gene
 		return out
 	})
 	consumed := predicate.NewPredicateFuncs(func(o client.Object) bool {
-		return len(r.Lookup.Consumers(o.GetNamespace(), o.GetName())) > 0
+		// A predicate gets no context; the lookup bounds its reads. One
+		// that fails lets the event through: Reconcile reports it.
+		cons, err := r.Lookup.Consumers(context.Background(), o.GetNamespace(), o.GetName())
+		return err != nil || len(cons) > 0
 	})
-	return builder.ControllerManagedBy(mgr).
+	b := builder.ControllerManagedBy(mgr).
 		Named(controllerName).
-		For(&corev1.ConfigMap{}, builder.WithPredicates(consumed)).
-		Watches(&appsv1.DaemonSet{}, toConfigMap).
-		Watches(&appsv1.StatefulSet{}, toConfigMap).
-		Watches(&appsv1.Deployment{}, toConfigMap).
-		WatchesRawSource(source.Channel(resync, all)).
-		Complete(r)
+		For(workload.KindConfigMap.New(), builder.WithPredicates(consumed))
+	for _, k := range workload.Workloads() {
+		b = b.Watches(k.New(), toConfigMap)
+	}
+	return b.WatchesRawSource(source.Channel(resync, all)).Complete(r)
 }
 
 // Init prepares the reconciler's memory (SetupWithManager calls it; a test
@@ -125,19 +128,30 @@ func (r *Reconciler) Init() {
 // Reconcile reviews one ConfigMap and the agent workloads that read it, and
 // re-submits those a fix would change.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	cm := r.Lookup.ConfigMap(req.Namespace, req.Name)
+	cm, err := r.Lookup.ConfigMap(ctx, req.Namespace, req.Name)
+	if err != nil {
+		return reconcile.Result{}, r.failed(&review.LookupError{Kind: review.LookupConfigMap, Namespace: req.Namespace, Name: req.Name, Err: err})
+	}
 	if cm == nil {
 		return reconcile.Result{}, nil
 	}
-	consumers := r.Lookup.Consumers(req.Namespace, req.Name)
-	if len(consumers) == 0 {
+	sur := review.Surround(ctx, r.Lookup, cm)
+	if sur.Err != nil {
+		return reconcile.Result{}, r.failed(fmt.Errorf("reconciling ConfigMap %s: %w", req.NamespacedName, sur.Err))
+	}
+	if len(sur.Consumers) == 0 {
 		return reconcile.Result{}, nil // mode unknown: the admission review was all there is
 	}
-	subjects := append([]runtime.Object{cm}, consumers...)
-	for _, obj := range subjects {
-		res, err := r.Reviewer.Review(ctx, obj, r.Lookup, review.Options{Operation: "UPDATE"})
+	opts := review.Options{Operation: "UPDATE"}
+	for i, obj := range append([]runtime.Object{cm}, sur.Consumers...) {
+		var res *review.Result
+		if i == 0 {
+			res, err = r.Reviewer.ReviewWith(ctx, obj, sur, opts)
+		} else {
+			res, err = r.Reviewer.Review(ctx, obj, r.Lookup, opts)
+		}
 		if err != nil {
-			return reconcile.Result{}, fmt.Errorf("reviewing %s %s/%s: %w", review.KindOf(obj), req.Namespace, name(obj), err)
+			return reconcile.Result{}, r.failed(fmt.Errorf("reviewing %s %s/%s: %w", review.KindOf(obj), req.Namespace, name(obj), err))
 		}
 		if res.Skipped != "" {
 			continue
@@ -147,6 +161,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	return reconcile.Result{}, nil
+}
+
+// failed counts err when a lookup failed, and returns it: the
+// reconcile is retried.
+func (r *Reconciler) failed(err error) error {
+	if le := (*review.LookupError)(nil); errors.As(err, &le) && r.Metrics != nil {
+		r.Metrics.LookupError(le.Kind)
+	}
+	return err
 }
 
 // settle records audit findings and re-submits obj if a fix would change it.
@@ -259,18 +282,11 @@ func lines(res *review.Result, fs []review.Finding) string {
 
 // contentHash hashes what fixes edit: a ConfigMap's data, a workload's spec.
 func contentHash(obj runtime.Object) string {
-	var v any
-	switch o := obj.(type) {
-	case *corev1.ConfigMap:
-		v = []any{o.Data, o.BinaryData}
-	case *appsv1.DaemonSet:
-		v = o.Spec
-	case *appsv1.StatefulSet:
-		v = o.Spec
-	case *appsv1.Deployment:
-		v = o.Spec
-	default:
-		v = obj
+	var v any = obj
+	if cm, ok := obj.(*corev1.ConfigMap); ok {
+		v = []any{cm.Data, cm.BinaryData}
+	} else if k := workload.KindOf(obj); k != nil && k.Workload {
+		v = k.Spec(obj)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -2,6 +2,7 @@ package resubmit_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/modeguard/modeguard/mutate"
@@ -30,28 +32,34 @@ import (
 // writes.
 type clientLookup struct{ c client.Client }
 
-func (l clientLookup) ConfigMap(ns, name string) *corev1.ConfigMap {
+func (l clientLookup) ConfigMap(ctx context.Context, ns, name string) (*corev1.ConfigMap, error) {
 	cm := &corev1.ConfigMap{}
-	if err := l.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, cm); err != nil {
-		return nil
+	if err := l.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, cm); err != nil {
+		return nil, client.IgnoreNotFound(err)
 	}
-	return cm
+	return cm, nil
 }
 
-func (l clientLookup) Consumers(ns, cm string) []runtime.Object {
+func (l clientLookup) Consumers(ctx context.Context, ns, cm string) ([]runtime.Object, error) {
 	list := &appsv1.DaemonSetList{}
-	_ = l.c.List(context.Background(), list, client.InNamespace(ns))
+	if err := l.c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
 	var out []runtime.Object
 	for i := range list.Items {
 		if lookup.ConfigMapOf(&list.Items[i]) == cm {
 			out = append(out, &list.Items[i])
 		}
 	}
-	return out
+	return out, nil
 }
 
-func (clientLookup) HPAs(string) []autoscalingv2.HorizontalPodAutoscaler { return nil }
-func (clientLookup) NamespaceLabels(string) map[string]string            { return nil }
+func (clientLookup) HPAs(context.Context, string) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+	return nil, nil
+}
+func (clientLookup) NamespaceLabels(context.Context, string) (map[string]string, error) {
+	return nil, nil
+}
 func (clientLookup) AgentConfigMaps(context.Context) ([]types.NamespacedName, error) {
 	return nil, nil
 }
@@ -108,5 +116,46 @@ func TestResubmitsOnceWithoutWebhook(t *testing.T) {
 	}
 	if strings.Join(reasons, ",") != resubmit.ReasonResubmitted+","+resubmit.ReasonNotApplied {
 		t.Errorf("events %v, want %s then %s once", reasons, resubmit.ReasonResubmitted, resubmit.ReasonNotApplied)
+	}
+}
+
+// A lookup that fails is an error of the reconcile (retried), counted,
+// not a ConfigMap nobody reads.
+func TestLookupErrorIsRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var objs []client.Object
+	for _, o := range admittest.Example(t, "mg001-fires") {
+		objs = append(objs, o.(client.Object))
+	}
+	down := errors.New("the API server is down")
+	c := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(objs...).
+		WithInterceptorFuncs(interceptor.Funcs{List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
+			return down
+		}}).Build()
+	engine, err := policy.New(ctx, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &resubmit.Reconciler{
+		Client: c, Lookup: clientLookup{c}, Metrics: m,
+		Reviewer: &review.Reviewer{Engine: engine, Fixer: mutate.Fixer{}},
+	}
+	r.Init()
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "mg001-fires", Name: "alloy"}}
+	if _, err := r.Reconcile(ctx, req); !errors.Is(err, down) {
+		t.Fatalf("got error %v, want one wrapping %q", err, down)
+	}
+	f := admittest.Metrics(t, reg)
+	if got := f.Sum(metrics.LookupErrorsTotal, map[string]string{"kind": review.LookupConsumers}); got != 1 {
+		t.Errorf("lookup errors{%s} = %v, want 1", review.LookupConsumers, got)
+	}
+	if got := f.Sum(metrics.ResubmissionsTotal, nil); got != 0 {
+		t.Errorf("resubmissions = %v, want none", got)
 	}
 }
