@@ -76,6 +76,9 @@ func TestTargetsHPA(t *testing.T) {
 		{hpa("apps/v1", "Deployment", "alloy"), "Deployment", "alloy", true},
 		{hpa("extensions/v1beta1", "Deployment", "alloy"), "Deployment", "alloy", true},
 		{hpa("", "StatefulSet", "alloy"), "StatefulSet", "alloy", true},
+		{hpa("apps/v1", "deployment", "alloy"), "Deployment", "alloy", true}, // the Alloy chart's HPA
+		{hpa("apps/v1", "statefulset", "alloy"), "StatefulSet", "alloy", true},
+		{hpa("apps/v1", "Statefulset", "alloy"), "StatefulSet", "alloy", false},
 		{hpa("apps/v1", "Deployment", "alloy"), "StatefulSet", "alloy", false},
 		{hpa("apps/v1", "Deployment", "other"), "Deployment", "alloy", false},
 		{hpa("example.com/v1", "Deployment", "alloy"), "Deployment", "alloy", false},

@@ -88,8 +88,14 @@ type target struct {
 
 // Is reports whether name, a kind as written in user data (an
 // ownerReference, an HPA's scaleTargetRef), names k. It is the one place
-// such a name is compared with the table: exactly, as written.
-func (k *Kind) Is(name string) bool { return k != nil && name == k.Name }
+// such a name is compared with the table, and it accepts what the API
+// server's RESTMapper resolves: the kind as registered, or all in lower
+// case (client-go restmapper/discovery.go registers both), as the Alloy
+// chart's HPA writes it (`kind: deployment`). Other spellings ("Daemonset",
+// a plural, a short name) resolve to nothing there, and here.
+func (k *Kind) Is(name string) bool {
+	return k != nil && (name == k.Name || name == strings.ToLower(k.Name))
+}
 
 // Informer returns the object to give an informer of the kind: an empty
 // object, or a metadata-only one for a MetadataOnly kind.

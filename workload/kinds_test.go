@@ -73,12 +73,13 @@ func TestKinds(t *testing.T) {
 	}
 }
 
-// TestKindNamedIsExact: a kind name from user data names a kind only as
-// written (what the API server resolves more loosely is a later change).
-func TestKindNamedIsExact(t *testing.T) {
+// TestKindNamed: a kind name from user data names a kind as the API
+// server's RESTMapper resolves it: as registered, or all lower case.
+func TestKindNamed(t *testing.T) {
 	t.Parallel()
 	for name, want := range map[string]*Kind{
-		"DaemonSet": KindDaemonSet, "daemonset": nil, "DaemonSets": nil, "daemonsets": nil, "ds": nil, "": nil, "Service": nil,
+		"DaemonSet": KindDaemonSet, "daemonset": KindDaemonSet, "deployment": KindDeployment,
+		"statefulset": KindStatefulSet, "Daemonset": nil, "DAEMONSET": nil, "DaemonSets": nil, "daemonsets": nil, "ds": nil, "": nil, "Service": nil,
 	} {
 		if got := KindNamed(name); got != want {
 			t.Errorf("KindNamed(%q) = %v, want %v", name, got, want)
