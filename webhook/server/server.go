@@ -199,15 +199,6 @@ func certStack(cfg *rest.Config, o Options) (*certs.Stack, error) {
 	return s, nil
 }
 
-// Manager is the controller-runtime manager (for tests).
-func (s *Server) Manager() manager.Manager { return s.mgr }
-
-// Engine is the policy engine in force.
-func (s *Server) Engine() *policy.Engine { return s.engine }
-
-// Lookup is the informer-cache view the handlers and the reconciler read.
-func (s *Server) Lookup() *lookup.Cache { return s.lookup }
-
 func (s *Server) policyReady(*http.Request) error {
 	if s.engine.Version() == "" {
 		return errors.New("no policy loaded")
