@@ -35,8 +35,8 @@ import (
 
 	"github.com/modeguard/modeguard/certs"
 	"github.com/modeguard/modeguard/manifest"
-	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/test/e2e"
+	"github.com/modeguard/modeguard/webhook/admit"
 )
 
 // Step is one load step against one target.
@@ -221,7 +221,7 @@ func mix(root string) ([]kind, error) {
 		}
 		// The query names the kind in vegeta's results; the server routes
 		// by path only.
-		kinds = append(kinds, kind{name: o.label, short: gvk.Kind, path: mutate.Path + "?bench=" + gvk.Kind, body: body})
+		kinds = append(kinds, kind{name: o.label, short: gvk.Kind, path: admit.MutatePath + "?bench=" + gvk.Kind, body: body})
 	}
 	return kinds, nil
 }

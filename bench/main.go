@@ -35,10 +35,12 @@ import (
 // benchPackages and benchRegexp select the in-process benchmarks: facts
 // (parsing a config), decision, fix+patch and the whole handler.
 var (
-	benchPackages = []string{"./riverconfig", "./policy", "./mutate"}
+	benchPackages = []string{"./riverconfig", "./policy", "./mutate", "./webhook/admit"}
 	benchRegexp   = "^(BenchmarkParseSmall|BenchmarkParseLarge|BenchmarkDecision|BenchmarkConfigFix|BenchmarkPatch|BenchmarkHandler)$"
-	// profileBench is the handler benchmark profiled: a typical ConfigMap.
-	profileBench = "^BenchmarkHandler$/^mutate/ConfigMap$"
+	// profileBench is the handler benchmark profiled (in profilePackage): a
+	// typical ConfigMap.
+	profileBench   = "^BenchmarkHandler$/^mutate/ConfigMap$"
+	profilePackage = "./webhook/admit"
 )
 
 type options struct {
@@ -172,7 +174,7 @@ func run(ctx context.Context, o options) error {
 	// 2. CPU profile of the handler on a typical ConfigMap.
 	logf("profiling %s", profileBench)
 	prof := filepath.Join(o.raw, "handler.cpu.pprof")
-	if out, err := testCmd(ctx, o, tests, "./mutate", "-test.run=^$", "-test.bench="+profileBench, "-test.benchtime=3s", "-test.count=1",
+	if out, err := testCmd(ctx, o, tests, profilePackage, "-test.run=^$", "-test.bench="+profileBench, "-test.benchtime=3s", "-test.count=1",
 		"-test.cpuprofile="+prof); err != nil {
 		return fmt.Errorf("profiling: %w\n%s", err, out)
 	}

@@ -13,8 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/modeguard/modeguard/mutate"
-	"github.com/modeguard/modeguard/validate"
+	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/server"
 )
 
@@ -42,8 +41,8 @@ func runNull(args []string) int {
 	allow := admission.HandlerFunc(func(context.Context, admission.Request) admission.Response {
 		return admission.Allowed("")
 	})
-	srv.Register(mutate.Path, &webhook.Admission{Handler: allow})
-	srv.Register(validate.Path, &webhook.Admission{Handler: allow})
+	srv.Register(admit.MutatePath, &webhook.Admission{Handler: allow})
+	srv.Register(admit.ValidatePath, &webhook.Admission{Handler: allow})
 	if err := srv.Start(ctrl.SetupSignalHandler()); err != nil {
 		fmt.Fprintln(os.Stderr, "null-webhook:", err)
 		return 1

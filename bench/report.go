@@ -122,7 +122,7 @@ func (r *report) write(w io.Writer) {
 	}
 
 	p("## Where a request's time goes\n\n")
-	p("CPU profile of `%s` (`go test -cpuprofile`: bin/bench/handler.cpu.pprof, with the test binary bin/bench/tests/mutate.test for `go tool pprof`), read with pprof's profile package; as `go tool pprof -top` shows them, the 10 biggest functions by own (flat) time:\n\n```\n%s\n```\n\n", profileBench, r.ProfileFlat)
+	p("CPU profile of `%s` (`go test -cpuprofile`: bin/bench/handler.cpu.pprof, with the test binary bin/bench/tests/%s.test for `go tool pprof`), read with pprof's profile package; as `go tool pprof -top` shows them, the 10 biggest functions by own (flat) time:\n\n```\n%s\n```\n\n", profileBench, filepath.Base(profilePackage), r.ProfileFlat)
 	if len(r.CostParts) > 0 {
 		p("The handler's time by part: the samples with the part's functions anywhere on their stack, over the handler's samples (all but the runtime's background work: the benchmark's goroutine only calls the handler). Anywhere, because Go keeps 64 frames of a stack and OPA's recursion goes deeper, cutting off the handler's own frames.\n\n| Part | Share of the handler |\n|---|--:|\n")
 		for _, c := range r.CostParts {

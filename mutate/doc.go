@@ -6,8 +6,8 @@
 // comments, indentation (tabs or spaces, as the file has them) and line
 // endings (CRLF files keep CRLF) included. The config is never re-printed.
 // Object fixes change the typed Kubernetes object in place; Patch then turns
-// the original and the fixed object into a JSON patch the way an admission
-// response carries it.
+// the original and the fixed object into a JSON patch (the CLI's fix shows
+// it; the admission handlers in webhook/admit build theirs the same way).
 //
 // Every fix is idempotent: fixing an already fixed config or object changes
 // nothing and is no error. A fix whose request does not fit the subject (an
@@ -18,7 +18,6 @@
 // The fixes (Config, ConfigMap, Workload, Patch) know nothing of admission
 // requests, HTTP or the policy engine: they take an object or a file and one
 // fix request. Deciding which fixes to apply lives elsewhere (the review
-// package runs the policy and calls Fixer), and so does the admission
-// plumbing: Handler (handler.go) is only a thin mutating-webhook adapter over
-// the shared admission pipeline, kept apart from the fix functions.
+// package runs the policy and calls Fixer), and so does answering admission
+// requests (webhook/admit).
 package mutate

@@ -6,12 +6,12 @@ import (
 
 	"gomodules.xyz/jsonpatch/v2"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // Patch returns the JSON patch that turns original into fixed, built the way
-// an admission response builds it (admission.PatchResponseFromRaw, which
-// diffs the two JSON documents). Equal objects give an empty patch.
+// an admission response builds it: controller-runtime's
+// admission.PatchResponseFromRaw diffs the two JSON documents with
+// jsonpatch.CreatePatch, as here. Equal objects give an empty patch.
 func Patch(original, fixed runtime.Object) ([]jsonpatch.JsonPatchOperation, error) {
 	before, err := json.Marshal(original)
 	if err != nil {
@@ -21,13 +21,9 @@ func Patch(original, fixed runtime.Object) ([]jsonpatch.JsonPatchOperation, erro
 	if err != nil {
 		return nil, fmt.Errorf("encoding the fixed object: %w", err)
 	}
-	resp := admission.PatchResponseFromRaw(before, after)
-	if !resp.Allowed {
-		msg := "unknown error"
-		if resp.Result != nil {
-			msg = resp.Result.Message
-		}
-		return nil, fmt.Errorf("building the JSON patch: %s", msg)
+	ops, err := jsonpatch.CreatePatch(before, after)
+	if err != nil {
+		return nil, fmt.Errorf("building the JSON patch: %w", err)
 	}
-	return resp.Patches, nil
+	return ops, nil
 }

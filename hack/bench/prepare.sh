@@ -71,7 +71,7 @@ step opa go build -o "$bin/opa" github.com/open-policy-agent/opa
 step benchstat go build -o "$bin/benchstat" golang.org/x/perf/cmd/benchstat
 step modeguard-bench go build -o "$bin/modeguard-bench" ./bench
 # The benchmarked packages' test binaries, where the bench command runs them.
-step "benchmark test binaries" go test -c -o "$bin/bench/tests/" ./riverconfig ./policy ./mutate
+step "benchmark test binaries" go test -c -o "$bin/bench/tests/" ./riverconfig ./policy ./mutate ./webhook/admit
 
 # etcd last on this side: the Go side is done before kube-apiserver.
 step etcd hack/k8s/build.sh $quick "$k8s" etcd

@@ -26,7 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/modeguard/modeguard/mutate"
+	"github.com/modeguard/modeguard/webhook/admit"
 )
 
 // webhookTimeout is the timeoutSeconds of deploy/'s webhook
@@ -145,7 +145,7 @@ func (s *suite) hostileRun(ctx context.Context, r *Row, n int, hs ...hostile) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				v := s.send(ctx, hc, mutate.Path, h)
+				v := s.send(ctx, hc, admit.MutatePath, h)
 				mu.Lock()
 				defer mu.Unlock()
 				r.Requests++
@@ -424,7 +424,7 @@ func (s *suite) connectionFlood(ctx context.Context, r *Row) {
 		go func() {
 			defer wg.Done()
 			<-start
-			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+s.c.WebhookAddr+mutate.Path, bytes.NewReader(body))
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "https://"+s.c.WebhookAddr+admit.MutatePath, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
 			began := time.Now()
 			resp, err := hc.Do(req)

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/webhook/metrics/metricstest"
 )
 
 // point is one sample of the webhook process.
@@ -155,7 +155,7 @@ func scrape(ctx context.Context, url, name string, labels map[string]string) flo
 }
 
 // families reads /metrics (nil if unreadable).
-func families(ctx context.Context, url string) metrics.Families {
+func families(ctx context.Context, url string) metricstest.Families {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -167,7 +167,7 @@ func families(ctx context.Context, url string) metrics.Families {
 		return nil
 	}
 	defer resp.Body.Close()
-	fams, err := metrics.Parse(resp.Body)
+	fams, err := metricstest.Parse(resp.Body)
 	if err != nil {
 		return nil
 	}

@@ -1,10 +1,21 @@
-// Package admit is what the mutating (package mutate) and validating
-// (package validate) admission handlers share: decoding a request into a
-// typed subject, the guard that answers non-agent objects without
-// evaluation, the objects around the subject looked up once per request
-// through the informer-cache Lookup (review.Surround), the review itself,
-// the failure policy for failed lookups and engine errors, the result
-// cache, and the wording of warnings and denials.
+// Package admit holds modeguard's admission handlers: the mutating one
+// (NewMutating, served at MutatePath), which returns the fixes as a JSON
+// patch, and the validating one (NewValidating, at ValidatePath), which sees
+// objects after the mutating webhook fixed them and denies those that still
+// break a rule whose action is deny (or whose fix could not apply), with a
+// message listing each deny finding (rule id and slug, component, River
+// position, and the object it is about). Warn findings become admission
+// warnings, audit findings are logged and counted. Neither denies a Pod
+// (modeguard's Pod checks are fixes; a denied Pod only shows up as a
+// controller event).
+//
+// Both are one Handler with its own decide step (answer.go) over the same
+// flow: decoding a request into a typed subject, the guard that answers
+// non-agent objects without evaluation, the objects around the subject
+// looked up once per request through the informer-cache Lookup
+// (review.Surround), the review itself, the failure policy for failed
+// lookups and engine errors, the result cache, and the wording of warnings
+// and denials.
 //
 // The result cache is keyed by the policy version, the subject's content and
 // what the review reads around it, from the same review.Surroundings the
@@ -13,7 +24,4 @@
 // differ only in fields no rule reads (name, node, node affinity), so they
 // share one entry and cost one evaluation. ConfigMaps are not cached: each
 // admission of one carries new content.
-//
-// admit uses admission types only for decoding; building responses is left
-// to the handlers.
 package admit

@@ -15,9 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/review"
-	"github.com/modeguard/modeguard/validate"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/metrics"
@@ -111,8 +109,8 @@ func TestFailedLookup(t *testing.T) {
 
 				// Both webhooks answer by the failure policy, every time.
 				handlers := map[string]admission.Handler{
-					"mutate":   mutate.NewHandler(core, admittest.Decoder(), 0),
-					"validate": validate.NewHandler(core, admittest.Decoder(), 0),
+					"mutate":   admit.NewMutating(core, admittest.Decoder(), 0),
+					"validate": admit.NewValidating(core, admittest.Decoder(), 0),
 				}
 				for name, h := range handlers {
 					for i := range 2 {
@@ -163,7 +161,7 @@ func TestAbsentIsNotFailed(t *testing.T) {
 	objs := admittest.Example(t, "mg001-fires")
 	cm := admittest.Find[*corev1.ConfigMap](t, objs)
 	core, reg := admittest.Core(t, nil, []runtime.Object{cm})
-	resp := validate.NewHandler(core, admittest.Decoder(), 0).Handle(context.Background(), admittest.Request(t, cm, admissionv1.Create, false))
+	resp := admit.NewValidating(core, admittest.Decoder(), 0).Handle(context.Background(), admittest.Request(t, cm, admissionv1.Create, false))
 	if !resp.Allowed || !strings.Contains(strings.Join(resp.Warnings, "\n"), "mode-free rules only") {
 		t.Errorf("got allowed=%v warnings=%q, want allowed with the mode-free note", resp.Allowed, resp.Warnings)
 	}
@@ -220,7 +218,7 @@ func TestOneLookupPerRequest(t *testing.T) {
 		core, _ := admittest.Core(t, nil, objs)
 		lk := &countingLookup{Set: review.NewSet(objs), calls: map[string]int{}}
 		core.Lookup = lk
-		resp := mutate.NewHandler(core, admittest.Decoder(), 0).Handle(context.Background(), admittest.Request(t, tc.subject, admissionv1.Create, false))
+		resp := admit.NewMutating(core, admittest.Decoder(), 0).Handle(context.Background(), admittest.Request(t, tc.subject, admissionv1.Create, false))
 		if !resp.Allowed || len(resp.Patches) == 0 {
 			t.Errorf("%T: allowed=%v patches=%d warnings=%q, want it fixed", tc.subject, resp.Allowed, len(resp.Patches), resp.Warnings)
 		}

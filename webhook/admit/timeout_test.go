@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
@@ -64,7 +63,7 @@ func TestTimeout(t *testing.T) {
 			core, reg := admittest.CoreWith(t, policy.Options{PolicyDir: dir}, objs)
 			core.FailurePolicy = fp
 			core.Timeout = timeout
-			h := mutate.NewHandler(core, admittest.Decoder(), 0)
+			h := admit.NewMutating(core, admittest.Decoder(), 0)
 			req := admittest.Request(t, ds, admissionv1.Create, false)
 			for i := range 2 { // the second must not be answered from the cache
 				start := time.Now()
@@ -113,7 +112,7 @@ func TestTimeoutDefault(t *testing.T) {
 	if core.Timeout != 0 {
 		t.Fatalf("admittest core has Timeout %v, want 0 for this test", core.Timeout)
 	}
-	h := mutate.NewHandler(core, admittest.Decoder(), -1)
+	h := admit.NewMutating(core, admittest.Decoder(), -1)
 	resp := h.Handle(context.Background(), admittest.Request(t, admittest.Find[*appsv1.DaemonSet](t, objs), admissionv1.Create, false))
 	if !resp.Allowed || len(resp.Patches) == 0 {
 		t.Errorf("got allowed=%v patches=%d warnings=%q, want the mg002 fix", resp.Allowed, len(resp.Patches), resp.Warnings)

@@ -9,9 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
-	"github.com/modeguard/modeguard/validate"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/metrics"
@@ -34,8 +32,8 @@ func TestConfigMapPastTheAPIServerLimit(t *testing.T) {
 		return c
 	}
 	core, reg := admittest.CoreWith(t, policy.Options{}, objs)
-	mh := mutate.NewHandler(core, admittest.Decoder(), 0)
-	vh := validate.NewHandler(core, admittest.Decoder(), 0)
+	mh := admit.NewMutating(core, admittest.Decoder(), 0)
+	vh := admit.NewValidating(core, admittest.Decoder(), 0)
 	req := admittest.Request(t, pad(admit.MaxConfigMapBytes+1), admissionv1.Create, false)
 	for name, got := range map[string]admission.Response{
 		"mutate": mh.Handle(context.Background(), req), "validate": vh.Handle(context.Background(), req),

@@ -24,6 +24,7 @@ import (
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/webhook/metrics/metricstest"
 	"github.com/modeguard/modeguard/workload"
 )
 
@@ -156,9 +157,9 @@ func BrokenPolicyDir(t testing.TB) string {
 }
 
 // Metrics gathers reg.
-func Metrics(t testing.TB, reg prometheus.Gatherer) metrics.Families {
+func Metrics(t testing.TB, reg prometheus.Gatherer) metricstest.Families {
 	t.Helper()
-	f, err := metrics.Gather(reg)
+	f, err := metricstest.Gather(reg)
 	if err != nil {
 		t.Fatal(err)
 	}

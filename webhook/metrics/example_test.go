@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/webhook/metrics/metricstest"
 )
 
 func Example() {
@@ -19,7 +20,7 @@ func Example() {
 	m.Decision("MG004", "deny")
 	m.Skipped(metrics.SkipNotAgent)
 
-	f, _ := metrics.Gather(reg)
+	f, _ := metricstest.Gather(reg)
 	fmt.Println(f.Sum(metrics.RequestsTotal, map[string]string{"result": metrics.ResultDenied}))
 	fmt.Println(f.Sum(metrics.DecisionsTotal, map[string]string{"rule": "MG004"}))
 	fmt.Println(f.Sum(metrics.EvaluationsSkipped, nil))

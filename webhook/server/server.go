@@ -27,7 +27,6 @@ import (
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
-	"github.com/modeguard/modeguard/validate"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
@@ -137,8 +136,8 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	core := &admit.Core{Reviewer: reviewer, Lookup: s.lookup, Metrics: m, FailurePolicy: o.FailurePolicy, Timeout: o.RequestTimeout}
 	decoder := admission.NewDecoder(scheme)
 	srv := s.mgr.GetWebhookServer()
-	srv.Register(mutate.Path, &webhook.Admission{Handler: mutate.NewHandler(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
-	srv.Register(validate.Path, &webhook.Admission{Handler: validate.NewHandler(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
+	srv.Register(admit.MutatePath, &webhook.Admission{Handler: admit.NewMutating(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
+	srv.Register(admit.ValidatePath, &webhook.Admission{Handler: admit.NewValidating(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
 
 	resync := make(chan event.GenericEvent, 1)
 	rec := &resubmit.Reconciler{
@@ -199,15 +198,6 @@ func certStack(cfg *rest.Config, o Options) (*certs.Stack, error) {
 	}
 	return s, nil
 }
-
-// Manager is the controller-runtime manager (for tests).
-func (s *Server) Manager() manager.Manager { return s.mgr }
-
-// Engine is the policy engine in force.
-func (s *Server) Engine() *policy.Engine { return s.engine }
-
-// Lookup is the informer-cache view the handlers and the reconciler read.
-func (s *Server) Lookup() *lookup.Cache { return s.lookup }
 
 func (s *Server) policyReady(*http.Request) error {
 	if s.engine.Version() == "" {

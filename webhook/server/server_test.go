@@ -35,6 +35,7 @@ import (
 	"github.com/modeguard/modeguard/test/envtestbins"
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/webhook/metrics/metricstest"
 	"github.com/modeguard/modeguard/webhook/resubmit"
 	"github.com/modeguard/modeguard/webhook/server"
 )
@@ -187,14 +188,14 @@ func (h *harness) ready() error {
 }
 
 // scrape reads the metrics endpoint.
-func (h *harness) scrape(t *testing.T) metrics.Families {
+func (h *harness) scrape(t *testing.T) metricstest.Families {
 	t.Helper()
 	resp, err := http.Get(h.metricsURL)
 	if err != nil {
 		t.Fatalf("scraping %s: %v", h.metricsURL, err)
 	}
 	defer resp.Body.Close()
-	f, err := metrics.Parse(resp.Body)
+	f, err := metricstest.Parse(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}

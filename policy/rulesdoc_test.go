@@ -7,7 +7,8 @@ import (
 )
 
 // RulesMarkdown renders the rules reference (docs/rules.md) from the rules'
-// METADATA, so the document cannot drift from the policy.
+// METADATA, so the document cannot drift from the policy. Only the tests use
+// it (make docs writes the file through TestRulesDoc), hence a test file.
 func RulesMarkdown(rules []*Rule) []byte {
 	var b bytes.Buffer
 	b.WriteString("# modeguard rules\n\n")

@@ -14,44 +14,57 @@ import (
 	"github.com/modeguard/modeguard/webhook/metrics"
 )
 
-// Answer is what one handler decided for one subject. Answers are cached
-// and shared by concurrent requests: they must not change once built.
-type Answer interface {
-	// Response builds a fresh response (its slices are the caller's).
-	Response() admission.Response
-	// Result is the requests metric's result label.
-	Result() string
-	// Count records the answer's decisions and fixes.
-	Count(m *metrics.Metrics)
-}
+// Paths where the handlers are served.
+const (
+	MutatePath   = "/mutate"
+	ValidatePath = "/validate"
+)
 
-// Decide turns a review into an answer.
-type Decide func(ctx context.Context, req admission.Request, s *Subject, res *review.Result) (Answer, error)
-
-// Pipeline is the flow both handlers share: decode (400 on failure), guard
-// (non-agent objects pass untouched, counted as skipped), the objects
-// around the subject looked up once, result cache, review, failure policy on
-// failed lookups, engine errors and timeouts, decide, count.
-type Pipeline struct {
+// Handler is an admission handler of modeguard: the flow both webhooks
+// share (decode, 400 on failure; guard, non-agent objects pass untouched,
+// counted as skipped; the objects around the subject looked up once; result
+// cache; review; failure policy on failed lookups, engine errors and
+// timeouts; decide; count), and the webhook's own decide step, which turns a
+// review into its answer.
+type Handler struct {
 	core    *Core
 	decoder admission.Decoder
-	webhook string
-	decide  Decide
-	cache   *Cache[Answer]
+	webhook string // mutate or validate: the metrics' webhook label
+	decide  decideFunc
+	cache   *Cache[*answer]
 }
 
-// NewPipeline returns the flow of the named webhook (mutate, validate). A
+var _ admission.Handler = (*Handler)(nil)
+
+// decideFunc turns a review into an answer.
+type decideFunc func(ctx context.Context, req admission.Request, s *Subject, res *review.Result) (*answer, error)
+
+// NewMutating returns the mutating handler over core: it returns the fixes
+// as a JSON patch, with one warning per fix (applied here, or pending on the
+// object it edits), and never denies (see decideMutate). A cacheSize of 0
+// means DefaultCacheSize; a negative one, no result cache.
+func NewMutating(core *Core, decoder admission.Decoder, cacheSize int) *Handler {
+	return newHandler(core, decoder, "mutate", cacheSize, decideMutate)
+}
+
+// NewValidating returns the validating handler over core: it denies what
+// still breaks a deny rule once fixed, and warns (see decideValidate). A
 // cacheSize of 0 means DefaultCacheSize; a negative one, no result cache.
-func NewPipeline(core *Core, decoder admission.Decoder, webhook string, cacheSize int, decide Decide) *Pipeline {
-	p := &Pipeline{core: core, decoder: decoder, webhook: webhook, decide: decide}
+func NewValidating(core *Core, decoder admission.Decoder, cacheSize int) *Handler {
+	return newHandler(core, decoder, "validate", cacheSize, decideValidate)
+}
+
+func newHandler(core *Core, decoder admission.Decoder, webhook string, cacheSize int, decide decideFunc) *Handler {
+	p := &Handler{core: core, decoder: decoder, webhook: webhook, decide: decide}
 	if cacheSize >= 0 {
-		p.cache = NewCache[Answer](cacheSize)
+		p.cache = NewCache[*answer](cacheSize)
 	}
 	return p
 }
 
-// Handle answers one admission request, within the core's Timeout.
-func (p *Pipeline) Handle(ctx context.Context, req admission.Request) admission.Response {
+// Handle answers one admission request, within the core's Timeout: it
+// implements admission.Handler.
+func (p *Handler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	start := time.Now()
 	ctx, cancel := p.core.withTimeout(ctx)
 	defer cancel()
@@ -60,7 +73,7 @@ func (p *Pipeline) Handle(ctx context.Context, req admission.Request) admission.
 	return resp
 }
 
-func (p *Pipeline) handle(ctx context.Context, req admission.Request) (admission.Response, string) {
+func (p *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, string) {
 	log := logf.FromContext(ctx)
 	s, err := Decode(p.decoder, req)
 	if errors.Is(err, ErrUnhandledKind) {
@@ -83,7 +96,7 @@ func (p *Pipeline) handle(ctx context.Context, req admission.Request) (admission
 	if a, ok := p.cache.Get(key); ok {
 		p.core.Metrics.Skipped(metrics.SkipCacheHit)
 		a.Count(p.core.Metrics)
-		return a.Response(), a.Result()
+		return a.Response(), a.result
 	}
 	res, err := p.core.Review(ctx, p.webhook, s, sur)
 	if err != nil {
@@ -122,10 +135,10 @@ func (p *Pipeline) handle(ctx context.Context, req admission.Request) (admission
 			found = append(found, f.Rule.ID+":"+string(f.Action)+":"+f.Component)
 		}
 		log.Info("Decision", "uid", s.UID, "webhook", p.webhook, "kind", s.Kind, "namespace", s.Namespace, "name", s.Name,
-			"operation", req.Operation, "dryRun", s.DryRun, "result", a.Result(), "findings", found)
+			"operation", req.Operation, "dryRun", s.DryRun, "result", a.result, "findings", found)
 	}
 	p.cache.Add(key, a)
 	p.core.Metrics.CacheEntries(p.webhook, p.cache.Len())
 	a.Count(p.core.Metrics)
-	return a.Response(), a.Result()
+	return a.Response(), a.result
 }

@@ -11,7 +11,9 @@ import (
 // InputSchema returns the JSON Schema of the policy input document
 // (docs/input.schema.json), generated from the Go types so it cannot drift:
 // every field the types always write is required; objects, arrays and
-// references may be null where the Go value may be nil.
+// references may be null where the Go value may be nil. Only the tests use it
+// (make docs writes the file through TestInputSchemaDoc), so it lives in a
+// test file: the schema reflector stays out of the binaries.
 func InputSchema() ([]byte, error) {
 	r := &jsonschema.Reflector{
 		// Package-qualified names: policy.Config and workload.Config differ.

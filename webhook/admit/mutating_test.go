@@ -1,4 +1,4 @@
-package mutate_test
+package admit_test
 
 import (
 	"context"
@@ -18,9 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
-	"github.com/modeguard/modeguard/validate"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/metrics"
@@ -94,7 +92,7 @@ func daemonSetPod(ds *appsv1.DaemonSet, node string) *corev1.Pod {
 	return pod
 }
 
-func TestHandler(t *testing.T) {
+func TestMutating(t *testing.T) {
 	t.Parallel()
 	mg001 := admittest.Example(t, "mg001-fires")
 	mg002 := admittest.Example(t, "mg002-fires")
@@ -103,7 +101,7 @@ func TestHandler(t *testing.T) {
 	t.Run("ConfigMap read by a DaemonSet gets the node selector", func(t *testing.T) {
 		t.Parallel()
 		core, reg := admittest.Core(t, nil, mg001)
-		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		cm := admittest.Find[*corev1.ConfigMap](t, mg001)
 		req := admittest.Request(t, cm, admissionv1.Create, false)
 		resp := h.Handle(ctx, req)
@@ -129,7 +127,7 @@ func TestHandler(t *testing.T) {
 	t.Run("DaemonSet says the fix will be applied to its ConfigMap", func(t *testing.T) {
 		t.Parallel()
 		core, _ := admittest.Core(t, nil, mg001)
-		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		ds := admittest.Find[*appsv1.DaemonSet](t, mg001)
 		resp := h.Handle(ctx, admittest.Request(t, ds, admissionv1.Create, false))
 		if !resp.Allowed || len(resp.Patches) != 0 {
@@ -143,7 +141,7 @@ func TestHandler(t *testing.T) {
 	t.Run("DaemonSet gets the HOSTNAME env its fixed config reads", func(t *testing.T) {
 		t.Parallel()
 		core, _ := admittest.Core(t, nil, mg002)
-		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		ds := admittest.Find[*appsv1.DaemonSet](t, mg002)
 		req := admittest.Request(t, ds, admissionv1.Create, false)
 		resp := h.Handle(ctx, req)
@@ -159,7 +157,7 @@ func TestHandler(t *testing.T) {
 	t.Run("DaemonSet Pods: the env fix, one evaluation for the rollout", func(t *testing.T) {
 		t.Parallel()
 		core, reg := admittest.Core(t, nil, mg002)
-		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		ds := admittest.Find[*appsv1.DaemonSet](t, mg002)
 		for i, node := range []string{"node-a", "node-b", "node-c"} {
 			req := admittest.Request(t, daemonSetPod(ds, node), admissionv1.Create, false)
@@ -194,7 +192,7 @@ func TestHandler(t *testing.T) {
 		}
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "apps", Name: "web"}, Data: map[string]string{"nginx.conf": "events {}"}}
 		core, reg := admittest.Core(t, nil, []runtime.Object{app, cm})
-		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		for _, obj := range []runtime.Object{app, cm} {
 			resp := h.Handle(ctx, admittest.Request(t, obj, admissionv1.Create, false))
 			if !resp.Allowed || len(resp.Patches) > 0 || len(resp.Warnings) > 0 {
@@ -213,7 +211,7 @@ func TestHandler(t *testing.T) {
 	t.Run("undecodable object is a bad request", func(t *testing.T) {
 		t.Parallel()
 		core, reg := admittest.Core(t, nil, nil)
-		h := mutate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		req := admittest.Request(t, admittest.Find[*corev1.ConfigMap](t, mg001), admissionv1.Create, false)
 		req.Object.Raw = []byte(`{"apiVersion":"v1","kind":"ConfigMap","data":42}`)
 		resp := h.Handle(ctx, req)
@@ -232,7 +230,7 @@ func TestHandler(t *testing.T) {
 		for _, fp := range []admit.FailurePolicy{admit.FailAllow, admit.FailDeny} {
 			core, _ := admittest.CoreWith(t, broken, mg001)
 			core.FailurePolicy = fp
-			h := mutate.NewHandler(core, admittest.Decoder(), 0)
+			h := admit.NewMutating(core, admittest.Decoder(), 0)
 			req := admittest.Request(t, cm, admissionv1.Create, false)
 			resp := h.Handle(ctx, req)
 			switch fp {
@@ -311,9 +309,6 @@ func BenchmarkHandler(b *testing.B) {
 	bigCM := admittest.Find[*corev1.ConfigMap](b, big)
 	bigCM.Data["config.alloy"] = bigConfig(3000)
 
-	type handler interface {
-		Handle(context.Context, admission.Request) admission.Response
-	}
 	for _, bc := range []struct {
 		name    string
 		objs    []runtime.Object
@@ -339,9 +334,9 @@ func BenchmarkHandler(b *testing.B) {
 			if strings.HasSuffix(bc.name, "cache-hit") {
 				cacheSize = 0
 			}
-			var h handler = mutate.NewHandler(core, admittest.Decoder(), cacheSize)
+			h := admit.NewMutating(core, admittest.Decoder(), cacheSize)
 			if bc.webhook == "validate" {
-				h = validate.NewHandler(core, admittest.Decoder(), cacheSize)
+				h = admit.NewValidating(core, admittest.Decoder(), cacheSize)
 			}
 			req := admittest.Request(b, bc.subject(b, bc.objs), admissionv1.Create, false)
 			if resp := h.Handle(ctx, req); !bc.check(resp) { // also warms the cache
@@ -362,7 +357,7 @@ func BenchmarkHandler(b *testing.B) {
 	// comment), so that no cache knows it: what a new config costs.
 	b.Run("mutate/ConfigMap-distinct", func(b *testing.B) {
 		core, _ := admittest.Core(b, nil, mg001)
-		h := mutate.NewHandler(core, admittest.Decoder(), -1)
+		h := admit.NewMutating(core, admittest.Decoder(), -1)
 		cm := admittest.Find[*corev1.ConfigMap](b, mg001)
 		reqs := make([]admission.Request, 1000) // more than the file cache holds
 		for i := range reqs {

@@ -1,4 +1,4 @@
-package validate_test
+package admit_test
 
 import (
 	"context"
@@ -13,25 +13,12 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/modeguard/modeguard/policy"
-	"github.com/modeguard/modeguard/validate"
+	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/metrics"
 )
 
-func hasWarning(ws []string, parts ...string) bool {
-	for _, w := range ws {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(w, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-func TestHandler(t *testing.T) {
+func TestValidating(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 
@@ -39,7 +26,7 @@ func TestHandler(t *testing.T) {
 		t.Parallel()
 		objs := admittest.Example(t, "mg004-fires")
 		core, reg := admittest.Core(t, nil, objs)
-		h := validate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		for _, dryRun := range []bool{false, true} {
 			resp := h.Handle(ctx, admittest.Request(t, admittest.Find[*appsv1.DaemonSet](t, objs), admissionv1.Create, dryRun))
 			if resp.Allowed {
@@ -69,7 +56,7 @@ func TestHandler(t *testing.T) {
 		objs := admittest.Example(t, "mg004-fires")
 		cm := admittest.Find[*corev1.ConfigMap](t, objs)
 		core, _ := admittest.Core(t, nil, []runtime.Object{cm})
-		h := validate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		resp := h.Handle(ctx, admittest.Request(t, cm, admissionv1.Create, false))
 		if !resp.Allowed {
 			t.Fatalf("denied: %s", resp.Result.Message)
@@ -83,7 +70,7 @@ func TestHandler(t *testing.T) {
 		t.Parallel()
 		objs := admittest.Example(t, "mg009-fires")
 		core, reg := admittest.Core(t, nil, objs)
-		h := validate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		resp := h.Handle(ctx, admittest.Request(t, admittest.Find[*appsv1.DaemonSet](t, objs), admissionv1.Create, false))
 		if !resp.Allowed || !hasWarning(resp.Warnings, "MG009") {
 			t.Fatalf("allowed=%v warnings=%q, want allowed with an MG009 warning", resp.Allowed, resp.Warnings)
@@ -97,7 +84,7 @@ func TestHandler(t *testing.T) {
 		t.Parallel()
 		objs := admittest.Example(t, "mg012-fires")
 		core, reg := admittest.Core(t, nil, objs)
-		h := validate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		resp := h.Handle(ctx, admittest.Request(t, admittest.Find[*appsv1.Deployment](t, objs), admissionv1.Create, false))
 		if !resp.Allowed || hasWarning(resp.Warnings, "MG012") {
 			t.Fatalf("allowed=%v warnings=%q, want allowed without an MG012 warning", resp.Allowed, resp.Warnings)
@@ -119,7 +106,7 @@ func TestHandler(t *testing.T) {
 		}
 		denyMG002 := &policy.Settings{Rules: map[string]policy.RuleSettings{"MG002": {Action: policy.ActionDeny}}}
 		core, _ := admittest.Core(t, denyMG002, objs)
-		h := validate.NewHandler(core, admittest.Decoder(), 0)
+		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		resp := h.Handle(ctx, admittest.Request(t, pod, admissionv1.Create, false))
 		if !resp.Allowed || !hasWarning(resp.Warnings, "MG002", "not denied") {
 			t.Fatalf("allowed=%v warnings=%q, want allowed with an MG002 warning", resp.Allowed, resp.Warnings)

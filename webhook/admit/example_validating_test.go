@@ -1,4 +1,4 @@
-package validate_test
+package admit_test
 
 import (
 	"context"
@@ -18,7 +18,6 @@ import (
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
-	"github.com/modeguard/modeguard/validate"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/metrics"
 )
@@ -27,8 +26,8 @@ import (
 // names the rule, the component and its position in the ConfigMap. The
 // webhook looks objects up in its informer cache; here, in the example's
 // manifest.
-func Example() {
-	docs, err := manifest.ReadPaths([]string{"../examples/mg004-fires/manifest.yaml"}, nil)
+func ExampleNewValidating() {
+	docs, err := manifest.ReadPaths([]string{"../../examples/mg004-fires/manifest.yaml"}, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -46,7 +45,7 @@ func Example() {
 		Lookup:   review.NewSet(objs),
 		Metrics:  m,
 	}
-	h := validate.NewHandler(core, admission.NewDecoder(clientgoscheme.Scheme), 0)
+	h := admit.NewValidating(core, admission.NewDecoder(clientgoscheme.Scheme), 0)
 
 	var ds *appsv1.DaemonSet
 	for _, o := range objs {

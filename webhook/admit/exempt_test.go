@@ -1,4 +1,4 @@
-package mutate_test
+package admit_test
 
 import (
 	"context"
@@ -7,9 +7,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
-	"github.com/modeguard/modeguard/validate"
+	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
 )
 
@@ -22,11 +21,11 @@ func TestExemptNamespaceNeverMutated(t *testing.T) {
 		core, _ := admittest.Core(t, &policy.Settings{ExemptNamespaces: []string{name}}, objs)
 		cm := admittest.Find[*corev1.ConfigMap](t, objs)
 		req := admittest.Request(t, cm, admissionv1.Create, false)
-		m := mutate.NewHandler(core, admittest.Decoder(), -1).Handle(context.Background(), req)
+		m := admit.NewMutating(core, admittest.Decoder(), -1).Handle(context.Background(), req)
 		if !m.Allowed || len(m.Patches) != 0 || len(m.Warnings) != 0 {
 			t.Errorf("%s: mutate in an exempt namespace: allowed %v, %d patches, warnings %q", name, m.Allowed, len(m.Patches), m.Warnings)
 		}
-		v := validate.NewHandler(core, admittest.Decoder(), -1).Handle(context.Background(), req)
+		v := admit.NewValidating(core, admittest.Decoder(), -1).Handle(context.Background(), req)
 		if !v.Allowed || len(v.Warnings) != 0 {
 			t.Errorf("%s: validate in an exempt namespace: allowed %v, warnings %q", name, v.Allowed, v.Warnings)
 		}
@@ -35,7 +34,7 @@ func TestExemptNamespaceNeverMutated(t *testing.T) {
 	objs := admittest.Example(t, "mg001-fires")
 	core, _ := admittest.Core(t, nil, objs)
 	req := admittest.Request(t, admittest.Find[*corev1.ConfigMap](t, objs), admissionv1.Create, false)
-	if m := mutate.NewHandler(core, admittest.Decoder(), -1).Handle(context.Background(), req); len(m.Patches) == 0 {
+	if m := admit.NewMutating(core, admittest.Decoder(), -1).Handle(context.Background(), req); len(m.Patches) == 0 {
 		t.Fatalf("control: mg001-fires is not fixed outside the exemption")
 	}
 }

@@ -1,4 +1,4 @@
-package validate_test
+package admit_test
 
 import (
 	"bytes"
@@ -12,8 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/modeguard/modeguard/mutate"
-	"github.com/modeguard/modeguard/validate"
+	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
 )
 
@@ -44,8 +43,8 @@ func FuzzAdmissionReview(f *testing.F) {
 
 	core, _ := admittest.Core(f, nil, all)
 	handlers := map[string]http.Handler{
-		"mutate":   &admission.Webhook{Handler: mutate.NewHandler(core, admittest.Decoder(), -1)},
-		"validate": &admission.Webhook{Handler: validate.NewHandler(core, admittest.Decoder(), -1)},
+		"mutate":   &admission.Webhook{Handler: admit.NewMutating(core, admittest.Decoder(), -1)},
+		"validate": &admission.Webhook{Handler: admit.NewValidating(core, admittest.Decoder(), -1)},
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for name, h := range handlers {
