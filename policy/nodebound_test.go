@@ -2,10 +2,12 @@ package policy
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/modeguard/modeguard/riverconfig"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // TestNodeBoundOutsideDaemonSet runs River text through the facts and the
@@ -124,6 +126,115 @@ loki.source.api "push" {
 			if !slices.Equal(got, want) {
 				t.Errorf("%s in a %s: MG008 on %v, want %v", tc.name, mode, got, want)
 			}
+		}
+	}
+}
+
+// TestTextfileOnlyExporter runs a chart-telemetry config (a unix exporter
+// with only the textfile collector, scraped with clustering, its instance
+// made constant by a prometheus.relabel after the scrape) and a clustered
+// StatefulSet through the facts and the built-in rules: MG005 and MG008
+// leave it alone when the textfile directory is a ConfigMap mount, and deny
+// it when the directory is the node's (a hostPath mount) or when the
+// exporter runs other collectors too.
+func TestTextfileOnlyExporter(t *testing.T) {
+	t.Parallel()
+	e, err := New(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const config = `
+prometheus.exporter.unix "telemetry" {
+  set_collectors = %s
+  textfile {
+    directory = "/etc/telemetry"
+  }
+}
+
+prometheus.scrape "telemetry" {
+  targets    = prometheus.exporter.unix.telemetry.targets
+  clustering {
+    enabled = true
+  }
+  forward_to = [prometheus.relabel.telemetry.receiver]
+}
+
+prometheus.relabel "telemetry" {
+  rule {
+    target_label = "instance"
+    replacement  = "release"
+  }
+  forward_to = []
+}
+`
+	const sts = `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: agent
+  namespace: ns
+spec:
+  replicas: 1
+  serviceName: agent-cluster
+  selector:
+    matchLabels: {app: agent}
+  template:
+    metadata:
+      labels: {app: agent}
+    spec:
+      containers:
+        - name: agent
+          image: grafana/agent:v0.40.2
+          args: [run, /etc/agent/config.river, --cluster.enabled=true, --cluster.join-addresses=agent-cluster]
+          env:
+            - {name: AGENT_MODE, value: flow}
+          volumeMounts:
+            - {name: config, mountPath: /etc/agent}
+            - {name: telemetry, mountPath: /etc/telemetry}
+      volumes:
+        - name: config
+          configMap: {name: agent}
+        - name: telemetry
+%s
+`
+	const configMapVolume = "          configMap: {name: telemetry}"
+	const hostPathVolume = "          hostPath: {path: /var/lib/telemetry}"
+	for _, tc := range []struct {
+		name, collectors, volume string
+		want                     []string // rules that fire on prometheus.scrape.telemetry
+	}{
+		{"textfile on a ConfigMap", `["textfile"]`, configMapVolume, []string{}},
+		{"textfile on a hostPath", `["textfile"]`, hostPathVolume, []string{"MG005", "MG008"}},
+		{"textfile and meminfo on a ConfigMap", `["textfile", "meminfo"]`, configMapVolume, []string{"MG005", "MG008"}},
+		{"default collectors", `[]`, configMapVolume, []string{"MG005", "MG008"}},
+	} {
+		facts := riverconfig.Parse("config.river", []byte(fmt.Sprintf(config, tc.collectors)))
+		if len(facts.Errors) > 0 {
+			t.Fatalf("%s: %v", tc.name, facts.Errors)
+		}
+		obj, err := workload.Decode([]byte(fmt.Sprintf(sts, tc.volume)))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		w, err := workload.FromObject(obj, nil)
+		if err != nil || !w.Agent {
+			t.Fatalf("%s: workload facts %+v, %v", tc.name, w, err)
+		}
+		in := &Input{APIVersion: InputAPIVersion, Subject: Subject{Kind: "ConfigMap", Namespace: "ns", Name: "agent", Operation: "CHECK"},
+			Mode: w.Mode, Workload: w, Config: &Config{Namespace: "ns", Name: "agent", Files: []*riverconfig.Facts{facts}}}
+		vs, err := e.Evaluate(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []string{}
+		for _, v := range vs {
+			if v.Component == "prometheus.scrape.telemetry" && (v.Rule.ID == "MG005" || v.Rule.ID == "MG008") && !slices.Contains(got, v.Rule.ID) {
+				got = append(got, v.Rule.ID)
+			}
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %v on prometheus.scrape.telemetry, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -95,7 +95,9 @@ var catalog = map[string]kind{
 	// Host exporters read the host they run on. self (the agent's own
 	// metrics) has always been classed with them; agent and ebpf are
 	// Grafana Agent's names.
-	"prometheus.exporter.unix":     hostExporter,
+	// unix also says what it runs and reads: with the textfile collector
+	// alone it reads only the files of one directory.
+	"prometheus.exporter.unix":     {class: ClassNodeBound, scope: ScopeHostExporter, reason: hostExporter.reason, scopeOf: unixScope},
 	"prometheus.exporter.process":  hostExporter,
 	"prometheus.exporter.cadvisor": hostExporter,
 	"prometheus.exporter.windows":  hostExporter,

@@ -73,6 +73,14 @@
 // clustering deduplicates instead of losing data (the k8s-monitoring
 // telemetry pattern).
 //
+// A prometheus.exporter.unix source also carries Source.Unix: the
+// collectors it runs (from literal set_collectors, disable_collectors and
+// enable_collectors), its textfile directory and the host path arguments
+// set. With the textfile collector alone it reads only the *.prom files of
+// that directory; whether they are the host's depends on the volume the
+// directory is on, which the workload facts tell, so riverconfig leaves its
+// scope "host-exporter" and the rules decide.
+//
 // Whatever cannot be traced (declare arguments, imported modules, Agent
 // modules, instances of declares, names that are no component) has scope
 // "unknown" and an Unverifiable entry for the collector.

@@ -212,6 +212,29 @@ type Source struct {
 	// ConstantIdentity is true when a discovery.relabel on the way replaces
 	// instance with a constant: every peer holds the same target.
 	ConstantIdentity bool `json:"constantIdentity"`
+	// Unix is what a prometheus.exporter.unix source runs and reads; nil
+	// for every other source. Whether it reads host data also depends on
+	// which volumes its directories are on, which only the workload tells.
+	Unix *UnixExporter `json:"unix"`
+}
+
+// UnixExporter is what a prometheus.exporter.unix component runs and the
+// paths it reads, from its literal arguments.
+type UnixExporter struct {
+	// Collectors are the collectors it runs, sorted: set_collectors, less
+	// disable_collectors, plus enable_collectors, as the agent applies them.
+	// Empty when that cannot be told: set_collectors is unset or empty (the
+	// exporter's default set, which reads the host) or one of the three
+	// lists is not a literal list of strings.
+	Collectors []string `json:"collectors"`
+	// TextfileDirectory is the textfile block's directory, the only place
+	// the textfile collector reads (its *.prom files); "" when unset or not
+	// a literal.
+	TextfileDirectory string `json:"textfileDirectory"`
+	// PathArgs holds the host path arguments that are set (procfs_path,
+	// sysfs_path, rootfs_path, udev_data_path) by name: the literal value,
+	// or "" when it is computed at run time.
+	PathArgs map[string]string `json:"pathArgs"`
 }
 
 // Unverifiable is a part of the config the engine cannot see through.

@@ -8,9 +8,14 @@
 #   data is silently dropped. Remove the clustering block, or the node-local
 #   filter. Exception: when a discovery.relabel sets `instance` to a constant,
 #   every peer holds the same target and clustering elects one to scrape it
-#   (deduplication, not loss). A block the process flags leave inert is only
-#   recorded (audit), and so is a block in a ConfigMap whose workload is not
-#   known yet (its flags decide).
+#   (deduplication, not loss). Nor is a `prometheus.exporter.unix` that runs
+#   only the `textfile` collector node-local when its directory is not on a
+#   hostPath volume (e.g. the agent's own ConfigMap mount): every peer reads
+#   the same files. Any other collector, or a textfile directory or
+#   `rootfs_path`/`procfs_path`/`sysfs_path` on a hostPath volume, is host
+#   data. A block the process flags leave inert is only recorded (audit), and
+#   so is a block in a ConfigMap whose workload is not known yet (its flags
+#   decide).
 # custom:
 #   id: MG005
 #   slug: clustered-node-local-collection
@@ -26,6 +31,7 @@ local_sources(col) := [sprintf("%s (%s)", [s.component, s.reason]) |
 	some s in col.sources
 	s.scope in local_scopes
 	not s.constantIdentity
+	not lib.textfile_only(s)
 ]
 
 violations contains v if {

@@ -36,3 +36,25 @@ test_unknown_workload_is_audit if {
 test_silent_on_cluster_wide if {
 	count(rule.violations) == 0 with input as {"mode": "statefulset", "workload": clustered, "config": cfg("cluster-wide", false)}
 }
+
+# A clustered scrape of a textfile-only unix exporter (k8s-monitoring 0.13
+# telemetry: the instance is made constant only after the scrape).
+textfile(collectors) := {"files": [{"file": "c.alloy", "components": [], "collectors": [{"component": "prometheus.scrape.telemetry", "clustered": true, "sources": [{"component": "prometheus.exporter.unix.telemetry", "scope": "host-exporter", "reason": "r", "constantIdentity": false, "unix": {"collectors": collectors, "textfileDirectory": "/etc/telemetry", "pathArgs": {}}}]}]}]}
+
+# The clustered StatefulSet with the directory on a volume of type.
+textfile_sts(type) := object.union(clustered, {"kind": "StatefulSet", "volumes": [{"name": "telemetry", "type": type}], "mounts": [{"name": "telemetry", "mountPath": "/etc/telemetry"}]})
+
+test_textfile_on_configmap_is_not_node_local if {
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "workload": textfile_sts("configMap"), "config": textfile(["textfile"])}
+}
+
+test_textfile_on_host_path_is_node_local if {
+	vs := rule.violations with input as {"mode": "statefulset", "workload": textfile_sts("hostPath"), "config": textfile(["textfile"])}
+	count(vs) == 1
+	some v in vs
+	not v.action
+}
+
+test_textfile_with_other_collectors_is_node_local if {
+	count(rule.violations) == 1 with input as {"mode": "statefulset", "workload": textfile_sts("configMap"), "config": textfile(["meminfo", "textfile"])}
+}

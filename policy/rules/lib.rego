@@ -120,4 +120,58 @@ under(p, dir) if trim_suffix(p, "/") == trim_suffix(dir, "/")
 
 under(p, dir) if startswith(p, concat("", [trim_suffix(dir, "/"), "/"]))
 
+# A prometheus.exporter.unix source that reads no host data: it runs the
+# textfile collector alone, on a directory that no hostPath volume of the
+# agent container provides, and no host path argument points at one. Every
+# replica then reads the same files: the source is neither node-bound nor
+# node-local (docs/domain.md, Textfile-only unix exporter). Without a
+# workload the volumes are unknown and the exporter stays host data.
+textfile_only(s) if {
+	has_workload
+	s.unix.collectors == ["textfile"]
+	dir := s.unix.textfileDirectory
+	plain_path(dir)
+	not on_host_path(dir)
+	every p in object.get(s.unix, "pathArgs", {}) {
+		plain_path(p)
+		not on_host_path(p)
+	}
+}
+
+# An absolute path without globs or "..", so that under() compares it
+# reliably.
+plain_path(p) if {
+	startswith(p, "/")
+	not regex.match(`[*?\[]|/\.\.(/|$)`, p)
+}
+
+# Path p is host data: the agent container's deepest mount at or above it
+# is a hostPath volume, or a hostPath volume is mounted inside it (a file
+# mounted into a directory).
+on_host_path(p) if {
+	some m in object.get(workload, "mounts", [])
+	under(p, m.mountPath)
+	host_path_volume(m.name)
+	not deeper_mount(p, m)
+}
+
+on_host_path(p) if {
+	some m in object.get(workload, "mounts", [])
+	under(m.mountPath, p)
+	host_path_volume(m.name)
+}
+
+# Another mount at or above p lies deeper than mount m.
+deeper_mount(p, m) if {
+	some n in object.get(workload, "mounts", [])
+	under(p, n.mountPath)
+	count(trim_suffix(n.mountPath, "/")) > count(trim_suffix(m.mountPath, "/"))
+}
+
+host_path_volume(name) if {
+	some v in object.get(workload, "volumes", [])
+	v.name == name
+	v.type == "hostPath"
+}
+
 subject := sprintf("%s %s/%s", [input.subject.kind, input.subject.namespace, input.subject.name])

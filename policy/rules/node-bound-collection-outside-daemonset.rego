@@ -10,9 +10,15 @@
 #   kubelet discovery (the kubelet at localhost) or process discovery. In a
 #   StatefulSet or Deployment they collect from whichever nodes the replicas
 #   landed on and miss every other node. Run them in a DaemonSet. Not flagged:
-#   a file reader whose paths are not the node's, and a host exporter whose
+#   a file reader whose paths are not the node's, a host exporter whose
 #   `instance` a relabel sets to a constant (the same target on every
-#   replica, as Grafana's k8s-monitoring telemetry does).
+#   replica, as Grafana's k8s-monitoring telemetry does), and a
+#   `prometheus.exporter.unix` that runs only the `textfile` collector on a
+#   directory that is not on a hostPath volume (e.g. the agent's own
+#   ConfigMap mount: every replica reads the same files). A textfile
+#   directory on a hostPath volume, any other collector, or a
+#   `rootfs_path`/`procfs_path`/`sysfs_path` on a hostPath volume is host
+#   data and still flagged.
 # custom:
 #   id: MG008
 #   slug: node-bound-collection-outside-daemonset
@@ -61,6 +67,7 @@ violations contains v if {
 node_bound_source(s) if {
 	s.class == "node-bound"
 	not constant_host_exporter(s)
+	not lib.textfile_only(s)
 }
 
 constant_host_exporter(s) if {

@@ -96,3 +96,35 @@ test_daemonset_is_fine if {
 test_emptydir_file_is_fine if {
 	count(rule.violations) == 0 with input as {"mode": "deployment", "config": file({"component": "loki.source.file.app", "class": "node-bound", "readsFiles": true, "sources": [], "paths": ["/shared/app.log"]}, "loki.source.file")}
 }
+
+# The k8s-monitoring 0.13 telemetry: a textfile-only unix exporter, its
+# instance left as the exporter sets it (a prometheus.relabel after the
+# scrape makes it constant, which the facts do not see).
+textfile(collectors, dir) := file({"component": "prometheus.scrape.telemetry", "class": "pull", "readsFiles": false, "sources": [{"component": "prometheus.exporter.unix.telemetry", "kind": "prometheus.exporter.unix", "class": "node-bound", "scope": "host-exporter", "reason": "r", "constantIdentity": false, "unix": {"collectors": collectors, "textfileDirectory": dir, "pathArgs": {}}}], "paths": []}, "prometheus.scrape")
+
+# Its directory on a ConfigMap mount, or on a hostPath mount.
+textfile_workload(kind, type) := {"kind": kind, "volumes": [{"name": "telemetry", "type": type}], "mounts": [{"name": "telemetry", "mountPath": "/etc/telemetry"}]}
+
+test_textfile_on_configmap_is_fine if {
+	every mode in ["statefulset", "deployment"] {
+		count(rule.violations) == 0 with input as {"mode": mode, "workload": textfile_workload("StatefulSet", "configMap"), "config": textfile(["textfile"], "/etc/telemetry")}
+	}
+}
+
+test_textfile_on_host_path_in_statefulset if {
+	vs := rule.violations with input as {"mode": "statefulset", "workload": textfile_workload("StatefulSet", "hostPath"), "config": textfile(["textfile"], "/etc/telemetry")}
+	count(vs) == 1
+	some v in vs
+	contains(v.msg, "collects from prometheus.exporter.unix.telemetry")
+}
+
+test_textfile_with_other_collectors_in_statefulset if {
+	every collectors in [["cpu", "textfile"], []] {
+		count(rule.violations) == 1 with input as {"mode": "statefulset", "workload": textfile_workload("StatefulSet", "configMap"), "config": textfile(collectors, "/etc/telemetry")}
+	}
+}
+
+# Without a workload the volumes are unknown: still host data.
+test_textfile_without_workload_in_statefulset if {
+	count(rule.violations) == 1 with input as {"mode": "statefulset", "config": textfile(["textfile"], "/etc/telemetry")}
+}
