@@ -47,8 +47,11 @@ func (r *recorder) Fatalf(format string, a ...any) {
 }
 func (r *recorder) Fatal(a ...any) { r.failed = fmt.Sprint(a...) }
 
-// TestGolden is not parallel: it sets -update.
+// TestGolden is not parallel: it sets -update (make update-golden runs it
+// with -update on).
 func TestGolden(t *testing.T) {
+	defer func(was bool) { *update = was }(*update)
+	*update = false
 	dir := t.TempDir()
 	path := filepath.Join(dir, "want.txt")
 	if err := os.WriteFile(path, []byte("a\nb\n"), 0o644); err != nil {
@@ -80,7 +83,6 @@ func TestGolden(t *testing.T) {
 		t.Errorf("missing file: got failure %q, want the -update hint", r.failed)
 	}
 
-	defer func(was bool) { *update = was }(*update)
 	*update = true
 	r = &recorder{TB: t}
 	Golden(r, path, []byte("new\n"))
