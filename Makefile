@@ -60,9 +60,15 @@ MODEGUARD_CORPUS ?= $(wildcard $(dir $(CURDIR))shared/corpus)
 corpus: ## Check every case of the real-world corpus against its expect.tsv (skips when there is none).
 	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestCorpus$$' -v ./cmd/modeguard | grep -E '^(---|===|ok|FAIL|PASS)|corpus:|want ' | grep -v '^=== RUN'
 
+# The packages with a Test…Golden function. Their tests take -update from
+# internal/testutil; a package without that flag fails loudly here.
+GOLDEN_PKGS = $(shell grep -lE '^func Test[A-Za-z0-9_]*Golden' \
+	$$($(GO) list -f '{{$$d := .Dir}}{{range .TestGoFiles}}{{$$d}}/{{.}} {{end}}{{range .XTestGoFiles}}{{$$d}}/{{.}} {{end}}' ./...) \
+	| xargs -n1 dirname | sort -u)
+
 .PHONY: update-golden
 update-golden: ## Rewrite golden testdata from the current code (review the diff!).
-	$(GOTEST) ./... -run Golden -update
+	$(GOTEST) -run Golden $(GOLDEN_PKGS) -update
 
 .PHONY: docs
 docs: ## Regenerate docs/rules.md and docs/input.schema.json from the policy.

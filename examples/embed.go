@@ -3,7 +3,8 @@
 // draft page (docs/domain.md, The draft deployment-modes page). Each object
 // states what modeguard must report about it in the annotation
 // modeguard.dev/expect ("MG001:fix,MG004:deny", or "none"). The tests,
-// `make demo` and `modeguard explain` use them.
+// `make demo` and `modeguard explain` use them; Names, Documents and Load
+// read them.
 package examples
 
 import "embed"

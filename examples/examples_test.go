@@ -2,8 +2,8 @@ package examples_test
 
 import (
 	"context"
+	"errors"
 	"io/fs"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -43,20 +43,17 @@ func TestExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	rv := &review.Reviewer{Engine: engine, Fixer: mutate.Fixer{}}
-	files, err := fs.Glob(examples.FS, "*/manifest.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no examples: %v", err)
+	names := examples.Names()
+	if len(names) == 0 {
+		t.Fatal("no examples")
 	}
 	fired := map[string]bool{}
-	for _, file := range files {
-		docs, err := manifest.Parse(file, mustRead(t, file))
-		if err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
+	for _, name := range names {
+		docs := examples.Load(t, name)
 		manifest.DefaultNamespace(docs, "default")
 		res, err := rv.ReviewBundle(ctx, manifest.Objects(docs), review.Options{Operation: "CHECK"})
 		if err != nil {
-			t.Fatalf("%s: %v", file, err)
+			t.Fatalf("%s: %v", name, err)
 		}
 		for _, f := range res.Findings {
 			fired[f.Rule.ID] = true
@@ -91,17 +88,30 @@ func TestExamples(t *testing.T) {
 		if !fired[r.ID] {
 			t.Errorf("%s: no example makes it fire", r.ID)
 		}
-		if _, err := fs.Stat(examples.FS, path.Join(strings.ToLower(r.ID)+"-fires", "manifest.yaml")); err != nil {
+		if !slices.Contains(names, strings.ToLower(r.ID)+"-fires") {
 			t.Errorf("%s: no examples/%s-fires", r.ID, strings.ToLower(r.ID))
 		}
 	}
 }
 
-func mustRead(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := fs.ReadFile(examples.FS, name)
-	if err != nil {
-		t.Fatal(err)
+// TestDocuments: Documents names the example's file in its documents and
+// reports an unknown example as fs.ErrNotExist.
+func TestDocuments(t *testing.T) {
+	t.Parallel()
+	docs, err := examples.Documents("mg001-fires")
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("got %d documents, %v, want some and no error", len(docs), err)
 	}
-	return b
+	for _, d := range docs {
+		if d.File != "examples/mg001-fires/manifest.yaml" {
+			t.Errorf("got file %q, want examples/mg001-fires/manifest.yaml", d.File)
+		}
+	}
+	if _, err := examples.Documents("no-such-example"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("unknown example: got %v, want fs.ErrNotExist", err)
+	}
+	names := examples.Names()
+	if !slices.IsSorted(names) || !slices.Contains(names, "mg001-fires") {
+		t.Errorf("got names %v, want them sorted and mg001-fires among them", names)
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,12 +15,11 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected files in testdata")
 
 // TestGolden runs every scenario under testdata: a config scenario holds
 // input.river or input.alloy, fix.json (one FixRequest, or a list applied in
@@ -223,7 +221,7 @@ func checkPatchApplies(t *testing.T, orig, fixed runtime.Object) {
 // -update (removing the other expectation of the scenario).
 func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
+	if testutil.Update() {
 		// A scenario expects either a result or an error: drop the other.
 		dir := filepath.Dir(path)
 		stale := []string{filepath.Join(dir, "expected.err")}
@@ -236,16 +234,6 @@ func checkGolden(t *testing.T, path string, got []byte) {
 				_ = os.Remove(s)
 			}
 		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s: got\n%s\nwant\n%s", path, got, want)
-	}
+	testutil.Golden(t, path, got)
 }

@@ -1,15 +1,12 @@
 package policy
 
 import (
-	"bytes"
 	"context"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files and generated docs")
+	"github.com/modeguard/modeguard/internal/testutil"
+)
 
 // TestRulesDoc fails when docs/rules.md is not what the METADATA generates;
 // `make docs` (go test ./policy -run TestRulesDoc -update) rewrites it.
@@ -19,18 +16,5 @@ func TestRulesDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := RulesMarkdown(e.Rules())
-	path := filepath.Join("..", "docs", "rules.md")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run make docs)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("docs/rules.md is stale: run make docs")
-	}
+	testutil.Golden(t, filepath.Join("..", "docs", "rules.md"), RulesMarkdown(e.Rules()))
 }

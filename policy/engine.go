@@ -308,7 +308,13 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violatio
 	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input),
 		rego.EvalVirtualCache(newFlatCache()), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrEvaluation, err)
+		// OPA's error wraps the context's when evaluation stops between
+		// expressions, but not when a builtin (numbers.range, http.send)
+		// stops on it: wrap it here so that errors.Is finds it either way.
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			return nil, fmt.Errorf("%w: %w: %w", ErrEvaluation, err, cerr)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrEvaluation, err)
 	}
 	var out []Violation
 	for _, r := range rs {
@@ -356,10 +362,10 @@ func (c *compiled) violation(it *ast.Term) (Violation, error) {
 		v = Violation{}
 		raw, err := violationJSON(it)
 		if err != nil {
-			return v, fmt.Errorf("%w: %v", ErrEvaluation, err)
+			return v, fmt.Errorf("%w: %w", ErrEvaluation, err)
 		}
 		if err := json.Unmarshal(raw, &v); err != nil {
-			return v, fmt.Errorf("%w: violation %s: %v", ErrEvaluation, raw, err)
+			return v, fmt.Errorf("%w: violation %s: %w", ErrEvaluation, raw, err)
 		}
 	}
 	r := c.catalog.byPkg[v.Package]

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func newEngine(t *testing.T, dir string, s *Settings) *Engine {
@@ -206,6 +207,67 @@ violations contains {"msg": "x"} if {
 	_, err := e.Evaluate(context.Background(), &Input{})
 	if !errors.Is(err, ErrEvaluation) {
 		t.Fatalf("got %v, want ErrEvaluation after the timeout", err)
+	}
+}
+
+// TestEvaluationErrorWrapsContext: when evaluation stops on its context —
+// the caller's deadline or cancellation, or the engine's own timeout — the
+// error matches both ErrEvaluation and the context's error, whether OPA
+// stopped between expressions or inside a builtin.
+func TestEvaluationErrorWrapsContext(t *testing.T) {
+	t.Parallel()
+	rules := map[string]string{
+		// Millions of expressions: OPA stops between two of them.
+		"between expressions": `xs := numbers.range(1, 3000)
+
+violations contains {"msg": "x"} if {
+	some i in xs
+	some j in xs
+	i + j < 0
+}`,
+		// One builtin call that runs long and stops itself.
+		"inside a builtin": `violations contains {"msg": "x"} if {
+	count(numbers.range(1, 100000000)) < 0
+}`,
+	}
+	const after = 50 * time.Millisecond
+	contexts := []struct {
+		name     string
+		settings string
+		ctx      func() (context.Context, context.CancelFunc)
+		want     error
+	}{
+		{"caller's deadline", "", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), after)
+		}, context.DeadlineExceeded},
+		{"caller cancels", "", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(after, cancel)
+			return ctx, cancel
+		}, context.Canceled},
+		{"engine's timeout", "evaluationTimeout: 50ms", func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}, context.DeadlineExceeded},
+	}
+	for name, body := range rules {
+		for _, c := range contexts {
+			t.Run(name+"/"+c.name, func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				write(t, dir, "slow.rego", "# METADATA\n# title: slow\n# custom:\n#   id: SLOW1\npackage modeguard.rules.slow\n\n"+body+"\n")
+				s, err := ParseSettings([]byte(c.settings))
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := newEngine(t, dir, s)
+				ctx, cancel := c.ctx()
+				defer cancel()
+				_, err = e.Evaluate(ctx, &Input{})
+				if !errors.Is(err, c.want) || !errors.Is(err, ErrEvaluation) {
+					t.Fatalf("got %v, want an error matching %v and ErrEvaluation", err, c.want)
+				}
+			})
+		}
 	}
 }
 

@@ -10,27 +10,20 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
 )
 
+// TestInputSchemaDoc fails when docs/input.schema.json is not what
+// InputSchema generates; `make docs` rewrites it.
 func TestInputSchemaDoc(t *testing.T) {
 	t.Parallel()
 	got, err := InputSchema()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	path := filepath.Join("..", "docs", "input.schema.json")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("docs/input.schema.json is stale (run make docs): %v", err)
-	}
+	testutil.Golden(t, filepath.Join("..", "docs", "input.schema.json"), append(got, '\n'))
 }
 
 // TestInputsMatchSchema validates real inputs — every riverconfig and

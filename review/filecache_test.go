@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,16 +70,11 @@ func goldenConfigs(t *testing.T) map[string]string {
 	return out
 }
 
-func exampleObjects(t *testing.T, file string) []runtime.Object {
+// exampleObjects returns the objects of examples/<name>, in the namespace
+// default where they name none.
+func exampleObjects(t *testing.T, name string) []runtime.Object {
 	t.Helper()
-	data, err := fs.ReadFile(examples.FS, file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := manifest.Parse(file, data)
-	if err != nil {
-		t.Fatalf("%s: %v", file, err)
-	}
+	docs := examples.Load(t, name)
 	manifest.DefaultNamespace(docs, "default")
 	return manifest.Objects(docs)
 }
@@ -129,17 +123,16 @@ func TestFileCacheKeepsDecisions(t *testing.T) {
 		objs []runtime.Object
 	}
 	var scenarios []scenario
-	files, err := fs.Glob(examples.FS, "*/manifest.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no examples: %v", err)
+	for _, name := range examples.Names() {
+		scenarios = append(scenarios, scenario{name, exampleObjects(t, name)})
 	}
-	for _, f := range files {
-		scenarios = append(scenarios, scenario{f, exampleObjects(t, f)})
+	if len(scenarios) == 0 {
+		t.Fatal("no examples")
 	}
 	// A ConfigMap of each mode's example, read by its workload; and alone.
 	readers := map[string][]runtime.Object{}
 	for _, ex := range []string{"mg001-fires", "mg006-fires", "mg007-fires"} {
-		readers[ex] = exampleObjects(t, ex+"/manifest.yaml")
+		readers[ex] = exampleObjects(t, ex)
 	}
 	var alone []runtime.Object
 	for _, o := range readers["mg001-fires"] {
@@ -177,7 +170,7 @@ func TestFileCacheFactsUnchanged(t *testing.T) {
 	e := engine(t, nil)
 	rv := &review.Reviewer{Engine: e, Fixer: mutate.Fixer{}}
 	for _, ex := range []string{"mg001-fires", "mg002-fires", "mg006-fires", "mg007-fires", "seed-daemonset"} {
-		objs := exampleObjects(t, ex+"/manifest.yaml")
+		objs := exampleObjects(t, ex)
 		type seen struct {
 			key   string
 			facts *riverconfig.Facts

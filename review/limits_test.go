@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -27,15 +26,7 @@ import (
 // its config.alloy, and a Lookup holding it and the DaemonSet that reads it.
 func withConfig(tb testing.TB, config string) (*corev1.ConfigMap, *review.Set) {
 	tb.Helper()
-	data, err := fs.ReadFile(examples.FS, "mg001-fires/manifest.yaml")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	docs, err := manifest.Parse("mg001-fires", data)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	objs := manifest.Objects(docs)
+	objs := manifest.Objects(examples.Load(tb, "mg001-fires"))
 	for _, o := range objs {
 		if cm, ok := o.(*corev1.ConfigMap); ok {
 			if _, ok := cm.Data["config.alloy"]; !ok {

@@ -57,10 +57,6 @@ func (p *pairing) run(ctx context.Context) error {
 		}
 		vs, err := engine.Evaluate(ctx, in)
 		if err != nil {
-			if ctx.Err() != nil {
-				// The engine's error wraps no context error.
-				return ctx.Err()
-			}
 			return err
 		}
 		var final []Finding

@@ -3,7 +3,6 @@ package review_test
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modeguard/modeguard/examples"
-	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
@@ -34,16 +32,8 @@ func engine(t *testing.T, s *policy.Settings) *policy.Engine {
 // example returns the objects of examples/<name>, by kind.
 func example(t *testing.T, name string) map[string]runtime.Object {
 	t.Helper()
-	data, err := fs.ReadFile(examples.FS, name+"/manifest.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := manifest.Parse(name, data)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]runtime.Object{}
-	for _, d := range docs {
+	for _, d := range examples.Load(t, name) {
 		if d.Object != nil {
 			out[d.Kind] = d.Object
 		}

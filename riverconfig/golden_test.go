@@ -3,15 +3,13 @@ package riverconfig
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*/facts.json from the current code")
+	"github.com/modeguard/modeguard/internal/testutil"
+)
 
 // scenario is one testdata directory: an input file and its facts.json.
 type scenario struct {
@@ -68,40 +66,9 @@ func TestGolden(t *testing.T) {
 			facts := Parse(filepath.Base(sc.input), src)
 			checkInvariants(t, src, facts)
 			got := marshalFacts(t, facts)
-			want := filepath.Join(filepath.Dir(sc.input), "facts.json")
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			exp, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, exp) {
-				t.Errorf("facts differ from %s (run with -update and review the diff):\n%s", want, firstDiff(string(got), string(exp)))
-			}
+			testutil.Golden(t, filepath.Join(filepath.Dir(sc.input), "facts.json"), got)
 		})
 	}
-}
-
-// firstDiff shows the first differing line with a little context.
-func firstDiff(got, want string) string {
-	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
-	for i := 0; i < len(g) || i < len(w); i++ {
-		var gl, wl string
-		if i < len(g) {
-			gl = g[i]
-		}
-		if i < len(w) {
-			wl = w[i]
-		}
-		if gl != wl {
-			return "line " + strconv.Itoa(i+1) + ":\n got:  " + gl + "\n want: " + wl
-		}
-	}
-	return ""
 }
 
 // checkInvariants verifies that every range in the facts points at the

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,13 +13,13 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*/facts.json from the current output")
+	"github.com/modeguard/modeguard/internal/testutil"
+)
 
 // TestGolden reads each testdata/<scenario>/input.yaml (one workload or Pod,
 // plus any HPAs and unrelated objects) and compares its facts with
-// facts.json.
+// facts.json (-update rewrites them).
 func TestGolden(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join("testdata", "*", "input.yaml"))
 	if err != nil {
@@ -41,20 +40,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := filepath.Join(dir, "facts.json")
-			if *update {
-				if err := os.WriteFile(want, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			exp, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatalf("%v (run go test ./workload -run TestGolden -update)", err)
-			}
-			if !bytes.Equal(got, exp) {
-				t.Errorf("facts of %s differ from %s:\ngot:\n%s\nwant:\n%s", in, want, got, exp)
-			}
+			testutil.Golden(t, filepath.Join(dir, "facts.json"), got)
 		})
 	}
 }

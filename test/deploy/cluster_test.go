@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/test/envtestbins"
 )
 
@@ -59,7 +60,7 @@ func controlPlane(t *testing.T) (*rest.Config, string) {
 		env := &envtest.Environment{
 			BinaryAssetsDirectory: dir,
 			CRDInstallOptions: envtest.CRDInstallOptions{
-				Paths: []string{filepath.Join(repoRoot(t), "test", "deploy", "testdata", "cert-manager-crds.yaml")},
+				Paths: []string{filepath.Join(testutil.Root(t), "test", "deploy", "testdata", "cert-manager-crds.yaml")},
 			},
 			ErrorIfCRDPathMissing: true,
 		}

@@ -16,13 +16,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/modeguard/modeguard/internal/testutil"
 )
 
 // readmeBlocks returns deploy/README.md's shell blocks marked
 // <!-- test: NAME --> on the line before, by name.
 func readmeBlocks(t *testing.T) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "README.md"))
+	data, err := os.ReadFile(filepath.Join(testutil.Root(t), "deploy", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func shell(t *testing.T, kubeconfig, script string, extraEnv ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	root := repoRoot(t)
+	root := testutil.Root(t)
 	cmd := exec.CommandContext(ctx, "bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(),

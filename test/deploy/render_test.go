@@ -19,6 +19,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/test/envtestbins"
 )
 
@@ -32,23 +33,6 @@ const (
 	serviceName    = "modeguard-webhook"
 	deploymentName = "modeguard-webhook"
 )
-
-// repoRoot is the directory holding the modeguard go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", wd)
-		}
-	}
-}
 
 // kubectl is the kubectl built by make k8s-bins.
 func kubectl(t testing.TB) string {
@@ -68,7 +52,7 @@ var helmBuild struct {
 // takes minutes.
 func helmTemplate(t testing.TB) string {
 	t.Helper()
-	root := repoRoot(t)
+	root := testutil.Root(t)
 	bin := filepath.Join(root, "bin", "helm-template")
 	if testing.Short() {
 		if _, err := os.Stat(bin); err != nil {
@@ -105,7 +89,7 @@ func tryRun(t testing.TB, stdin io.Reader, name string, args ...string) (string,
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = testutil.Root(t)
 	cmd.Stdin = stdin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -2,16 +2,13 @@ package e2e
 
 import (
 	"context"
-	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/modeguard/modeguard/examples"
-	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
@@ -88,34 +85,19 @@ func reviewer(t *testing.T) *review.Reviewer {
 	return &review.Reviewer{Engine: e, Fixer: mutate.Fixer{}}
 }
 
-func exampleDocs(t *testing.T, name string) []manifest.Document {
-	t.Helper()
-	data, err := fs.ReadFile(examples.FS, path.Join(name, "manifest.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	docs, err := manifest.Parse("examples/"+name+"/manifest.yaml", data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return docs
-}
-
 // TestExamplesThroughTheAPIServer applies every example with kubectl, in
 // both orders (ConfigMap first, workload first), and checks what kubectl
 // printed and what the cluster converged to against the annotations.
 func TestExamplesThroughTheAPIServer(t *testing.T) {
 	c := cluster(t)
 	rv := reviewer(t)
-	files, _ := fs.Glob(examples.FS, "*/manifest.yaml")
 	for _, workloadFirst := range []bool{false, true} {
 		order := map[bool]string{false: "configmap-first", true: "workload-first"}[workloadFirst]
 		t.Run(order, func(t *testing.T) {
-			for _, f := range files {
-				name := path.Dir(f)
+			for _, name := range examples.Names() {
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					docs := exampleDocs(t, name)
+					docs := examples.Load(t, name)
 					// Each order gets its own namespace.
 					ns := name + "-" + order[:2]
 					for i := range docs {

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/modeguard/modeguard/examples"
 )
 
 func runGo(dir string, args ...string) ([]byte, error) {
@@ -15,7 +17,7 @@ func runGo(dir string, args ...string) ([]byte, error) {
 
 func docOf(t *testing.T, name, kind string) string {
 	t.Helper()
-	for _, d := range exampleDocs(t, name) {
+	for _, d := range examples.Load(t, name) {
 		if d.Kind == kind {
 			return string(d.Raw)
 		}

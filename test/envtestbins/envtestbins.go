@@ -15,6 +15,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/modeguard/modeguard/internal/testutil"
 )
 
 // Binaries are the programs envtest runs from [Dir], and kubectl.
@@ -59,18 +61,11 @@ func dir() (string, error) {
 	if d := os.Getenv(AssetsEnv); d != "" {
 		return filepath.Abs(d)
 	}
-	wd, err := os.Getwd()
+	root, err := testutil.RepoRoot()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%s is unset and %w to find bin/k8s from", AssetsEnv, err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(d, "bin", "k8s"), nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("%s is unset and no go.mod above %s to find bin/k8s from", AssetsEnv, wd)
-		}
-	}
+	return filepath.Join(root, "bin", "k8s"), nil
 }
 
 // Kubeconfig writes a kubeconfig equivalent to cfg (server, CA, client

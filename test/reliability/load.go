@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
-	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -108,21 +106,13 @@ func contentHash(obj client.Object) string {
 
 // exampleDocs reads every example's documents.
 func exampleDocs() (map[string][]manifest.Document, error) {
-	files, err := fs.Glob(examples.FS, "*/manifest.yaml")
-	if err != nil {
-		return nil, err
-	}
 	out := map[string][]manifest.Document{}
-	for _, f := range files {
-		data, err := fs.ReadFile(examples.FS, f)
+	for _, name := range examples.Names() {
+		docs, err := examples.Documents(name)
 		if err != nil {
 			return nil, err
 		}
-		docs, err := manifest.Parse("examples/"+f, data)
-		if err != nil {
-			return nil, err
-		}
-		out[path.Dir(f)] = docs
+		out[name] = docs
 	}
 	return out, nil
 }

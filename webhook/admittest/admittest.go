@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/modeguard/modeguard/examples"
 	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
@@ -28,36 +28,11 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
-// Root is the repository root.
-func Root() string {
-	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
-		return filepath.Join(filepath.Dir(file), "..", "..")
-	}
-	// Built with -trimpath (make bench): the nearest go.mod above the
-	// working directory, which go test sets to the package's.
-	wd, err := os.Getwd()
-	if err != nil {
-		return "."
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return wd
-		}
-	}
-}
-
-// Example reads examples/<name>/manifest.yaml: its objects in order
-// (Namespaces included).
+// Example returns the objects of examples/<name> in order (Namespaces
+// included).
 func Example(t testing.TB, name string) []kruntime.Object {
 	t.Helper()
-	docs, err := manifest.ReadPaths([]string{filepath.Join(Root(), "examples", name, "manifest.yaml")}, nil)
-	if err != nil {
-		t.Fatalf("reading example %s: %v", name, err)
-	}
-	return manifest.Objects(docs)
+	return manifest.Objects(examples.Load(t, name))
 }
 
 // Find returns the first object of kind in objs.

@@ -32,6 +32,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/test/envtestbins"
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/metrics"
@@ -98,7 +99,7 @@ func start(t *testing.T) *harness {
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: envtestbins.Dir(t),
 		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths:            []string{filepath.Join(admittest.Root(), "deploy", "kustomize", "base", "webhooks.yaml")},
+			Paths:            []string{filepath.Join(testutil.Root(t), "deploy", "kustomize", "base", "webhooks.yaml")},
 			LocalServingHost: "127.0.0.1",
 		},
 	}
@@ -270,19 +271,6 @@ func (h *harness) get(t *testing.T, obj client.Object) error {
 	return h.c.Get(t.Context(), client.ObjectKeyFromObject(obj), obj)
 }
 
-func contains(ws []string, parts ...string) bool {
-	for _, w := range ws {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(w, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
 // configFixed waits until the ConfigMap's config contains every part.
 func (h *harness) configFixed(t *testing.T, cm *corev1.ConfigMap, parts ...string) *corev1.ConfigMap {
 	t.Helper()
@@ -376,7 +364,7 @@ func TestWebhook(t *testing.T) {
 		h.mustCreate(t, ns)
 		h.mustCreate(t, cm)
 		ws := h.mustCreate(t, ds)
-		if !contains(ws, "MG001", "discovery.kubernetes.pods", "will be applied to ConfigMap converge/alloy") {
+		if !testutil.HasWarning(ws, "MG001", "discovery.kubernetes.pods", "will be applied to ConfigMap converge/alloy") {
 			t.Errorf("DaemonSet warnings %q: want MG001 ... will be applied to ConfigMap converge/alloy", ws)
 		}
 		fixed := h.configFixed(t, cm, `"spec.nodeName=" +`)
@@ -480,7 +468,7 @@ func TestWebhook(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dry-run create: %v", err)
 		}
-		if !contains(ws, "MG001", "will be applied to ConfigMap dryrun-fix/alloy") {
+		if !testutil.HasWarning(ws, "MG001", "will be applied to ConfigMap dryrun-fix/alloy") {
 			t.Errorf("dry-run warnings %q: want MG001 ... will be applied to ConfigMap dryrun-fix/alloy", ws)
 		}
 		if err := h.get(t, ds); !apierrors.IsNotFound(err) {
@@ -526,7 +514,7 @@ func TestWebhook(t *testing.T) {
 		if err := hostnameEnv(&pod.Spec); err != nil {
 			t.Errorf("stored Pod: %v (warnings %q)", err, ws)
 		}
-		if !contains(ws, "MG002", "[fixed]") {
+		if !testutil.HasWarning(ws, "MG002", "[fixed]") {
 			t.Errorf("Pod warnings %q: want MG002 ... [fixed]", ws)
 		}
 		h.moved(t, before, fixes, []float64{1})
@@ -680,7 +668,7 @@ func TestWebhook(t *testing.T) {
 		}
 		bin := filepath.Join(t.TempDir(), "modeguard-webhook")
 		build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/webhook")
-		build.Dir = admittest.Root()
+		build.Dir = testutil.Root(t)
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go build ./cmd/webhook: %v\n%s", err, out)
 		}
