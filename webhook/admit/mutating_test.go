@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/modeguard/modeguard/internal/testutil"
 	"slices"
 	"strings"
 	"testing"
@@ -46,19 +47,6 @@ func patched[T runtime.Object](t *testing.T, req admission.Request, resp admissi
 		t.Fatal(err)
 	}
 	return into
-}
-
-func hasWarning(ws []string, parts ...string) bool {
-	for _, w := range ws {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(w, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
 }
 
 func hostnameEnv(spec corev1.PodSpec) bool {
@@ -112,7 +100,7 @@ func TestMutating(t *testing.T) {
 		if cfg := got.Data["config.alloy"]; !strings.Contains(cfg, `field = "spec.nodeName=" +`) {
 			t.Errorf("fixed config has no node selector:\n%s", cfg)
 		}
-		if !hasWarning(resp.Warnings, "MG001", "discovery.kubernetes.pods", "[fixed]") {
+		if !testutil.HasWarning(resp.Warnings, "MG001", "discovery.kubernetes.pods", "[fixed]") {
 			t.Errorf("warnings %q: want one naming MG001, the component and [fixed]", resp.Warnings)
 		}
 		m := admittest.Metrics(t, reg)
@@ -133,7 +121,7 @@ func TestMutating(t *testing.T) {
 		if !resp.Allowed || len(resp.Patches) != 0 {
 			t.Fatalf("got allowed=%v patches=%v, want allowed without patch", resp.Allowed, resp.Patches)
 		}
-		if !hasWarning(resp.Warnings, "MG001", "will be applied to ConfigMap mg001-fires/alloy") {
+		if !testutil.HasWarning(resp.Warnings, "MG001", "will be applied to ConfigMap mg001-fires/alloy") {
 			t.Errorf("warnings %q: want MG001 ... will be applied to ConfigMap mg001-fires/alloy", resp.Warnings)
 		}
 	})
@@ -149,7 +137,7 @@ func TestMutating(t *testing.T) {
 		if !hostnameEnv(got.Spec.Template.Spec) {
 			t.Errorf("no HOSTNAME from spec.nodeName in %+v", got.Spec.Template.Spec.Containers[0].Env)
 		}
-		if !hasWarning(resp.Warnings, "MG002", "[fixed]") || !hasWarning(resp.Warnings, "MG002", "will be applied to ConfigMap mg002-fires/alloy") {
+		if !testutil.HasWarning(resp.Warnings, "MG002", "[fixed]") || !testutil.HasWarning(resp.Warnings, "MG002", "will be applied to ConfigMap mg002-fires/alloy") {
 			t.Errorf("warnings %q: want MG002 fixed here and pending on the ConfigMap", resp.Warnings)
 		}
 	})
@@ -235,7 +223,7 @@ func TestMutating(t *testing.T) {
 			resp := h.Handle(ctx, req)
 			switch fp {
 			case admit.FailAllow:
-				if !resp.Allowed || len(resp.Patches) > 0 || !hasWarning(resp.Warnings, "could not evaluate", string(req.UID)) {
+				if !resp.Allowed || len(resp.Patches) > 0 || !testutil.HasWarning(resp.Warnings, "could not evaluate", string(req.UID)) {
 					t.Errorf("allow: got allowed=%v patches=%d warnings=%q, want allowed unpatched with a warning naming the request", resp.Allowed, len(resp.Patches), resp.Warnings)
 				}
 			case admit.FailDeny:

@@ -2,6 +2,7 @@ package admit_test
 
 import (
 	"context"
+	"github.com/modeguard/modeguard/internal/testutil"
 	"strings"
 	"testing"
 
@@ -61,7 +62,7 @@ func TestValidating(t *testing.T) {
 		if !resp.Allowed {
 			t.Fatalf("denied: %s", resp.Result.Message)
 		}
-		if !hasWarning(resp.Warnings, "mode-free rules only") {
+		if !testutil.HasWarning(resp.Warnings, "mode-free rules only") {
 			t.Errorf("warnings %q: want the mode-unknown note", resp.Warnings)
 		}
 	})
@@ -72,7 +73,7 @@ func TestValidating(t *testing.T) {
 		core, reg := admittest.Core(t, nil, objs)
 		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		resp := h.Handle(ctx, admittest.Request(t, admittest.Find[*appsv1.DaemonSet](t, objs), admissionv1.Create, false))
-		if !resp.Allowed || !hasWarning(resp.Warnings, "MG009") {
+		if !resp.Allowed || !testutil.HasWarning(resp.Warnings, "MG009") {
 			t.Fatalf("allowed=%v warnings=%q, want allowed with an MG009 warning", resp.Allowed, resp.Warnings)
 		}
 		if got := admittest.Metrics(t, reg).Sum(metrics.DecisionsTotal, map[string]string{"rule": "MG009", "action": "warn"}); got != 1 {
@@ -86,7 +87,7 @@ func TestValidating(t *testing.T) {
 		core, reg := admittest.Core(t, nil, objs)
 		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		resp := h.Handle(ctx, admittest.Request(t, admittest.Find[*appsv1.Deployment](t, objs), admissionv1.Create, false))
-		if !resp.Allowed || hasWarning(resp.Warnings, "MG012") {
+		if !resp.Allowed || testutil.HasWarning(resp.Warnings, "MG012") {
 			t.Fatalf("allowed=%v warnings=%q, want allowed without an MG012 warning", resp.Allowed, resp.Warnings)
 		}
 		if got := admittest.Metrics(t, reg).Sum(metrics.DecisionsTotal, map[string]string{"rule": "MG012", "action": "audit"}); got != 1 {
@@ -108,7 +109,7 @@ func TestValidating(t *testing.T) {
 		core, _ := admittest.Core(t, denyMG002, objs)
 		h := admit.NewValidating(core, admittest.Decoder(), 0)
 		resp := h.Handle(ctx, admittest.Request(t, pod, admissionv1.Create, false))
-		if !resp.Allowed || !hasWarning(resp.Warnings, "MG002", "not denied") {
+		if !resp.Allowed || !testutil.HasWarning(resp.Warnings, "MG002", "not denied") {
 			t.Fatalf("allowed=%v warnings=%q, want allowed with an MG002 warning", resp.Allowed, resp.Warnings)
 		}
 	})
