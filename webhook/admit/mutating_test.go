@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/modeguard/modeguard/internal/testutil"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"

@@ -2,7 +2,6 @@ package admit_test
 
 import (
 	"context"
-	"github.com/modeguard/modeguard/internal/testutil"
 	"strings"
 	"testing"
 
@@ -13,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
+	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/webhook/admit"
 	"github.com/modeguard/modeguard/webhook/admittest"
