@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -113,7 +114,7 @@ func (p *pairing) run(ctx context.Context) error {
 }
 
 func fixKey(d policy.Decision) string {
-	name := d.Rule.Fix
+	name := strings.Join(d.Rule.Fixes, " or ")
 	if d.Fix != nil {
 		name = d.Fix.Name
 	}
@@ -125,7 +126,7 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 		return errors.New("the rule names no fix for this case")
 	}
 	switch d.Target {
-	case "config":
+	case policy.TargetConfig:
 		if p.cm == nil {
 			return errors.New("the ConfigMap is not known")
 		}
@@ -140,7 +141,7 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 			return err
 		}
 		p.cmChanged = true
-	case "workload":
+	case policy.TargetWorkload:
 		if p.wl == nil {
 			return errors.New("no agent workload is known for this ConfigMap")
 		}
@@ -159,7 +160,7 @@ func (p *pairing) finding(d policy.Decision) Finding {
 	f := Finding{Decision: d}
 	wlRef := p.wlRef()
 	switch {
-	case d.Target == "config" && p.cm != nil:
+	case d.Target == policy.TargetConfig && p.cm != nil:
 		f.Object = ObjectRef{Kind: "ConfigMap", Namespace: p.cm.Namespace, Name: p.cm.Name}
 		f.Key = d.File
 	case wlRef != nil:
