@@ -5,9 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/grafana/river/ast"
 	riverparser "github.com/grafana/river/parser"
-	"github.com/grafana/river/token"
 
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/riverconfig"
@@ -19,32 +17,16 @@ var nodePrefix = map[string]string{
 	"node": "metadata.name=",
 }
 
-// Config applies one River fix to src, the text of file file, and returns the
-// new text. It parses src itself (riverconfig.Parse) to find positions and
-// splices text at them: every other byte stays as it was. It is idempotent:
-// fixing an already fixed config returns it unchanged (the same slice) and
-// no error. The result must parse; if it would not, Config returns an error
-// and the original.
-//
-// The fixes (params as the rules emit them; every one also takes "file",
-// which must name file when given):
-//   - node-selector {component, role, envFunc, var}: in the
-//     discovery.kubernetes component, the selectors block of that role gets
-//     field = "spec.nodeName=" + coalesce(envFunc("var"), constants.hostname)
-//     (role node: "metadata.name="). A selectors block of the role (or
-//     without a role) gets the field; an existing literal field is combined
-//     with a comma; a field that already names the node is left alone; a
-//     non-literal field is ErrNotApplicable. Otherwise a new selectors block
-//     is added (a block of another role stays).
-//   - node-name-expression {component, envFunc, var}: every bare
-//     constants.hostname node-name expression of the component becomes
-//     coalesce(envFunc("var"), constants.hostname).
-//   - clustering-block {component}: clustering { enabled = true }, added, or
-//     completed, or flipped from a literal false; a non-literal enabled is
-//     ErrNotApplicable, and so is a component without clustering support.
-//
-// A component id held by several components (in foreach or declare bodies)
-// fixes each of them.
+// Config applies one config fix (a fix of the registry whose target is
+// policy.TargetConfig: see Fixes) to src, the text of file file, and returns
+// the new text. It parses src itself (riverconfig.Parse) to find positions
+// and splices text at them: every other byte stays as it was. It is
+// idempotent: fixing an already fixed config returns it unchanged (the same
+// slice) and no error. The result must parse; if it would not, Config
+// returns an error and the original. Every config fix takes the parameter
+// "file", which must name file when given, and "component": a component id
+// held by several components (in foreach or declare bodies) fixes each of
+// them.
 func Config(file string, src []byte, fix policy.FixRequest) ([]byte, error) {
 	out, _, err := fixConfig(file, src, fix, nil)
 	if err != nil {
@@ -100,36 +82,19 @@ func tooLarge(f *riverconfig.Facts) bool {
 
 // planConfig computes the edits of one fix, parsing src with parse
 // (riverconfig.Parse when nil).
-func planConfig(file string, src []byte, fix policy.FixRequest, parse parseFunc) ([]edit, error) {
-	switch fix.Name {
-	case FixNodeSelector, FixNodeNameExpression, FixClusteringBlock:
-	case FixNodeNameEnv, FixClusterFlags:
-		return nil, notApplicablef("fix %s changes a workload, not the config %s", fix.Name, file)
-	default:
-		return nil, notApplicablef("unknown fix %q", fix.Name)
-	}
-	if v, ok := fix.Params["file"]; ok && v != file {
-		return nil, notApplicablef("fix %s is for file %v, not %s", fix.Name, v, file)
-	}
-	id, err := stringParam(fix, "component")
+func planConfig(file string, src []byte, req policy.FixRequest, parse parseFunc) ([]edit, error) {
+	fix, err := lookupFor(req, policy.TargetConfig, "the config "+file)
 	if err != nil {
 		return nil, err
 	}
-	var node string
-	if fix.Name != FixClusteringBlock {
-		if node, err = nodeExpr(fix); err != nil {
-			return nil, err
-		}
+	if v, ok := req.Params[paramFile.Name]; ok && v != file {
+		return nil, notApplicablef("fix %s is for file %v, not %s", fix.Name, v, file)
 	}
-	var role string
-	if fix.Name == FixNodeSelector {
-		if role, err = stringParam(fix, "role"); err != nil {
-			return nil, err
-		}
-		if nodePrefix[role] == "" {
-			return nil, notApplicablef("fix %s: role %q has no node field selector (pod or node)", fix.Name, role)
-		}
+	p, err := fix.params(req)
+	if err != nil {
+		return nil, err
 	}
+	id := p[paramComponent.Name]
 
 	if parse == nil {
 		parse = riverconfig.Parse
@@ -147,15 +112,7 @@ func planConfig(file string, src []byte, fix policy.FixRequest, parse parseFunc)
 			continue
 		}
 		found = true
-		switch fix.Name {
-		case FixNodeSelector:
-			err = e.nodeSelector(c, role, node)
-		case FixNodeNameExpression:
-			err = e.nodeNameExpression(c, node)
-		case FixClusteringBlock:
-			err = e.clusteringBlock(c)
-		}
-		if err != nil {
+		if err := fix.config(e, c, p); err != nil {
 			return nil, err
 		}
 	}
@@ -163,23 +120,6 @@ func planConfig(file string, src []byte, fix policy.FixRequest, parse parseFunc)
 		return nil, notApplicablef("%s has no component %s", file, id)
 	}
 	return e.edits, nil
-}
-
-// nodeExpr builds the node-name expression from the envFunc and var params:
-// coalesce(sys.env("HOSTNAME"), constants.hostname).
-func nodeExpr(fix policy.FixRequest) (string, error) {
-	fn, err := stringParam(fix, "envFunc")
-	if err != nil {
-		return "", err
-	}
-	if fn != "env" && fn != "sys.env" {
-		return "", notApplicablef("fix %s: envFunc %q is neither env nor sys.env", fix.Name, fn)
-	}
-	v, err := stringParam(fix, "var")
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("coalesce(%s(%s), constants.hostname)", fn, strconv.Quote(v)), nil
 }
 
 // nodeSelector makes the role's selectors block of a discovery.kubernetes
@@ -242,7 +182,7 @@ func (e *editor) nodeSelector(c *riverconfig.Component, role, node string) error
 	}
 	if f, ok := target.Attributes["field"]; !ok {
 		add = append(add, fieldLine)
-	} else if !hasRequirement(f.Expr, prefix) {
+	} else if !hasRequirement(f, prefix) {
 		s, isString := f.Value.(string)
 		if !f.Literal || !isString {
 			return notApplicablef("%s: existing field selector %s is not a literal: not changed", c.ID, f.Expr)
@@ -250,100 +190,40 @@ func (e *editor) nodeSelector(c *riverconfig.Component, role, node string) error
 		e.combineField(f, s, prefix, node)
 	}
 	if len(add) > 0 {
-		b, err := e.blockBody(target)
-		if err != nil {
-			return fmt.Errorf("%s: %w", c.ID, err)
-		}
-		e.appendStmts(b, add)
+		e.appendStmts(blockBody(target), add)
 	}
 	return nil
 }
 
 // combineField adds the node requirement to a literal field selector:
 // "status.phase=Running" becomes
-// "status.phase=Running,spec.nodeName=" + NODE. A plainly quoted literal
-// keeps its text: only its closing quote is replaced.
+// "status.phase=Running,spec.nodeName=" + NODE. A literal written as one
+// string token keeps its text: the requirement goes in before its closing
+// quote.
 func (e *editor) combineField(f riverconfig.Value, value, prefix, node string) {
 	start, end := f.Range.Start.Offset, f.Range.End.Offset
-	text := string(e.src[start:end])
 	switch {
 	case value == "":
 		e.replace(start, end, strconv.Quote(prefix)+" + "+node)
-	case len(text) >= 2 && (text[0] == '"' || text[0] == '`') && text[len(text)-1] == text[0]:
-		q := text[:1]
-		e.replace(end-1, end, ","+prefix+q+" + "+node)
+	case f.Lead != nil && f.Lead.Range == f.Range:
+		e.replace(end-1, end-1, ","+prefix)
+		e.replace(end, end, " + "+node)
 	default:
 		e.replace(start, end, strconv.Quote(value+","+prefix)+" + "+node)
 	}
 }
 
-// hasRequirement reports whether a field selector expression already holds a
-// requirement on prefix ("spec.nodeName="), at its start or after a comma of
-// its leading string literal, or in the format string of
-// format("spec.nodeName=%s", ...).
-func hasRequirement(expr, prefix string) bool {
-	x, err := riverparser.ParseExpression(expr)
-	if err != nil {
+// hasRequirement reports whether a field selector already holds a
+// requirement on prefix ("spec.nodeName="), in the string literal it
+// starts with (riverconfig's Lead: its leading operand, or the format
+// string of format("spec.nodeName=%s", ...)), at its start or after a
+// comma.
+func hasRequirement(f riverconfig.Value, prefix string) bool {
+	if f.Lead == nil {
 		return false
 	}
-	x = unparen(x)
-	if call, ok := x.(*ast.CallExpr); ok && len(call.Args) > 0 {
-		if fn := dotted(call.Value); fn == "format" || fn == "string.format" {
-			s, ok := stringLit(call.Args[0])
-			return ok && requires(s, prefix)
-		}
-	}
-	for {
-		b, ok := x.(*ast.BinaryExpr)
-		if !ok || b.Kind != token.ADD {
-			break
-		}
-		x = unparen(b.Left)
-	}
-	s, ok := stringLit(x)
-	return ok && requires(s, prefix)
-}
-
-// requires reports whether selector s has a requirement starting with
-// prefix.
-func requires(s, prefix string) bool {
+	s := f.Lead.Value
 	return strings.HasPrefix(s, prefix) || strings.Contains(s, ","+prefix)
-}
-
-func unparen(x ast.Expr) ast.Expr {
-	for {
-		p, ok := x.(*ast.ParenExpr)
-		if !ok {
-			return x
-		}
-		x = p.Inner
-	}
-}
-
-func stringLit(x ast.Expr) (string, bool) {
-	l, ok := unparen(x).(*ast.LiteralExpr)
-	if !ok || l.Kind != token.STRING {
-		return "", false
-	}
-	s, err := strconv.Unquote(l.Value)
-	return s, err == nil
-}
-
-// dotted returns "a.b.c" for an identifier or a chain of field accesses.
-func dotted(x ast.Expr) string {
-	switch n := x.(type) {
-	case *ast.IdentifierExpr:
-		if n.Ident != nil {
-			return n.Ident.Name
-		}
-	case *ast.AccessExpr:
-		if n.Name != nil {
-			if v := dotted(n.Value); v != "" {
-				return v + "." + n.Name.Name
-			}
-		}
-	}
-	return ""
 }
 
 // nodeNameExpression rewrites every bare constants.hostname node-name
@@ -386,11 +266,7 @@ func (e *editor) clusteringBlock(c *riverconfig.Component) error {
 		}
 		v, ok := b.Attributes["enabled"]
 		if !ok {
-			bb, err := e.blockBody(b)
-			if err != nil {
-				return fmt.Errorf("%s: %w", c.ID, err)
-			}
-			e.appendStmts(bb, []line{{text: "enabled = true"}})
+			e.appendStmts(blockBody(b), []line{{text: "enabled = true"}})
 			return nil
 		}
 		on, isBool := v.Value.(bool)

@@ -127,75 +127,13 @@ func componentBody(c *riverconfig.Component) body {
 	}
 }
 
-// blockBody finds the braces of a nested block: riverconfig gives its range,
-// whose last byte is "}"; "{" follows the name and the optional label.
-func (e *editor) blockBody(b *riverconfig.Block) (body, error) {
-	start, end := b.Range.Start.Offset, b.Range.End.Offset
-	if start < 0 || end > len(e.src) || end-start < 2 || e.src[end-1] != '}' {
-		return body{}, fmt.Errorf("block %s at %d:%d: no closing brace at its end", b.Name, b.Range.Start.Line, b.Range.Start.Column)
+func blockBody(b *riverconfig.Block) body {
+	return body{
+		header: b.Range.Start.Offset,
+		open:   b.BodyRange.Start.Offset - 1,
+		close:  b.BodyRange.End.Offset,
+		indent: b.Indent,
 	}
-	for i := start; i < end; {
-		switch c := e.src[i]; {
-		case c == '{':
-			return body{header: start, open: i, close: end - 1, indent: b.Indent}, nil
-		case c == '"' || c == '`':
-			i = skipString(e.src, i, end)
-		case isNameByte(c):
-			i++
-		default:
-			if j := e.skipSpace(i, end); j > i {
-				i = j
-				continue
-			}
-			i = end
-		}
-	}
-	return body{}, fmt.Errorf("block %s at %d:%d: cannot find its opening brace", b.Name, b.Range.Start.Line, b.Range.Start.Column)
-}
-
-// isNameByte reports whether c may be part of a block name: identifier
-// bytes (any non-ASCII byte, as identifiers may be Unicode letters) and dots.
-func isNameByte(c byte) bool {
-	return c == '_' || c == '.' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
-}
-
-// skipSpace skips whitespace and comments from i up to end.
-func (e *editor) skipSpace(i, end int) int {
-	for i < end {
-		switch {
-		case e.src[i] == ' ' || e.src[i] == '\t' || e.src[i] == '\r' || e.src[i] == '\n':
-			i++
-		case bytes.HasPrefix(e.src[i:end], []byte("//")):
-			for i < end && e.src[i] != '\n' {
-				i++
-			}
-		case bytes.HasPrefix(e.src[i:end], []byte("/*")):
-			j := bytes.Index(e.src[i+2:end], []byte("*/"))
-			if j < 0 {
-				return end
-			}
-			i += 2 + j + 2
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the offset just past the string literal starting at i.
-func skipString(src []byte, i, end int) int {
-	q := src[i]
-	for i++; i < end; i++ {
-		switch src[i] {
-		case '\\':
-			if q == '"' {
-				i++
-			}
-		case q:
-			return i + 1
-		}
-	}
-	return end
 }
 
 // line is one line of inserted text, depth steps deeper than the body.

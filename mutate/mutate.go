@@ -12,28 +12,6 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
-// Fix names, as the rules in policy/rules emit them.
-const (
-	// FixNodeSelector adds a node field selector to a discovery.kubernetes
-	// component. Params: file, component, role ("pod" or "node"), envFunc
-	// ("env" or "sys.env"), var.
-	FixNodeSelector = "node-selector"
-	// FixNodeNameExpression rewrites bare constants.hostname node-name
-	// expressions of a component to coalesce(env("VAR"), constants.hostname).
-	// Params: file, component, envFunc, var.
-	FixNodeNameExpression = "node-name-expression"
-	// FixClusteringBlock makes a component say clustering { enabled = true }.
-	// Params: file, component.
-	FixClusteringBlock = "clustering-block"
-	// FixNodeNameEnv sets an env var of the agent container from fieldRef
-	// spec.nodeName. Params: var.
-	FixNodeNameEnv = "node-name-env"
-	// FixClusterFlags adds --cluster.enabled=true and
-	// --cluster.join-addresses to the agent container. Params:
-	// joinAddresses.
-	FixClusterFlags = "cluster-flags"
-)
-
 // ErrNotApplicable marks a fix request that does not fit its subject: an
 // unknown fix or component, a wrong kind, a missing parameter, an expression
 // that is not a literal where the fix would have to change it. The error's
@@ -95,6 +73,13 @@ func configMap(cm *corev1.ConfigMap, key string, fix policy.FixRequest, parse pa
 // Fixer carries out fix requests with the package's functions. Its zero value
 // is ready to use; it exists for callers that take the fixer as an interface.
 type Fixer struct{}
+
+// Target says what the fix of that name edits (policy.TargetConfig or
+// policy.TargetWorkload); ok is false for a fix the registry does not hold.
+func (Fixer) Target(fix string) (target string, ok bool) {
+	f, ok := Lookup(fix)
+	return f.Target, ok
+}
 
 // ConfigMap is the package function ConfigMap, parsing the key's text and
 // checking the fixed text with parse (riverconfig.Parse through a cache,

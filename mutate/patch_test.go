@@ -154,6 +154,13 @@ func TestWorkloadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	staleFacts.Container.Index = 1 // the config-reloader
+	// Flags read from a longer command line than the object's.
+	sts := decodeFile(t, "testdata/objects/flags_enabled_false/input.yaml").(*appsv1.StatefulSet)
+	longFacts, err := workload.FromObject(sts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts.Spec.Template.Spec.Containers[0].Args = sts.Spec.Template.Spec.Containers[0].Args[:2]
 	for _, tc := range []struct {
 		name  string
 		obj   runtime.Object
@@ -166,6 +173,7 @@ func TestWorkloadErrors(t *testing.T) {
 		{"var with =", ds, nil, policy.FixRequest{Name: FixNodeNameEnv, Params: map[string]any{"var": "A=B"}}},
 		{"join addresses not a string", ds, nil, policy.FixRequest{Name: FixClusterFlags, Params: map[string]any{"joinAddresses": []any{"a"}}}},
 		{"facts of another container", ds, staleFacts, policy.FixRequest{Name: FixNodeNameEnv, Params: map[string]any{"var": "HOSTNAME"}}},
+		{"flags of another command line", sts, longFacts, policy.FixRequest{Name: FixClusterFlags, Params: map[string]any{"joinAddresses": "alloy"}}},
 		{"ConfigMap", &corev1.ConfigMap{}, nil, policy.FixRequest{Name: FixNodeNameEnv, Params: map[string]any{"var": "HOSTNAME"}}},
 		{"ReplicaSet", &appsv1.ReplicaSet{}, nil, policy.FixRequest{Name: FixNodeNameEnv, Params: map[string]any{"var": "HOSTNAME"}}},
 		{"nil Pod", (*corev1.Pod)(nil), nil, policy.FixRequest{Name: FixNodeNameEnv, Params: map[string]any{"var": "HOSTNAME"}}},

@@ -3,8 +3,8 @@ package mutate
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,34 +17,19 @@ import (
 // nodeNameField is the fieldRef path of the node a pod runs on.
 const nodeNameField = "spec.nodeName"
 
-// Workload applies one object fix to obj (a Pod or workload: a kind of
+// Workload applies one workload fix (a fix of the registry whose target is
+// policy.TargetWorkload: see Fixes) to obj (a Pod or workload: a kind of
 // workload.Kinds that review decides on and that has pods) in place, on the
 // agent container its facts name (workload.FromObject(obj); pass nil to
 // compute them). It is idempotent: fixing a fixed object changes nothing.
-//
-//   - node-name-env {var}: the container's env entry var comes from fieldRef
-//     spec.nodeName. Existing entries of that name (a literal or any other
-//     source) are changed where they stand; otherwise one is appended.
-//   - cluster-flags {joinAddresses}: --cluster.enabled=true and
-//     --cluster.join-addresses=<joinAddresses> in the command or args field
-//     the flags are written in, in the flag style they are written in.
-//     Flags already present are changed in place (--cluster.enabled=false
-//     becomes =true), never duplicated. A join address or discover-peers
-//     flag already set is a peer source and stays as it is (the two are
-//     mutually exclusive). A container setting neither command nor args is
-//     ErrNotApplicable: writing args would replace the image's default
-//     command.
-func Workload(obj runtime.Object, facts *workload.Facts, fix policy.FixRequest) error {
+func Workload(obj runtime.Object, facts *workload.Facts, req policy.FixRequest) error {
 	kind, name, spec, err := podSpec(obj)
 	if err != nil {
 		return err
 	}
-	switch fix.Name {
-	case FixNodeNameEnv, FixClusterFlags:
-	case FixNodeSelector, FixNodeNameExpression, FixClusteringBlock:
-		return notApplicablef("fix %s changes a config, not %s %s", fix.Name, kind, name)
-	default:
-		return notApplicablef("unknown fix %q", fix.Name)
+	fix, err := lookupFor(req, policy.TargetWorkload, kind+" "+name)
+	if err != nil {
+		return err
 	}
 	if facts == nil {
 		if facts, err = workload.FromObject(obj, nil); err != nil {
@@ -58,25 +43,11 @@ func Workload(obj runtime.Object, facts *workload.Facts, fix policy.FixRequest) 
 	if err != nil {
 		return notApplicablef("%s %s: %v", kind, name, err)
 	}
-	where := fmt.Sprintf("%s %s container %s", kind, name, c.Name)
-	switch fix.Name {
-	case FixNodeNameEnv:
-		v, err := stringParam(fix, "var")
-		if err != nil {
-			return err
-		}
-		if strings.Contains(v, "=") {
-			return notApplicablef("fix %s: %q is not an env var name", fix.Name, v)
-		}
-		setNodeNameEnv(c, v)
-		return nil
-	default:
-		addr, err := stringParam(fix, "joinAddresses")
-		if err != nil {
-			return err
-		}
-		return clusterFlags(c, facts.Container, addr, where)
+	p, err := fix.params(req)
+	if err != nil {
+		return err
 	}
+	return fix.workload(c, facts, p, fmt.Sprintf("%s %s container %s", kind, name, c.Name))
 }
 
 // podSpec returns the pod spec a fix edits: a Pod's own, or a workload's pod
@@ -151,73 +122,65 @@ func fromNodeName(e *corev1.EnvVar) bool {
 		s.ResourceFieldRef == nil && s.ConfigMapKeyRef == nil && s.SecretKeyRef == nil && s.FileKeyRef == nil
 }
 
-// argRef is one command-line argument: the list it is in and its index.
-type argRef struct {
-	list *[]string
-	i    int
-}
-
-func (a argRef) get() string  { return (*a.list)[a.i] }
-func (a argRef) set(s string) { (*a.list)[a.i] = s }
-
 // clusterFlags makes the container run with --cluster.enabled=true and a peer
-// source.
+// source. It edits and inserts at the places the facts give for the flags
+// (workload.Container.Flags and FlagsEnd: the flags as the agent reads
+// them), all checked before anything changes.
 func clusterFlags(c *corev1.Container, fc *workload.Container, addr, where string) error {
 	field := fc.ArgsField
 	if field == "" {
 		if len(c.Command) == 0 && len(c.Args) == 0 {
 			return notApplicablef("%s sets neither command nor args (the image's default command runs): adding args would replace that command; add --cluster.enabled=true --cluster.join-addresses=%s by hand", where, addr)
 		}
-		field = "args"
+		field = workload.ArgsArgs
 	}
-	target := &c.Args
-	if field == "command" {
-		target = &c.Command
+	arg := func(a workload.Arg) (*string, error) {
+		list := *argList(c, a.Field)
+		if a.Index < 0 || a.Index >= len(list) {
+			return nil, notApplicablef("%s: no %s[%d]: the facts are not this container's", where, a.Field, a.Index)
+		}
+		return &list[a.Index], nil
+	}
+	// Flags after "--" would be positional arguments: new ones go before it.
+	target := argList(c, field)
+	at := len(*target)
+	if end := fc.FlagsEnd; end != nil {
+		if _, err := arg(*end); err != nil {
+			return err
+		}
+		target, at = argList(c, end.Field), end.Index
+	}
+	// Where each flag and its separate value are written.
+	flags, values := make([]*string, len(fc.Flags)), make([]*string, len(fc.Flags))
+	for i, f := range fc.Flags {
+		var err error
+		if flags[i], err = arg(f.At); err != nil {
+			return err
+		}
+		if f.ValueAt != nil {
+			if values[i], err = arg(*f.ValueAt); err != nil {
+				return err
+			}
+		}
 	}
 
-	// The arguments as pflag reads them: command after the binary, then args,
-	// up to "--".
-	var args []argRef
-	for i := 1; i < len(c.Command); i++ {
-		args = append(args, argRef{&c.Command, i})
-	}
-	for i := range c.Args {
-		args = append(args, argRef{&c.Args, i})
-	}
 	enabled, peers := false, false
-	var end *argRef // the "--" that ends the flags
-	for k := 0; k < len(args); k++ {
-		a := args[k]
-		t := a.get()
-		if t == "--" {
-			end = &args[k]
-			break
-		}
-		if !strings.HasPrefix(t, "--") {
-			continue
-		}
-		name, val, hasValue := strings.Cut(t[2:], "=")
-		switch name {
+	for i, f := range fc.Flags {
+		switch f.Name {
 		case "cluster.enabled":
 			enabled = true
-			if on, err := strconv.ParseBool(val); hasValue && (err != nil || !on) {
-				a.set("--cluster.enabled=true")
+			if on, err := strconv.ParseBool(f.Value); f.Equals && (err != nil || !on) {
+				*flags[i] = "--cluster.enabled=true"
 			}
 		case "cluster.join-addresses", "cluster.discover-peers":
-			if !hasValue && k+1 < len(args) && !strings.HasPrefix(args[k+1].get(), "-") {
-				k++
-				hasValue, val = true, args[k].get()
-				a = args[k]
-				if val == "" && name == "cluster.join-addresses" {
-					a.set(addr)
-					val = addr
-				}
-			} else if val == "" && name == "cluster.join-addresses" {
-				a.set("--cluster.join-addresses=" + addr)
-				hasValue, val = true, addr
-			}
-			if hasValue && val != "" {
+			switch {
+			case f.Value != "":
 				peers = true
+			case f.Name == "cluster.discover-peers":
+			case values[i] != nil: // --cluster.join-addresses ""
+				*values[i], peers = addr, true
+			default: // --cluster.join-addresses= or a bare --cluster.join-addresses
+				*flags[i], peers = "--cluster.join-addresses="+addr, true
 			}
 		}
 	}
@@ -233,14 +196,17 @@ func clusterFlags(c *corev1.Container, fc *workload.Container, addr, where strin
 			add = append(add, "--cluster.join-addresses="+addr)
 		}
 	}
-	if len(add) == 0 {
-		return nil
+	if len(add) > 0 {
+		*target = slices.Insert(*target, at, add...)
 	}
-	// Flags after "--" would be positional arguments: insert before it.
-	at := len(*target)
-	if end != nil {
-		target, at = end.list, end.i
-	}
-	*target = append((*target)[:at:at], append(add, (*target)[at:]...)...)
 	return nil
+}
+
+// argList returns the container's field that holds its command-line
+// arguments: command for workload.ArgsCommand, else args.
+func argList(c *corev1.Container, field string) *[]string {
+	if field == workload.ArgsCommand {
+		return &c.Command
+	}
+	return &c.Args
 }

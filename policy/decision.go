@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Decision is a violation with its action resolved.
 type Decision struct {
@@ -43,7 +46,7 @@ func (d Decision) fixName() string {
 	if d.Fix != nil && d.Fix.Name != "" {
 		return d.Fix.Name
 	}
-	return d.Rule.Fix
+	return strings.Join(d.Rule.Fixes, " or ")
 }
 
 // String is the one-line form used in warnings and denials:

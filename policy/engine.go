@@ -228,7 +228,7 @@ type Violation struct {
 	File      string      `json:"file,omitempty"`
 	Line      int         `json:"line,omitempty"`
 	Column    int         `json:"column,omitempty"`
-	Target    string      `json:"target,omitempty"` // "config" or "workload": the object the fix edits
+	Target    string      `json:"target,omitempty"` // TargetConfig or TargetWorkload: what the finding is about, the object its fix edits
 	Fix       *FixRequest `json:"fix,omitempty"`
 	// Action, when a rule sets it, replaces the rule's default action for
 	// this violation (e.g. an inert clustering block is only audit).
@@ -236,7 +236,17 @@ type Violation struct {
 	Package string `json:"package"`
 }
 
-// FixRequest names a fix and its parameters, as a rule asks for it.
+// Targets of a violation.
+const (
+	// TargetConfig is a config file: the text of one ConfigMap key.
+	TargetConfig = "config"
+	// TargetWorkload is the workload or Pod (its agent container, for a
+	// fix).
+	TargetWorkload = "workload"
+)
+
+// FixRequest names a fix and its parameters, as a rule asks for it. The
+// fixes and the parameters each takes are mutate's (mutate.Fixes).
 type FixRequest struct {
 	Name   string         `json:"name"`
 	Params map[string]any `json:"params,omitempty"`
@@ -381,9 +391,9 @@ func (c *compiled) violation(it *ast.Term) (Violation, error) {
 		return v, fmt.Errorf("%w: rule %s yielded a violation without msg: %s", ErrEvaluation, r.ID, raw)
 	}
 	if v.Target == "" {
-		v.Target = "config"
+		v.Target = TargetConfig
 		if v.Component == "" {
-			v.Target = "workload"
+			v.Target = TargetWorkload
 		}
 	}
 	return v, nil

@@ -127,6 +127,27 @@ func TestCustomPolicy(t *testing.T) {
 	}
 }
 
+// TestRuleFixes reads custom.fix: one name, or a list of them.
+func TestRuleFixes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ fix, want string }{
+		{fix: "", want: ""},
+		{fix: "#   fix: node-selector\n", want: "node-selector"},
+		{fix: "#   fix: [node-name-expression, node-name-env]\n", want: "node-name-expression node-name-env"},
+	} {
+		dir := t.TempDir()
+		write(t, dir, "x.rego", "# METADATA\n# title: t\n# custom:\n#   id: X1\n"+tc.fix+"package modeguard.rules.x\n")
+		e := newEngine(t, dir, nil)
+		r, ok := e.Rule("X1")
+		if !ok {
+			t.Fatal("rule X1 not loaded")
+		}
+		if got := strings.Join(r.Fixes, " "); got != tc.want {
+			t.Errorf("%q: got fixes %q, want %q", tc.fix, got, tc.want)
+		}
+	}
+}
+
 func TestCustomPolicyErrors(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct{ body, want string }{
@@ -143,6 +164,8 @@ violations contains {"msg": "x"} if http.send({"method": "GET", "url": "http://1
 		"duplicate id": {"# METADATA\n# title: t\n# custom:\n#   id: MG001\npackage modeguard.rules.mine\n", "already used"},
 		"nested":       {"# METADATA\n# title: t\n# custom:\n#   id: X2\npackage modeguard.rules.a.b\n", "one level deep"},
 		"syntax":       {"package modeguard.rules.x\n\nviolations contains if {\n", "syntax.rego:"},
+		"fix a number": {"# METADATA\n# title: t\n# custom:\n#   id: X3\n#   fix: 3\npackage modeguard.rules.x\n", "custom.fix is 3"},
+		"fix list":     {"# METADATA\n# title: t\n# custom:\n#   id: X4\n#   fix: [a, [b]]\npackage modeguard.rules.x\n", "custom.fix lists [b]"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

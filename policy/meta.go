@@ -21,13 +21,18 @@ import (
 //	#   fix: node-selector
 //	#   appliesTo: [DaemonSet]
 //	package modeguard.rules.daemonset_node_local_discovery
+//
+// Fixes are the fixes the rule's violations may ask for: custom.fix names
+// one, or lists several (fix: [node-name-expression, node-name-env]). The
+// fixes themselves are mutate's; its tests check every name a built-in rule
+// declares or asks for.
 type Rule struct {
 	ID          string   `json:"id"`
 	Slug        string   `json:"slug"`
 	Title       string   `json:"title"`
 	Description string   `json:"description"`
 	Action      Action   `json:"action"`
-	Fix         string   `json:"fix,omitempty"`
+	Fixes       []string `json:"fixes,omitempty"`
 	AppliesTo   []string `json:"appliesTo,omitempty"`
 	Package     string   `json:"package"`
 	File        string   `json:"file"`
@@ -62,7 +67,24 @@ func ruleFromModule(s source) (*Rule, bool, error) {
 		v, _ := ann.Custom[k].(string)
 		return v
 	}
-	r.ID, r.Slug, r.Fix = str("id"), str("slug"), str("fix")
+	r.ID, r.Slug = str("id"), str("slug")
+	switch v := ann.Custom["fix"].(type) {
+	case nil:
+	case string:
+		if v != "" {
+			r.Fixes = []string{v}
+		}
+	case []any:
+		for _, x := range v {
+			s, ok := x.(string)
+			if !ok || s == "" {
+				return nil, true, fmt.Errorf("%s: METADATA custom.fix lists %v, want fix names", where, x)
+			}
+			r.Fixes = append(r.Fixes, s)
+		}
+	default:
+		return nil, true, fmt.Errorf("%s: METADATA custom.fix is %v, want a fix name or a list of them", where, v)
+	}
 	if a := str("action"); a != "" {
 		r.Action = Action(a)
 	}

@@ -19,12 +19,12 @@ func RulesMarkdown(rules []*Rule) []byte {
 	b.WriteString("| id | slug | applies to | default | fix | title |\n|---|---|---|---|---|---|\n")
 	for _, r := range rules {
 		fmt.Fprintf(&b, "| [%s](#%s) | `%s` | %s | %s | %s | %s |\n", r.ID, strings.ToLower(r.ID), r.Slug,
-			strings.Join(r.AppliesTo, ", "), r.Action, orDash(r.Fix), r.Title)
+			strings.Join(r.AppliesTo, ", "), r.Action, orDash(strings.Join(r.Fixes, ", ")), r.Title)
 	}
 	for _, r := range rules {
 		fmt.Fprintf(&b, "\n## %s\n\n**%s** — `%s`, default action `%s`", r.ID, r.Title, r.Slug, r.Action)
-		if r.Fix != "" {
-			fmt.Fprintf(&b, ", fix `%s`", r.Fix)
+		if len(r.Fixes) > 0 {
+			fmt.Fprintf(&b, ", fix `%s`", strings.Join(r.Fixes, "`, `"))
 		}
 		fmt.Fprintf(&b, ".\n\n%s\n\nSource: [`%s`](../policy/%s).\n", r.Description, r.File, r.File)
 	}

@@ -80,6 +80,7 @@ func TestReviewConfigPastLimits(t *testing.T) {
 
 // slowFixer applies mutate's fixes, each after a pause, and counts them.
 type slowFixer struct {
+	mutate.Fixer
 	pause time.Duration
 	calls *atomic.Int32
 }

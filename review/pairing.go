@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -66,7 +67,7 @@ func (p *pairing) run(ctx context.Context) error {
 				final = append(final, p.finding(d))
 				continue
 			}
-			key := fixKey(d)
+			key := p.fixKey(d)
 			if why, done := tried[key]; done {
 				if why == nil {
 					why = errStillFires
@@ -95,7 +96,7 @@ func (p *pairing) run(ctx context.Context) error {
 		}
 		if !progressed {
 			for _, f := range applied {
-				if !stillFires[fixKey(f.Decision)] {
+				if !stillFires[p.fixKey(f.Decision)] {
 					p.res.Findings = append(p.res.Findings, f)
 				}
 			}
@@ -108,20 +109,34 @@ func (p *pairing) run(ctx context.Context) error {
 	}
 }
 
-func fixKey(d policy.Decision) string {
-	name := d.Rule.Fix
+// fixKey identifies a fix request on one object: the rule, the target the
+// fix edits (the one the fixer gives for it, else the decision's), the
+// place and the fix.
+func (p *pairing) fixKey(d policy.Decision) string {
+	name := strings.Join(d.Rule.Fixes, " or ")
 	if d.Fix != nil {
 		name = d.Fix.Name
 	}
-	return fmt.Sprintf("%s|%s|%s|%s|%s", d.Rule.ID, d.Target, d.File, d.Component, name)
+	target := d.Target
+	if t, ok := p.rv.Fixer.Target(name); ok {
+		target = t
+	}
+	return fmt.Sprintf("%s|%s|%s|%s|%s", d.Rule.ID, target, d.File, d.Component, name)
 }
 
 func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 	if d.Fix == nil || d.Fix.Name == "" {
 		return errors.New("the rule names no fix for this case")
 	}
-	switch d.Target {
-	case "config":
+	target, ok := p.rv.Fixer.Target(d.Fix.Name)
+	switch {
+	case !ok:
+		return fmt.Errorf("unknown fix %q", d.Fix.Name)
+	case target != d.Target:
+		// The finding names one object and the fix would edit the other.
+		return fmt.Errorf("fix %s edits the %s, but the finding is about the %s", d.Fix.Name, target, d.Target)
+	}
+	if target == policy.TargetConfig {
 		if p.cm == nil {
 			return errors.New("the ConfigMap is not known")
 		}
@@ -136,18 +151,16 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 			return err
 		}
 		p.cmChanged = true
-	case "workload":
-		if p.wl == nil {
-			return errors.New("no agent workload is known for this ConfigMap")
-		}
-		p.factsStale = true // even a failed fix may have edited it
-		if err := p.rv.Fixer.Workload(p.wl, facts, *d.Fix); err != nil {
-			return err
-		}
-		p.wlChanged = true
-	default:
-		return fmt.Errorf("unknown fix target %q", d.Target)
+		return nil
 	}
+	if p.wl == nil {
+		return errors.New("no agent workload is known for this ConfigMap")
+	}
+	p.factsStale = true // even a failed fix may have edited it
+	if err := p.rv.Fixer.Workload(p.wl, facts, *d.Fix); err != nil {
+		return err
+	}
+	p.wlChanged = true
 	return nil
 }
 
@@ -155,7 +168,7 @@ func (p *pairing) finding(d policy.Decision) Finding {
 	f := Finding{Decision: d}
 	wlRef := p.wlRef()
 	switch {
-	case d.Target == "config" && p.cm != nil:
+	case d.Target == policy.TargetConfig && p.cm != nil:
 		f.Object = ObjectRef{Kind: workload.KindConfigMap.Name, Namespace: p.cm.Namespace, Name: p.cm.Name}
 		f.Key = d.File
 	case wlRef != nil:

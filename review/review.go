@@ -160,6 +160,10 @@ func Surround(ctx context.Context, lk Lookup, subject runtime.Object) *Surroundi
 
 // Fixer carries out fix requests. The mutate package implements it.
 type Fixer interface {
+	// Target says what the fix of that name edits: policy.TargetConfig (a
+	// ConfigMap key, through ConfigMap) or policy.TargetWorkload (through
+	// Workload); ok is false for a fix it does not know.
+	Target(fix string) (target string, ok bool)
 	// ConfigMap applies a River fix to one key of cm, in place. parse is
 	// riverconfig.Parse through the engine's file cache (nil when the engine
 	// keeps none): the text of the key was just parsed with it, and a fixer

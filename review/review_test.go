@@ -3,6 +3,8 @@ package review_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -49,8 +51,9 @@ func ids(fs []review.Finding) []string {
 	return out
 }
 
-// failingFixer fails every fix; noopFixer changes nothing.
-type failingFixer struct{}
+// failingFixer fails every fix; noopFixer changes nothing. Both know mutate's
+// fixes (Target).
+type failingFixer struct{ mutate.Fixer }
 
 func (failingFixer) ConfigMap(*corev1.ConfigMap, string, policy.FixRequest, func(string, []byte) *riverconfig.Facts) error {
 	return errors.New("disk on fire")
@@ -59,7 +62,7 @@ func (failingFixer) Workload(runtime.Object, *workload.Facts, policy.FixRequest)
 	return errors.New("disk on fire")
 }
 
-type noopFixer struct{}
+type noopFixer struct{ mutate.Fixer }
 
 func (noopFixer) ConfigMap(*corev1.ConfigMap, string, policy.FixRequest, func(string, []byte) *riverconfig.Facts) error {
 	return nil
@@ -183,6 +186,64 @@ func TestDefaultConfigAnyMode(t *testing.T) {
 		}
 		if res.Fixed != nil {
 			t.Errorf("mode %q: the default config was changed", mode)
+		}
+	}
+}
+
+// TestFixTargets: the fixer's registry, not the rule, says what a fix
+// edits; a rule naming the other object, or a fix the registry lacks, gets
+// its fix refused (a deny saying why).
+func TestFixTargets(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	const rules = `# METADATA
+# title: t
+# custom:
+#   id: ACME1
+#   action: fix
+#   fix: node-name-env
+#   appliesTo: [DaemonSet]
+package modeguard.rules.acme_target
+
+violations contains {"msg": "wrong target", "target": "config", "component": "x", "fix": {"name": "node-name-env", "params": {"var": "X"}}} if input.mode == "daemonset"
+`
+	const unknown = `# METADATA
+# title: u
+# custom:
+#   id: ACME2
+#   action: fix
+#   fix: reboot
+#   appliesTo: [DaemonSet]
+package modeguard.rules.acme_unknown
+
+violations contains {"msg": "unknown fix", "target": "workload", "fix": {"name": "reboot"}} if input.mode == "daemonset"
+`
+	for name, body := range map[string]string{"target.rego": rules, "unknown.rego": unknown} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	off := policy.RuleSettings{Action: policy.ActionOff}
+	e, err := policy.New(context.Background(), policy.Options{PolicyDir: dir, Settings: &policy.Settings{Rules: map[string]policy.RuleSettings{"MG001": off, "MG004": off}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := example(t, "mg001-fires")
+	rv := &review.Reviewer{Engine: e, Fixer: mutate.Fixer{}}
+	res, err := rv.Review(context.Background(), ex["DaemonSet"], review.NewSet([]runtime.Object{ex["ConfigMap"], ex["DaemonSet"]}), review.Options{Operation: "CREATE"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"ACME1": "fix node-name-env cannot apply: fix node-name-env edits the workload, but the finding is about the config",
+		"ACME2": `fix reboot cannot apply: unknown fix "reboot"`,
+	}
+	if got := ids(res.Findings); !slices.Equal(got, []string{"ACME1:deny", "ACME2:deny"}) {
+		t.Fatalf("findings: got %v, want ACME1:deny ACME2:deny", got)
+	}
+	for _, f := range res.Findings {
+		if !strings.Contains(f.Message, want[f.Rule.ID]) {
+			t.Errorf("%s: got message %q, want it to say %q", f.Rule.ID, f.Message, want[f.Rule.ID])
 		}
 	}
 }

@@ -96,6 +96,10 @@ type Block struct {
 	Attributes map[string]Value `json:"attributes"`
 	Blocks     []Block          `json:"blocks"`
 	Indent     string           `json:"indent"`
+	// BodyRange runs from just after "{" to the "}", as a component's
+	// does. It is for splicing text into the body (mutate), not part of
+	// the JSON form the rules read.
+	BodyRange Range `json:"-"`
 }
 
 // Value is an attribute's value.
@@ -113,6 +117,23 @@ type Value struct {
 	// discovery.relabel rule's regex whose source_labels is one node-name
 	// meta label.
 	NodeName *NodeName `json:"nodeName"`
+	// Lead is the string literal the expression starts with, parentheses
+	// aside: the expression itself, the left-most operand of a chain of
+	// "+", or the format string of a format() or string.format() call; nil
+	// when it has none. A field selector's requirements are read from it,
+	// and a fix extends it where it stands (mutate). Not part of the JSON
+	// form the rules read.
+	Lead *StringLit `json:"-"`
+}
+
+// StringLit is a string literal of the source.
+type StringLit struct {
+	// Value is the string the literal denotes (quotes and escapes
+	// resolved).
+	Value string
+	// Range is the literal token, quotes included: its last byte is the
+	// closing quote.
+	Range Range
 }
 
 // NodeName describes the part of an expression that names the node.

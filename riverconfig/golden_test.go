@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,6 +94,15 @@ func checkInvariants(tb testing.TB, src []byte, f *Facts) {
 			if got := text(v.Range); got != v.Expr {
 				tb.Errorf("%s.%s: range text %q, want expr %q", where, name, got, v.Expr)
 			}
+			if l := v.Lead; l != nil {
+				lt := text(l.Range)
+				if u, err := strconv.Unquote(lt); err != nil || u != l.Value {
+					tb.Errorf("%s.%s lead: range text %q does not unquote to %q", where, name, lt, l.Value)
+				}
+				if l.Range.Start.Offset < v.Range.Start.Offset || l.Range.End.Offset > v.Range.End.Offset {
+					tb.Errorf("%s.%s lead: range %+v outside the value's %+v", where, name, l.Range, v.Range)
+				}
+			}
 			if n := v.NodeName; n != nil && n.Kind != NodeNameLiteral {
 				if got := text(n.Range); got != n.Expr {
 					tb.Errorf("%s.%s nodeName: range text %q, want %q", where, name, got, n.Expr)
@@ -102,6 +112,10 @@ func checkInvariants(tb testing.TB, src []byte, f *Facts) {
 		for _, b := range blocks {
 			if got := text(b.Range); !startsWithName(got, b.Name) {
 				tb.Errorf("%s block %s: range text %q", where, b.Name, got)
+			}
+			if br := b.BodyRange; br.Start.Offset < b.Range.Start.Offset+1 || br.End.Offset >= b.Range.End.Offset ||
+				src[br.Start.Offset-1] != '{' || src[br.End.Offset] != '}' {
+				tb.Errorf("%s block %s: bodyRange %+v is not between braces of %+v", where, b.Name, br, b.Range)
 			}
 			checkValues(where+"."+b.Name, b.Attributes, b.Blocks)
 		}

@@ -349,7 +349,7 @@ func (p *parser) newComp(b *ast.BlockStmt, name string, sc *scope) {
 		Refs:       []Ref{},
 		Class:      classOf(name),
 		Template:   sc.template,
-		BodyRange:  p.rng(b.LCurlyPos.Offset()+1, b.RCurlyPos.Offset()),
+		BodyRange:  p.bodyRange(b),
 		Indent:     p.indent(b),
 	}
 	for _, stmt := range b.Body {
@@ -459,6 +459,11 @@ func (p *parser) rng(start, end int) Range {
 
 func (p *parser) blockRange(b *ast.BlockStmt) Range {
 	return p.rng(b.NamePos.Offset(), b.RCurlyPos.Offset()+1)
+}
+
+// bodyRange runs from just after the block's "{" to its "}".
+func (p *parser) bodyRange(b *ast.BlockStmt) Range {
+	return p.rng(b.LCurlyPos.Offset()+1, b.RCurlyPos.Offset())
 }
 
 // span returns the byte offsets of a node: start, and end just past it.
@@ -584,7 +589,7 @@ func (p *parser) body(body ast.Body, c *comp, prefix string) (map[string]Value, 
 			name := s.GetBlockName()
 			idx := counts[name]
 			counts[name]++
-			b := Block{Name: name, Label: s.Label, Range: p.blockRange(s), Indent: p.indent(s)}
+			b := Block{Name: name, Label: s.Label, Range: p.blockRange(s), Indent: p.indent(s), BodyRange: p.bodyRange(s)}
 			b.Attributes, b.Blocks = p.body(s.Body, c, prefix+name+"."+strconv.Itoa(idx)+".")
 			blocks = append(blocks, b)
 		}
@@ -594,7 +599,7 @@ func (p *parser) body(body ast.Body, c *comp, prefix string) (map[string]Value, 
 
 // value converts an attribute's expression and records its references on c.
 func (p *parser) value(e ast.Expr, c *comp, attrPath string) Value {
-	v := Value{Expr: p.nodeText(e), Range: p.nodeRange(e), Refs: []string{}}
+	v := Value{Expr: p.nodeText(e), Range: p.nodeRange(e), Refs: []string{}, Lead: p.lead(e)}
 	v.Value, v.Literal = literalValue(e)
 	if !v.Literal {
 		v.Value = nil
@@ -913,6 +918,37 @@ func finite(s string) (any, bool) {
 		return nil, false
 	}
 	return f, true
+}
+
+// lead returns the string literal e starts with (see Value.Lead).
+func (p *parser) lead(e ast.Expr) *StringLit {
+	e = unparen(e)
+	if call, ok := e.(*ast.CallExpr); ok && len(call.Args) > 0 {
+		if fn := callName(call); fn == "format" || fn == "string.format" {
+			return p.stringLit(call.Args[0])
+		}
+	}
+	for {
+		b, ok := e.(*ast.BinaryExpr)
+		if !ok || b.Kind != token.ADD {
+			break
+		}
+		e = unparen(b.Left)
+	}
+	return p.stringLit(e)
+}
+
+// stringLit returns the string literal e is, parentheses aside, or nil.
+func (p *parser) stringLit(e ast.Expr) *StringLit {
+	l, ok := unparen(e).(*ast.LiteralExpr)
+	if !ok || l.Kind != token.STRING {
+		return nil
+	}
+	s, err := strconv.Unquote(l.Value)
+	if err != nil {
+		return nil
+	}
+	return &StringLit{Value: s, Range: p.nodeRange(l)}
 }
 
 // stringLiteral returns the value of a string literal expression.

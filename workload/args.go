@@ -42,10 +42,10 @@ func isBoolFlag(name string) bool {
 		strings.HasPrefix(name, "disable-")
 }
 
-// token is one argument of the command line and the field it is written in.
+// token is one argument of the command line and where it is written.
 type token struct {
-	text  string
-	field string // "command" or "args"
+	text string
+	at   Arg // field "" for the image's default command
 }
 
 // commandLine is the parsed command line of a container.
@@ -53,6 +53,8 @@ type commandLine struct {
 	run       *Run
 	argsField string
 	flagStyle string
+	flags     []Flag // written in command or args, in order
+	flagsEnd  *Arg   // the "--" written there
 }
 
 // parseCommandLine reads a container's command and args as pflag would, with
@@ -67,24 +69,24 @@ func parseCommandLine(c *corev1.Container, imageRepo string) commandLine {
 	switch {
 	case len(c.Command) > 0:
 		r.Binary, r.BinaryFrom = c.Command[0], "command"
-		for _, s := range c.Command[1:] {
-			toks = append(toks, token{s, "command"})
+		for i := 1; i < len(c.Command); i++ {
+			toks = append(toks, token{c.Command[i], Arg{ArgsCommand, i}})
 		}
-		for _, s := range c.Args {
-			toks = append(toks, token{s, "args"})
+		for i, s := range c.Args {
+			toks = append(toks, token{s, Arg{ArgsArgs, i}})
 		}
 	case len(c.Args) > 0:
 		if hasDefaults {
 			r.Binary, r.BinaryFrom = defaults.entrypoint, "image entrypoint"
 		}
-		for _, s := range c.Args {
-			toks = append(toks, token{s, "args"})
+		for i, s := range c.Args {
+			toks = append(toks, token{s, Arg{ArgsArgs, i}})
 		}
 	case hasDefaults:
 		r.Binary, r.BinaryFrom = defaults.entrypoint, "image entrypoint"
 		r.Inferred = "image default command of " + imageRepo + ": " + strings.Join(defaults.cmd, " ")
-		for _, s := range defaults.cmd {
-			toks = append(toks, token{s, ""})
+		for i, s := range defaults.cmd {
+			toks = append(toks, token{s, Arg{Index: i}})
 		}
 	}
 
@@ -95,6 +97,8 @@ func parseCommandLine(c *corev1.Container, imageRepo string) commandLine {
 		subcommandField  string
 		flags            = map[string]string{}
 		afterDoubleDash  bool
+		written          []Flag
+		end              *Arg
 	)
 	for i := 0; i < len(toks); i++ {
 		t := toks[i].text
@@ -102,33 +106,43 @@ func parseCommandLine(c *corev1.Container, imageRepo string) commandLine {
 			positional = append(positional, toks[i])
 			continue
 		}
+		at := toks[i].at
+		isWritten := at.Field != "" // not the image's default command
 		if t == "--" {
 			afterDoubleDash = true
+			if isWritten {
+				end = &at
+			}
 			continue
 		}
-		lastFlagField = toks[i].field
-		written := toks[i].field != "" // not the image's default command
+		lastFlagField = at.Field
 		name := strings.TrimLeft(t, "-")
-		if k, v, ok := strings.Cut(name, "="); ok {
+		f := Flag{Name: name, At: at}
+		switch k, v, ok := strings.Cut(name, "="); {
+		case ok:
 			flags[k] = v
-			if written && !isBoolFlag(k) {
+			f.Name, f.Value, f.Equals = k, v, true
+			if isWritten && !isBoolFlag(k) {
 				equals++
 			}
-			continue
-		}
-		if !isBoolFlag(name) && i+1 < len(toks) && !strings.HasPrefix(toks[i+1].text, "-") {
-			flags[name] = toks[i+1].text
-			if written {
+		case !isBoolFlag(name) && i+1 < len(toks) && !strings.HasPrefix(toks[i+1].text, "-"):
+			i++
+			flags[name] = toks[i].text
+			va := toks[i].at
+			f.Value, f.ValueAt = toks[i].text, &va
+			if isWritten {
 				separate++
 			}
-			i++
-			continue
+		default:
+			flags[name] = "true"
 		}
-		flags[name] = "true"
+		if isWritten {
+			written = append(written, f)
+		}
 	}
 	if len(positional) > 0 {
 		r.Subcommand = positional[0].text
-		subcommandField = positional[0].field
+		subcommandField = positional[0].at.Field
 	}
 	if r.Subcommand == "run" && len(positional) > 1 {
 		r.ConfigPath = positional[1].text
@@ -140,14 +154,14 @@ func parseCommandLine(c *corev1.Container, imageRepo string) commandLine {
 	r.ConfigFormat = flags["config.format"]
 	r.Cluster = clusterFrom(flags)
 
-	cl := commandLine{run: r}
+	cl := commandLine{run: r, flags: written, flagsEnd: end}
 	switch {
 	case lastFlagField != "":
 		cl.argsField = lastFlagField
 	case subcommandField != "":
 		cl.argsField = subcommandField
 	case len(c.Command) > 0 || len(c.Args) > 0:
-		cl.argsField = "args"
+		cl.argsField = ArgsArgs
 	}
 	switch {
 	case separate > equals:

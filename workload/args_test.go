@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -110,5 +111,60 @@ func TestParseCommandLine(t *testing.T) {
 				t.Errorf("got cluster %+v, want enabled %v join %v", r.Cluster, tc.clusterEnabled, tc.join)
 			}
 		})
+	}
+}
+
+// TestFlagPositions checks where each written flag, its value and the "--"
+// ending the flags stand, as "field[index]".
+func TestFlagPositions(t *testing.T) {
+	t.Parallel()
+	at := func(a *Arg) string {
+		if a == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%s[%d]", a.Field, a.Index)
+	}
+	for _, tc := range []struct {
+		name          string
+		command, args []string
+		repo          string
+		want          []string // name=value@flag,value (Equals written as name=value@flag)
+		end           string
+	}{
+		{
+			name: "command and args", repo: "grafana/alloy",
+			command: []string{"/bin/alloy", "run", "--cluster.enabled"}, args: []string{"/c", "--cluster.join-addresses", "a", "--storage.path=/x"},
+			want: []string{"cluster.enabled @command[2],-", "cluster.join-addresses a@args[1],args[2]", "storage.path=/x@args[3],-"},
+			end:  "-",
+		},
+		{
+			name: "flags end at the first --",
+			args: []string{"run", "--cluster.enabled=false", "--", "--cluster.join-addresses=x", "--"},
+			want: []string{"cluster.enabled=false@args[1],-"},
+			end:  "args[2]",
+		},
+		{
+			name: "a value never starts with a dash",
+			args: []string{"run", "--cluster.join-addresses", "--cluster.discover-peers", ""},
+			want: []string{"cluster.join-addresses @args[1],-", "cluster.discover-peers @args[2],args[3]"},
+			end:  "-",
+		},
+		{
+			name: "the image's default command is not written", repo: "grafana/alloy",
+			end: "-",
+		},
+	} {
+		cl := parseCommandLine(&corev1.Container{Command: tc.command, Args: tc.args}, tc.repo)
+		var got []string
+		for _, f := range cl.flags {
+			sep := " "
+			if f.Equals {
+				sep = "="
+			}
+			got = append(got, fmt.Sprintf("%s%s%s@%s,%s", f.Name, sep, f.Value, at(&f.At), at(f.ValueAt)))
+		}
+		if !slices.Equal(got, tc.want) || at(cl.flagsEnd) != tc.end {
+			t.Errorf("%s: got flags %q end %s, want %q end %s", tc.name, got, at(cl.flagsEnd), tc.want, tc.end)
+		}
 	}
 }

@@ -122,6 +122,43 @@ type Container struct {
 	// how the existing valued flags are written (the majority; equals on a
 	// tie). "" when no valued flag is written.
 	FlagStyle string `json:"flagStyle,omitempty"`
+	// Flags are the flags written in command and args, in order, each
+	// with where it stands, read as Run.Flags is; FlagsEnd is the "--"
+	// that ends them, nil when there is none. A fix edits or inserts at
+	// these places. They are not part of the JSON form the rules read
+	// (Run.Flags holds the flags' values).
+	Flags    []Flag `json:"-"`
+	FlagsEnd *Arg   `json:"-"`
+}
+
+// Arg is where one argument of a container's command line is written.
+type Arg struct {
+	// Field is ArgsCommand or ArgsArgs.
+	Field string
+	// Index is the argument's index in that field (a command's flags start
+	// at 1, after the binary).
+	Index int
+}
+
+// Fields of a container that hold its command line.
+const (
+	ArgsCommand = "command"
+	ArgsArgs    = "args"
+)
+
+// Flag is one flag as written on a container's command line.
+type Flag struct {
+	// Name is the flag's name without dashes: "cluster.enabled".
+	Name string
+	// Value is the value as written, after "=" or in the next argument;
+	// "" for a flag written alone.
+	Value string
+	// Equals is true for a flag written with its value: --name=value.
+	Equals bool
+	// At is where the flag is written; ValueAt is where its value is, when
+	// it is the next argument (--name value), else nil.
+	At      Arg
+	ValueAt *Arg
 }
 
 // Flag styles.

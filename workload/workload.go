@@ -285,6 +285,7 @@ func readContainer(f *Facts, p picked) {
 	f.Container = &Container{
 		Name: c.Name, Index: p.index, Image: c.Image, InitContainer: p.init,
 		ArgsField: p.cl.argsField, FlagStyle: p.cl.flagStyle,
+		Flags: p.cl.flags, FlagsEnd: p.cl.flagsEnd,
 	}
 	f.Run = p.cl.run
 	for _, e := range c.Env {

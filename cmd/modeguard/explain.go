@@ -45,8 +45,8 @@ func newExplain() *cobra.Command {
 				w := cmd.OutOrStdout()
 				fmt.Fprintf(w, "%s %s — %s\n\n", r.ID, r.Slug, r.Title)
 				fmt.Fprintf(w, "Applies to: %s\nDefault action: %s\n", strings.Join(r.AppliesTo, ", "), r.Action)
-				if r.Fix != "" {
-					fmt.Fprintf(w, "Fix: %s\n", r.Fix)
+				if len(r.Fixes) > 0 {
+					fmt.Fprintf(w, "Fix: %s\n", strings.Join(r.Fixes, ", "))
 				}
 				src := r.File
 				if r.Builtin {

@@ -14,7 +14,7 @@
 #   id: MG002
 #   slug: node-name-source
 #   action: fix
-#   fix: node-name
+#   fix: [node-name-expression, node-name-env]
 #   appliesTo: [DaemonSet, Pod]
 package modeguard.rules.node_name_source
 
