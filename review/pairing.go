@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pmezard/go-difflib/difflib"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -32,6 +33,9 @@ type pairing struct {
 	scope       policy.Scope
 	res         *Result
 	via         bool // the subject is the ConfigMap; findings name the workload
+	// submitted is the ConfigMap's data as it was submitted (or read),
+	// before any fix of this or an earlier pairing: findings point into it.
+	submitted map[string]string
 
 	wlChanged, cmChanged bool
 
@@ -46,6 +50,7 @@ var errStillFires = errors.New("the fix was applied, but the rule still fires")
 func (p *pairing) run(ctx context.Context) error {
 	engine := p.rv.Engine
 	tried := map[string]error{} // fix key → nil (applied) or why it failed
+	triedIn := map[string]int{} // fix key → the pass that tried it
 	stillFires := map[string]bool{}
 	var applied []Finding
 	for pass := 0; ; pass++ {
@@ -60,36 +65,55 @@ func (p *pairing) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		// The decisions of this pass point into the texts it evaluated,
+		// which earlier passes may have fixed: findings point into the
+		// submitted texts.
+		toSubmitted := p.positionMap()
+		finding := func(d policy.Decision) Finding { return p.finding(toSubmitted(d)) }
 		var final []Finding
 		progressed := false
 		for _, d := range engine.Resolve(vs, p.scope) {
 			if d.Action != policy.ActionFix {
-				final = append(final, p.finding(d))
+				final = append(final, finding(d))
 				continue
 			}
 			key := p.fixKey(d)
 			if why, done := tried[key]; done {
+				if triedIn[key] == pass {
+					// Another violation of this pass asks for the same
+					// edit (MG001 once per collector a discovery feeds):
+					// it shares the outcome of the first.
+					f := finding(d)
+					if why != nil {
+						f = finding(engine.FixFailed(d, p.scope, why))
+						final = append(final, f)
+						continue
+					}
+					f.Applied = true
+					applied = append(applied, f)
+					continue
+				}
 				if why == nil {
 					why = errStillFires
 					stillFires[key] = true
 				}
-				final = append(final, p.finding(engine.FixFailed(d, p.scope, why)))
+				final = append(final, finding(engine.FixFailed(d, p.scope, why)))
 				continue
 			}
 			if pass >= maxPasses-1 {
-				final = append(final, p.finding(engine.FixFailed(d, p.scope, fmt.Errorf("fixes did not settle after %d passes", maxPasses))))
+				final = append(final, finding(engine.FixFailed(d, p.scope, fmt.Errorf("fixes did not settle after %d passes", maxPasses))))
 				continue
 			}
 			if err := ctx.Err(); err != nil {
 				return err // a fix re-parses the file: check before each
 			}
 			err := p.apply(d, facts)
-			tried[key] = err
+			tried[key], triedIn[key] = err, pass
 			if err != nil {
-				final = append(final, p.finding(engine.FixFailed(d, p.scope, err)))
+				final = append(final, finding(engine.FixFailed(d, p.scope, err)))
 				continue
 			}
-			f := p.finding(d)
+			f := finding(d)
 			f.Applied = true
 			applied = append(applied, f)
 			progressed = true
@@ -238,4 +262,62 @@ func (p *pairing) input(ctx context.Context) (*policy.Input, *workload.Facts, er
 		in.Config = c
 	}
 	return in, facts, nil
+}
+
+// positionMap returns what turns a decision's config position (File, Line,
+// Column), taken in the ConfigMap's current texts, into the same place in
+// the submitted texts. Fixes insert whole lines or rewrite an expression
+// where it stands, so lines the fixes left alone map one to one, a
+// rewritten line to itself, and a line a fix inserted to the submitted
+// line before it.
+func (p *pairing) positionMap() func(policy.Decision) policy.Decision {
+	if p.cm == nil || p.submitted == nil {
+		return func(d policy.Decision) policy.Decision { return d }
+	}
+	// The texts as this pass evaluated them: its fixes edit p.cm as it goes.
+	current := make(map[string]string, len(p.cm.Data))
+	for k, v := range p.cm.Data {
+		current[k] = v
+	}
+	lines := map[string][]int{} // key → submitted line of each current line (1-based), nil when unchanged
+	return func(d policy.Decision) policy.Decision {
+		if d.File == "" || d.Line <= 0 {
+			return d
+		}
+		m, ok := lines[d.File]
+		if !ok {
+			cur, okc := current[d.File]
+			sub, oks := p.submitted[d.File]
+			if okc && oks && cur != sub {
+				m = lineMap(sub, cur)
+			}
+			lines[d.File] = m
+		}
+		if m != nil && d.Line <= len(m) {
+			d.Line = m[d.Line-1]
+			if d.Line < 0 { // a line a fix inserted: no column of it is in the submitted line
+				d.Line, d.Column = -d.Line, 1
+			}
+		}
+		return d
+	}
+}
+
+// lineMap returns, for each line of after (1-based, at index line-1), the
+// line of before it stands for (see positionMap), negated for a line that
+// before does not have.
+func lineMap(before, after string) []int {
+	a, b := difflib.SplitLines(before), difflib.SplitLines(after)
+	m := make([]int, len(b))
+	for _, op := range difflib.NewMatcher(a, b).GetOpCodes() {
+		for j := op.J1; j < op.J2; j++ {
+			switch {
+			case op.Tag == 'e' || (op.Tag == 'r' && j-op.J1 < op.I2-op.I1):
+				m[j] = op.I1 + (j - op.J1) + 1
+			default: // inserted: the submitted line before it
+				m[j] = -max(op.I1, 1)
+			}
+		}
+	}
+	return m
 }

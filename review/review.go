@@ -337,6 +337,9 @@ func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, 
 		res.Notes = append(res.Notes, "config not resolved: "+facts.Config.Error)
 	}
 	p := &pairing{rv: rv, subjectKind: res.Subject.Kind, wl: wl, cm: cm, hpas: sur.HPAs, opts: opts, scope: scope, res: res}
+	if cm != nil {
+		p.submitted = sur.ConfigMap.Data
+	}
 	if err := p.run(ctx); err != nil {
 		return err
 	}
@@ -373,7 +376,7 @@ func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, s
 		} else {
 			res.Notes = append(res.Notes, fmt.Sprintf("no agent workload reads this ConfigMap: mode %s from the %s", mode, source))
 		}
-		p := &pairing{rv: rv, subjectKind: workload.KindConfigMap.Name, cm: fixed, mode: mode, modeSource: source, consumers: refs, opts: opts, scope: scope, res: res}
+		p := &pairing{rv: rv, subjectKind: workload.KindConfigMap.Name, cm: fixed, mode: mode, modeSource: source, consumers: refs, opts: opts, scope: scope, res: res, submitted: cm.Data}
 		if err := p.run(ctx); err != nil {
 			return err
 		}
@@ -381,7 +384,7 @@ func (rv *Reviewer) reviewConfigMap(ctx context.Context, cm *corev1.ConfigMap, s
 	}
 	for _, c := range consumers {
 		wl := c.DeepCopyObject()
-		p := &pairing{rv: rv, subjectKind: workload.KindConfigMap.Name, wl: wl, cm: fixed, hpas: hpas, consumers: refs, opts: opts, scope: scope, res: res, via: true}
+		p := &pairing{rv: rv, subjectKind: workload.KindConfigMap.Name, wl: wl, cm: fixed, hpas: hpas, consumers: refs, opts: opts, scope: scope, res: res, via: true, submitted: cm.Data}
 		if err := p.run(ctx); err != nil {
 			return err
 		}

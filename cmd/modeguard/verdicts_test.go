@@ -2,6 +2,7 @@ package main
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -26,5 +27,61 @@ func TestHPALowercaseKind(t *testing.T) {
 	o := decodeJSON(t, r.stdout)
 	if got := findingsOf(o, "ConfigMap", "alloy"); !slices.Contains(got, "MG006:fix") {
 		t.Errorf("ConfigMap alloy: got %v, want MG006:fix among them", got)
+	}
+}
+
+// TestFixOfTwoCollectorsReported: a DaemonSet whose role=pod discovery feeds
+// two collectors gets one MG001 finding per collector, both asking for the
+// same selector; the selector is injected and both are reported as fixes
+// (before, the second request read as "fixed but still firing" and the
+// settling pass dropped the finding that was applied: 0 findings, while fix
+// changed the config).
+func TestFixOfTwoCollectorsReported(t *testing.T) {
+	t.Parallel()
+	path := "testdata/verdicts/one-discovery-two-collectors.yaml"
+	o := decodeJSON(t, modeguard(t, "", "check", "-o", "json", "-f", path).stdout)
+	if got, want := findingsOf(o, "ConfigMap", "alloy"), []string{"MG001:fix"}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	var collectors []string
+	for _, f := range o.Findings {
+		if !f.Applied {
+			t.Errorf("%s %s: not applied", f.Rule, f.Component)
+		}
+		collectors = append(collectors, f.Message)
+	}
+	if len(collectors) != 2 {
+		t.Errorf("got %d MG001 findings, want one per collector (2): %v", len(collectors), collectors)
+	}
+	fx := modeguard(t, "", "fix", "-f", path)
+	if !strings.Contains(fx.stdout, `field = "spec.nodeName=" + coalesce(sys.env("HOSTNAME"), constants.hostname)`) {
+		t.Errorf("fix did not inject the selector:\n%s", fx.stdout)
+	}
+}
+
+// TestPositionsAfterAFix: findings of a pass after a fix point into the
+// submitted text: MG004 on prometheus.scrape "svc" (file line 23, config
+// line 14) is not moved by the four lines MG001 inserts above it.
+func TestPositionsAfterAFix(t *testing.T) {
+	t.Parallel()
+	path := "testdata/verdicts/fix-shifts-lines.yaml"
+	for _, format := range []string{"json", "text", "sarif"} {
+		r := modeguard(t, "", "check", "-o", format, "-f", path)
+		switch format {
+		case "json":
+			for _, f := range decodeJSON(t, r.stdout).Findings {
+				if f.Rule == "MG004" && (f.Line != 23 || f.ConfigLine != 14) {
+					t.Errorf("json: MG004 at file line %d, config line %d; want 23, 14", f.Line, f.ConfigLine)
+				}
+			}
+		case "text":
+			if !strings.Contains(r.stdout, "fix-shifts-lines.yaml:23 (config.alloy:14:1) MG004") {
+				t.Errorf("text: MG004 not at :23 (config.alloy:14:1):\n%s", r.stdout)
+			}
+		case "sarif":
+			if !strings.Contains(r.stdout, `"startLine": 23`) {
+				t.Errorf("sarif: no result at line 23:\n%s", r.stdout)
+			}
+		}
 	}
 }
