@@ -46,6 +46,7 @@ test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefl
 	@# Alone: its scenarios hold answers to the webhook's 3 s timeout.
 	$(GOTEST) -count=1 -timeout 15m ./test/reliability
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
+	@$(MAKE) --no-print-directory corpus
 
 .PHONY: test-short
 test-short: ## Run the unit and golden tests only (no control plane, no fuzzing).
@@ -58,7 +59,7 @@ MODEGUARD_CORPUS ?= $(wildcard $(dir $(CURDIR))shared/corpus)
 
 .PHONY: corpus
 corpus: ## Check every case of the real-world corpus against its expect.tsv (skips when there is none).
-	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestCorpus$$' -v ./cmd/modeguard | grep -E '^(---|===|ok|FAIL|PASS)|corpus:|want ' | grep -v '^=== RUN'
+	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestCorpus$$|TestFixIffReported|TestPositionsPointAtTheComponent' -v ./cmd/modeguard | grep -E '^(ok|FAIL|PASS)|--- FAIL|corpus: |_test.go:[0-9]+: [^0-9]'
 
 # The packages with a Test…Golden function. Their tests take -update from
 # internal/testutil; a package without that flag fails loudly here.
