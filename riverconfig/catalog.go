@@ -27,7 +27,7 @@ type kind struct {
 	// reason stands for the component's name.
 	scope, reason string
 	// scopeOf decides scope and reason from the component's attributes
-	// instead.
+	// instead, starting from scope and reason.
 	scopeOf func(c *comp, relabels []*comp, s *Source)
 }
 
@@ -55,8 +55,9 @@ var catalog = map[string]kind{
 		scope: ScopeClusterWide, reason: "%s watches Probe resources across the cluster"},
 	"prometheus.operator.scrapeconfigs": {class: ClassSelfDiscovering, collector: true, clustering: true,
 		scope: ScopeClusterWide, reason: "%s watches ScrapeConfig resources across the cluster"},
+	// Node-local when an enabled node_filter names the agent's node.
 	"loki.source.podlogs": {class: ClassSelfDiscovering, collector: true, clustering: true,
-		scope: ScopeClusterWide, reason: "%s watches PodLogs resources and tails pods across the cluster"},
+		scope: ScopeClusterWide, reason: "%s watches PodLogs resources and tails pods across the cluster", scopeOf: podlogsScope},
 	"loki.source.kubernetes_events": {class: ClassSelfDiscovering, collector: true, clustering: true,
 		scope: ScopeClusterWide, reason: "%s watches the cluster's events"},
 

@@ -54,6 +54,14 @@
 // loki.source.podlogs, loki.source.kubernetes_events) get one cluster-wide
 // source: themselves. Push receivers get none.
 //
+// A loki.source.podlogs whose node_filter block says enabled = true lists
+// only the pods of the node it names: its source is node-local (LocalBy
+// "node-filter") when that name is read at run time, as for a field
+// selector, cluster-wide on a literal node, unknown otherwise. node_name's
+// Value carries the NodeName; without node_name (or with "") the component
+// reads the env var NODE_NAME, which Component.NodeName records. Whether
+// the name really arrives is again for the rules.
+//
 // # Catalog
 //
 // catalog.go holds the one table of what each component is, by name, with

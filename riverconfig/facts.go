@@ -86,6 +86,12 @@ type Component struct {
 	// Indent is the whitespace before the body's first statement, or "" when
 	// the body is empty or starts on the line of "{".
 	Indent string `json:"indent"`
+	// NodeName is a node name the component reads with no attribute to show
+	// for it: a loki.source.podlogs whose node_filter block says enabled =
+	// true and sets no node_name (or node_name = "") reads the env var
+	// NODE_NAME. Its Expr says the read is implicit and its Range is the
+	// node_filter block's.
+	NodeName *NodeName `json:"nodeName"`
 }
 
 // Block is a block nested in a component, e.g. selectors, rule, clustering.
@@ -113,9 +119,10 @@ type Value struct {
 	Range   Range  `json:"range"`
 	// Refs are the ids of the components the expression references.
 	Refs []string `json:"refs"`
-	// NodeName is set on a discovery.kubernetes selectors field and on a
+	// NodeName is set on a discovery.kubernetes selectors field, on a
 	// discovery.relabel rule's regex whose source_labels is one node-name
-	// meta label.
+	// meta label, and on the node_name of a loki.source.podlogs node_filter
+	// block that says enabled = true.
 	NodeName *NodeName `json:"nodeName"`
 	// Lead is the string literal the expression starts with, parentheses
 	// aside: the expression itself, the left-most operand of a chain of
@@ -222,9 +229,12 @@ type Source struct {
 	// first; a foreach appears as "foreach.<label>".
 	Via []string `json:"via"`
 	// LocalBy is "field-selector" or "relabel-keep" when one of them makes
-	// a discovery.kubernetes source node-local, else "".
+	// a discovery.kubernetes source node-local, "node-filter" when an
+	// enabled node_filter block makes a loki.source.podlogs node-local,
+	// else "".
 	LocalBy string `json:"localBy"`
-	// NodeName is the node-name expression of that selector or keep.
+	// NodeName is the node-name expression of that selector, keep or node
+	// filter (for a node filter without node_name, Component.NodeName).
 	NodeName *NodeName `json:"nodeName"`
 	// PodSelectorOnly marks role endpoints/endpointslice with a role=pod
 	// spec.nodeName selector and no node-name keep downstream: still

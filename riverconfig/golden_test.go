@@ -129,5 +129,9 @@ func checkInvariants(tb testing.TB, src []byte, f *Facts) {
 			tb.Errorf("component %s: bodyRange %+v is not between braces", c.ID, c.BodyRange)
 		}
 		checkValues(c.ID, c.Attributes, c.Blocks)
+		// An implicit node name has no expression: it points at its block.
+		if n := c.NodeName; n != nil && !strings.HasPrefix(text(n.Range), "node_filter") {
+			tb.Errorf("component %s nodeName: range text %q, want the node_filter block", c.ID, text(n.Range))
+		}
 	}
 }

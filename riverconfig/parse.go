@@ -535,6 +535,8 @@ func (p *parser) buildComponent(c *comp) {
 				}
 			}
 		}
+	case "loki.source.podlogs":
+		p.podlogsNodeFilter(c)
 	}
 	p.clustering(c)
 }

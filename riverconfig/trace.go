@@ -38,14 +38,21 @@ func (p *parser) traceCollectors() {
 			// Push receivers get what is sent to them: mode-neutral.
 		case k.targets == "" && k.scope != "":
 			// It finds its own data: one source, itself.
-			col.Sources = append(col.Sources, Source{
+			s := Source{
 				Component: c.c.ID,
 				Kind:      c.c.Name,
 				Class:     k.class,
 				Scope:     k.scope,
 				Reason:    k.why(c.c.Name),
 				Via:       []string{},
-			})
+			}
+			if k.scopeOf != nil {
+				k.scopeOf(c, nil, &s)
+			}
+			if s.Scope == ScopeUnknown && s.NodeName != nil {
+				p.unverifiable(Unverifiable{Component: c.c.ID, Kind: "unknown-reference", Reason: s.Reason, Range: s.NodeName.Range})
+			}
+			col.Sources = append(col.Sources, s)
 		case k.targets != "":
 			if e := c.attrs[k.targets]; e != nil {
 				t := &tracer{p: p, coll: c, out: &col, seen: map[string]bool{}, touched: touched,
@@ -361,6 +368,7 @@ func (p *parser) sourceOf(c *comp, relabels []*comp) Source {
 	k, listed := lookup(name)
 	switch {
 	case listed && k.scopeOf != nil:
+		s.Scope, s.Reason = k.scope, k.why(name)
 		k.scopeOf(c, relabels, &s)
 	case listed && k.scope != "":
 		s.Scope, s.Reason = k.scope, k.why(name)

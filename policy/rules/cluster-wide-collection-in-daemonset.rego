@@ -3,8 +3,9 @@
 # description: |
 #   A collector in a DaemonSet that gathers cluster-wide data (services,
 #   ingresses, central exporters, static targets, endpoints not kept by node,
-#   prometheus.operator.*, loki.source.podlogs, loki.source.kubernetes_events)
-#   runs once per node: every series or log line arrives once per node. Give it
+#   prometheus.operator.*, loki.source.podlogs without a node_filter that
+#   receives the node name (MG002), loki.source.kubernetes_events) runs once
+#   per node: every series or log line arrives once per node. Give it
 #   a `clustering { enabled = true }` block (and run the agent with
 #   `--cluster.enabled=true` and a peer source: MG007), or move it to a
 #   StatefulSet. Pod and node discovery is made node-local by MG001 instead.
@@ -23,7 +24,7 @@ violations contains v if {
 	some col in f.collectors
 	col.class in lib.gathering_classes
 	not col.clustered
-	wide := [sprintf("%s (%s)", [s.component, s.reason]) | some s in col.sources; s.scope == "cluster-wide"]
+	wide := [sprintf("%s (%s)", [s.component, s.reason]) | some fact in col.sources; s := lib.source(fact); s.scope == "cluster-wide"]
 	count(wide) > 0
 	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", wide)])
 	v := lib.at(f, col.component, msg)

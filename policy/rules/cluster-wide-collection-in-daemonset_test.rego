@@ -31,3 +31,21 @@ test_silent_on_file_logs if {
 test_silent_in_statefulset if {
 	count(rule.violations) == 0 with input as {"mode": "statefulset", "config": cfg("pull", false, "cluster-wide")}
 }
+
+# A loki.source.podlogs made node-local by a node_filter without node_name:
+# node-local only when the DaemonSet sets NODE_NAME from spec.nodeName.
+podlogs_cfg := {"files": [{"file": "c.alloy", "components": [], "collectors": [{"component": "loki.source.podlogs.pods", "class": "self-discovering", "clustered": false, "sources": [{
+	"component": "loki.source.podlogs.pods", "scope": "node-local", "reason": "node_filter without node_name", "localBy": "node-filter",
+	"nodeName": {"kind": "env", "expr": "NODE_NAME (read implicitly: node_filter has no node_name)", "envVars": ["NODE_NAME"]},
+}]}]}]}
+
+test_node_filter_without_the_node_name_is_cluster_wide if {
+	vs := rule.violations with input as {"mode": "daemonset", "workload": {"kind": "DaemonSet", "nodeNameEnv": ["HOSTNAME"]}, "config": podlogs_cfg}
+	count(vs) == 1
+	some v in vs
+	contains(v.msg, "does not set NODE_NAME from fieldRef spec.nodeName")
+}
+
+test_node_filter_with_the_node_name_is_node_local if {
+	count(rule.violations) == 0 with input as {"mode": "daemonset", "workload": {"kind": "DaemonSet", "nodeNameEnv": ["NODE_NAME"]}, "config": podlogs_cfg}
+}

@@ -3,7 +3,8 @@
 # description: |
 #   Clustering hands each target to one peer of the whole cluster. When a
 #   collector's targets are node-local (a node-local discovery, a host
-#   exporter, the statsd exporter's pushes) each peer only sees its own node's
+#   exporter, the statsd exporter's pushes, a loki.source.podlogs node_filter
+#   that receives the node name) each peer only sees its own node's
 #   targets, and the hash gives most of them to peers that never see them: most
 #   data is silently dropped. Remove the clustering block, or the node-local
 #   filter. Exception: when a discovery.relabel sets `instance` to a constant,
@@ -28,7 +29,8 @@ import data.modeguard.lib
 local_scopes := {"node-local", "host-exporter"}
 
 local_sources(col) := [sprintf("%s (%s)", [s.component, s.reason]) |
-	some s in col.sources
+	some fact in col.sources
+	s := lib.source(fact)
 	s.scope in local_scopes
 	not s.constantIdentity
 	not lib.textfile_only(s)

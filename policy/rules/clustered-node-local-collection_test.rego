@@ -58,3 +58,19 @@ test_textfile_on_host_path_is_node_local if {
 test_textfile_with_other_collectors_is_node_local if {
 	count(rule.violations) == 1 with input as {"mode": "statefulset", "workload": textfile_sts("configMap"), "config": textfile(["meminfo", "textfile"])}
 }
+
+# A clustered loki.source.podlogs with a node_filter without node_name: node-local
+# data only when NODE_NAME comes from spec.nodeName.
+podlogs_cfg := {"files": [{"file": "c.alloy", "components": [], "collectors": [{"component": "loki.source.podlogs.pods", "class": "self-discovering", "clustered": true, "sources": [{
+	"component": "loki.source.podlogs.pods", "scope": "node-local", "reason": "node_filter without node_name", "localBy": "node-filter",
+	"nodeName": {"kind": "env", "expr": "NODE_NAME (read implicitly: node_filter has no node_name)", "envVars": ["NODE_NAME"]},
+}]}]}]}
+
+test_node_filter_whose_name_arrives_is_node_local if {
+	w := object.union(clustered, {"nodeNameEnv": ["NODE_NAME"]})
+	count(rule.violations) == 1 with input as {"mode": "daemonset", "workload": w, "config": podlogs_cfg}
+}
+
+test_node_filter_whose_name_does_not_arrive_is_cluster_wide if {
+	count(rule.violations) == 0 with input as {"mode": "daemonset", "workload": clustered, "config": podlogs_cfg}
+}

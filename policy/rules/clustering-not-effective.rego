@@ -25,7 +25,7 @@ needing contains sprintf("%s|%s", [f.file, col.component]) if {
 	some col in f.collectors
 	col.clustered
 	some s in col.sources
-	s.scope == "cluster-wide"
+	lib.source(s).scope == "cluster-wide"
 }
 
 clustered_any contains sprintf("%s|%s", [f.file, col.component]) if {

@@ -41,3 +41,19 @@ test_daemonset_node_local_is_audit if {
 test_no_workload_no_verdict if {
 	count(rule.violations) == 0 with input as {"mode": "statefulset", "config": cfg("cluster-wide")}
 }
+
+# A clustered loki.source.podlogs whose node_filter reads NODE_NAME needs
+# distributing in a DaemonSet unless NODE_NAME comes from spec.nodeName.
+podlogs_cfg := {"files": [{"file": "c.alloy", "components": [], "collectors": [{"component": "loki.source.podlogs.pods", "clustered": true, "sources": [{
+	"component": "loki.source.podlogs.pods", "scope": "node-local", "localBy": "node-filter",
+	"nodeName": {"kind": "env", "expr": "NODE_NAME (read implicitly: node_filter has no node_name)", "envVars": ["NODE_NAME"]},
+}]}]}]}
+
+test_node_filter_without_the_node_name_needs_distribution if {
+	vs := rule.violations with input as {"mode": "daemonset", "workload": {"kind": "DaemonSet", "run": {"cluster": {}}}, "config": podlogs_cfg}
+	some v in vs
+	not v.action == "audit"
+	vs2 := rule.violations with input as {"mode": "daemonset", "workload": {"kind": "DaemonSet", "nodeNameEnv": ["NODE_NAME"], "run": {"cluster": {}}}, "config": podlogs_cfg}
+	some v2 in vs2
+	v2.action == "audit"
+}

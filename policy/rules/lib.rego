@@ -107,6 +107,54 @@ node_env := "HOSTNAME" if {
 	v := sort(vars)[0]
 } else := "HOSTNAME"
 
+# A node-name expression (a nodeName fact) yields the node name in this
+# workload, as MG002 (node-name-source) requires: every env var it reads is
+# set from fieldRef spec.nodeName, and constants.hostname alone is the
+# node's name only with hostNetwork. Without a workload it cannot be told.
+node_name_arrives(nn) if {
+	has_workload
+	every var in nn.envVars {
+		var in object.get(workload, "nodeNameEnv", [])
+	}
+	not pod_hostname(nn)
+}
+
+# Without hostNetwork, constants.hostname is the pod's name.
+pod_hostname(nn) if {
+	nn.kind == "constants.hostname"
+	not workload.hostNetwork
+}
+
+pod_hostname(nn) if {
+	count(nn.envVars) == 0
+	nn.hostnameFallback
+	not workload.hostNetwork
+}
+
+# Why a node name does not arrive, for messages.
+node_name_gap(nn) := "the workload is not known" if {
+	not has_workload
+} else := sprintf("the agent container does not set %s from fieldRef spec.nodeName", [concat(", ", missing)]) if {
+	missing := [var | some var in nn.envVars; not var in object.get(workload, "nodeNameEnv", [])]
+	count(missing) > 0
+} else := "constants.hostname is the pod's name without hostNetwork"
+
+# A source as the rules judge its scope. A loki.source.podlogs made
+# node-local by its node_filter (localBy "node-filter") is node-local only
+# when its node name arrives: with NODE_NAME or the node_name expression
+# empty, the agent drops the filter (grafana/alloy
+# internal/component/loki/source/podlogs/reconciler.go, getNodeFilterName),
+# and every pod tails the pods of the whole cluster (docs/domain.md,
+# Node-filtered PodLogs). Every other source is as the facts say. Rules
+# that judge a source by its scope read it through this.
+source(s) := object.union(s, {
+	"scope": "cluster-wide",
+	"reason": sprintf("node_filter on %s, but %s: the filter does not keep this node's pods", [s.nodeName.expr, node_name_gap(s.nodeName)]),
+}) if {
+	s.localBy == "node-filter"
+	not node_name_arrives(s.nodeName)
+} else := s
+
 # Remote-write components keep a write-ahead log under --storage.path.
 wal_components := {"prometheus.remote_write"}
 

@@ -106,3 +106,38 @@ test_textfile_needs_the_workload if {
 	not lib.textfile_only(textfile_source) with input as {"mode": "statefulset"}
 	not lib.textfile_only({"component": "prometheus.exporter.cadvisor.c", "scope": "host-exporter"}) with input as textfile_workload.input
 }
+
+# A loki.source.podlogs source made node-local by its node_filter, reading
+# the node name nn.
+podlogs_source(nn) := {"component": "loki.source.podlogs.pods", "kind": "loki.source.podlogs", "scope": "node-local", "reason": "node_filter", "localBy": "node-filter", "nodeName": nn}
+
+implicit_name := {"kind": "env", "expr": "NODE_NAME (read implicitly: node_filter has no node_name)", "envVars": ["NODE_NAME"]}
+
+hostname_name := {"kind": "constants.hostname", "expr": "constants.hostname", "envVars": [], "hostnameFallback": true}
+
+test_node_filter_is_node_local_when_the_name_arrives if {
+	s := lib.source(podlogs_source(implicit_name)) with input as {"workload": {"kind": "DaemonSet", "nodeNameEnv": ["NODE_NAME"]}}
+	s.scope == "node-local"
+	s.reason == "node_filter"
+	s2 := lib.source(podlogs_source(hostname_name)) with input as {"workload": {"kind": "DaemonSet", "hostNetwork": true}}
+	s2.scope == "node-local"
+}
+
+test_node_filter_is_cluster_wide_when_the_name_does_not_arrive if {
+	s := lib.source(podlogs_source(implicit_name)) with input as {"workload": {"kind": "DaemonSet", "nodeNameEnv": ["HOSTNAME"]}}
+	s.scope == "cluster-wide"
+	contains(s.reason, "does not set NODE_NAME from fieldRef spec.nodeName")
+	s2 := lib.source(podlogs_source(hostname_name)) with input as {"workload": {"kind": "DaemonSet"}}
+	s2.scope == "cluster-wide"
+	contains(s2.reason, "pod's name")
+	s3 := lib.source(podlogs_source(implicit_name)) with input as {"workload": null}
+	s3.scope == "cluster-wide"
+	contains(s3.reason, "workload is not known")
+}
+
+test_other_sources_keep_their_scope if {
+	selector := {"component": "discovery.kubernetes.pods", "scope": "node-local", "localBy": "field-selector", "nodeName": implicit_name}
+	lib.source(selector) == selector with input as {"workload": {"kind": "DaemonSet"}}
+	wide := {"component": "loki.source.podlogs.pods", "scope": "cluster-wide", "localBy": ""}
+	lib.source(wide) == wide with input as {"workload": {"kind": "DaemonSet"}}
+}

@@ -23,7 +23,7 @@ violations contains v if {
 	some col in f.collectors
 	col.class in lib.gathering_classes
 	not col.clustered
-	wide := [s.component | some s in col.sources; s.scope == "cluster-wide"]
+	wide := [s.component | some s in col.sources; lib.source(s).scope == "cluster-wide"]
 	count(wide) > 0
 	c := lib.component(f, col.component)
 	v := object.union(lib.at(f, col.component, message(c, wide)), fix(f, c))

@@ -35,3 +35,15 @@ test_clustered_is_fine if {
 test_daemonset_is_not_this_rule if {
 	count(rule.violations) == 0 with input as {"mode": "daemonset", "config": cfg("prometheus.scrape", true, false, "cluster-wide")}
 }
+
+# A loki.source.podlogs whose node_filter reads NODE_NAME: every replica
+# tails every pod unless NODE_NAME comes from spec.nodeName.
+podlogs_cfg := {"files": [{"file": "c.alloy", "components": [{"id": "loki.source.podlogs.pods", "name": "loki.source.podlogs", "clustering": {"capable": true}, "range": {"start": {"line": 1, "column": 1}}}], "collectors": [{"component": "loki.source.podlogs.pods", "class": "self-discovering", "clustered": false, "sources": [{
+	"component": "loki.source.podlogs.pods", "scope": "node-local", "localBy": "node-filter",
+	"nodeName": {"kind": "env", "expr": "NODE_NAME (read implicitly: node_filter has no node_name)", "envVars": ["NODE_NAME"]},
+}]}]}]}
+
+test_node_filter_without_the_node_name_needs_clustering if {
+	count(rule.violations) == 1 with input as {"mode": "statefulset", "workload": {"kind": "StatefulSet"}, "config": podlogs_cfg}
+	count(rule.violations) == 0 with input as {"mode": "statefulset", "workload": {"kind": "StatefulSet", "nodeNameEnv": ["NODE_NAME"]}, "config": podlogs_cfg}
+}
