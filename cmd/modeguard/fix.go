@@ -130,14 +130,21 @@ func fixedDocs(c *checked) ([][]byte, error) {
 	return out, nil
 }
 
+// reportFixes says what was fixed, one line per edit: findings that asked
+// for the same edit (MG001 once per collector of one discovery) share it.
 func reportFixes(w io.Writer, c *checked) {
+	said := map[string]bool{}
 	for _, f := range c.result.Findings {
 		if f.Action == policy.ActionFix && f.Applied {
 			where := objectName(f.Object)
 			if f.Component != "" {
 				where += " " + f.Component
 			}
-			fmt.Fprintf(w, "fixed: %s: %s %s (%s)\n", where, f.Rule.ID, f.Rule.Slug, f.Fix.Name)
+			line := fmt.Sprintf("fixed: %s: %s %s (%s)\n", where, f.Rule.ID, f.Rule.Slug, f.Fix.Name)
+			if !said[line] {
+				said[line] = true
+				fmt.Fprint(w, line)
+			}
 		}
 	}
 }

@@ -54,6 +54,9 @@ func TestFixOfTwoCollectorsReported(t *testing.T) {
 		t.Errorf("got %d MG001 findings, want one per collector (2): %v", len(collectors), collectors)
 	}
 	fx := modeguard(t, "", "fix", "-f", path)
+	if n := strings.Count(fx.stderr, "fixed: ConfigMap monitoring/alloy discovery.kubernetes.p: MG001"); n != 1 {
+		t.Errorf("fix reports the one edit %d times, want once:\n%s", n, fx.stderr)
+	}
 	if !strings.Contains(fx.stdout, `field = "spec.nodeName=" + coalesce(sys.env("HOSTNAME"), constants.hostname)`) {
 		t.Errorf("fix did not inject the selector:\n%s", fx.stdout)
 	}
