@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modeguard/modeguard/manifest"
@@ -20,6 +21,19 @@ type inputFlags struct {
 	files     []string
 	namespace string
 	mode      string
+	// perFile makes each input file its own bundle: objects relate only
+	// to objects of their file.
+	perFile bool
+}
+
+// perFileHelp is the --per-file flag's help, shared by check and fix.
+const perFileHelp = "check each input file on its own (its objects relate only to objects of the same file), for repositories holding several environments' manifests; without it all input is one set of objects, and an object defined twice is an error"
+
+func (f *inputFlags) add(cmd *cobra.Command, fileHelp, modeHelp string) {
+	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, fileHelp)
+	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "namespace of objects that name none")
+	cmd.Flags().StringVar(&f.mode, "mode", "", modeHelp)
+	cmd.Flags().BoolVar(&f.perFile, "per-file", false, perFileHelp)
 }
 
 func (f *inputFlags) validate() error {
@@ -32,12 +46,18 @@ func (f *inputFlags) validate() error {
 	return nil
 }
 
-// checked is a reviewed bundle with each object's document.
+// checked is the review of the input: one bundle, or one per file with
+// --per-file.
 type checked struct {
 	docs    []manifest.Document
 	objDocs []int // objDocs[i] is the index in docs of objects[i]
 	objects []runtime.Object
-	result  *review.BundleResult
+	// result holds the results of every bundle (Results in the order of
+	// objects) and their findings, bundle after bundle.
+	result *review.BundleResult
+	// findingDocs[i] is the index in docs of the document of the object
+	// result.Findings[i] is about (-1 when it is not in the input).
+	findingDocs []int
 }
 
 func load(ctx context.Context, in inputFlags, rv *review.Reviewer, stdin io.Reader) (*checked, error) {
@@ -48,32 +68,94 @@ func load(ctx context.Context, in inputFlags, rv *review.Reviewer, stdin io.Read
 	return reviewDocs(ctx, docs, in, rv)
 }
 
-func reviewDocs(ctx context.Context, docs []manifest.Document, in inputFlags, rv *review.Reviewer) (*checked, error) {
-	var err error
-	manifest.DefaultNamespace(docs, in.namespace)
-	c := &checked{docs: docs}
+// bundles splits docs into the sets of documents reviewed together: all of
+// them, or with --per-file those of each file. Each holds indexes into docs.
+func bundles(docs []manifest.Document, perFile bool) [][]int {
+	var out [][]int
+	byFile := map[string]int{}
 	for i, d := range docs {
-		if d.Object != nil {
-			c.objects = append(c.objects, d.Object)
-			c.objDocs = append(c.objDocs, i)
+		key := ""
+		if perFile {
+			key = d.File
+		}
+		b, ok := byFile[key]
+		if !ok {
+			b = len(out)
+			byFile[key] = b
+			out = append(out, nil)
+		}
+		out[b] = append(out[b], i)
+	}
+	return out
+}
+
+func reviewDocs(ctx context.Context, docs []manifest.Document, in inputFlags, rv *review.Reviewer) (*checked, error) {
+	manifest.DefaultNamespace(docs, in.namespace)
+	c := &checked{docs: docs, result: &review.BundleResult{}}
+	groups := bundles(docs, in.perFile)
+	// Objects of one bundle are applied together: one defined twice would
+	// be replaced by the later copy, and the verdict would depend on the
+	// order of the files.
+	var dups []manifest.Duplicate
+	for _, g := range groups {
+		sub := make([]manifest.Document, len(g))
+		for k, i := range g {
+			sub[k] = docs[i]
+		}
+		if e := manifest.Duplicates(sub); e != nil {
+			dups = append(dups, e.Duplicates...)
 		}
 	}
-	c.result, err = rv.ReviewBundle(ctx, c.objects, review.Options{Operation: "CHECK", DefaultMode: in.mode})
-	if err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
+	if len(dups) > 0 {
+		hint := "objects applied together replace each other: the verdict would depend on the order of the files. Check each environment in a run of its own"
+		if !in.perFile {
+			hint += ", or each file on its own with --per-file"
+		}
+		return nil, &exitError{code: exitUsage, err: fmt.Errorf("%w\n%s", &manifest.DuplicateError{Duplicates: dups}, hint)}
+	}
+	for _, g := range groups {
+		var objs []runtime.Object
+		var objDocs []int
+		for _, i := range g {
+			if d := docs[i]; d.Object != nil {
+				objs = append(objs, d.Object)
+				objDocs = append(objDocs, i)
+			}
+		}
+		res, err := rv.ReviewBundle(ctx, objs, review.Options{Operation: "CHECK", DefaultMode: in.mode})
+		if err != nil {
+			return nil, &exitError{code: exitUsage, err: err}
+		}
+		c.objects = append(c.objects, objs...)
+		c.objDocs = append(c.objDocs, objDocs...)
+		c.result.Results = append(c.result.Results, res.Results...)
+		for _, f := range res.Findings {
+			c.result.Findings = append(c.result.Findings, f)
+			c.findingDocs = append(c.findingDocs, docOf(docs, g, f.Object))
+		}
 	}
 	return c, nil
 }
 
-// docOf finds the document of the object a finding is about.
-func (c *checked) docOf(ref review.ObjectRef) *manifest.Document {
-	for i := range c.docs {
-		d := &c.docs[i]
+// docOf finds, among the documents g of one bundle, the document of the
+// object ref names; -1 when none.
+func docOf(docs []manifest.Document, g []int, ref review.ObjectRef) int {
+	for _, i := range g {
+		d := &docs[i]
 		// Kinds compared as review names them (from workload.Kinds), not as
 		// the document writes them.
 		if d.Object != nil && review.KindOf(d.Object) == ref.Kind && d.Name == ref.Name && d.Namespace == ref.Namespace {
-			return d
+			return i
 		}
+	}
+	return -1
+}
+
+// findingDoc is the document of the object finding i is about (nil when it
+// is not in the input).
+func (c *checked) findingDoc(i int) *manifest.Document {
+	if di := c.findingDocs[i]; di >= 0 {
+		return &c.docs[di]
 	}
 	return nil
 }

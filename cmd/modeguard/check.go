@@ -24,11 +24,19 @@ func newCheck() *cobra.Command {
 workloads to the ConfigMaps they mount, and reports every finding the modeguard
 webhook would make: fixes first, then the rules on the fixed objects.
 
+All input is one set of objects, related as if applied together. An object
+defined by two documents (two environments' renders in one directory, a chart
+rendered twice) is an input error naming both places: the later would replace
+the earlier, so the verdict would depend on the order of the files. With
+--per-file each file is checked on its own (its objects relate only to objects
+of the same file) and the report covers every file.
+
 Exit status: 0 when nothing is denied, 1 when a finding denies (or warns, with
 --fail-on warn), 2 for usage or input errors.`,
 		Example: `  modeguard check -f examples/mg004-fires/manifest.yaml
   helm template alloy grafana/alloy -f values.yaml | modeguard check -f -
-  kustomize build overlays/prod | modeguard check -f - -o sarif > modeguard.sarif`,
+  kustomize build overlays/prod | modeguard check -f - -o sarif > modeguard.sarif
+  modeguard check --per-file -f rendered/    # rendered/prod.yaml, rendered/staging.yaml, ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := in.validate(); err != nil {
@@ -67,9 +75,8 @@ Exit status: 0 when nothing is denied, 1 when a finding denies (or warns, with
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVarP(&in.files, "file", "f", nil, "manifest file, directory (recursive *.yaml, *.yml, *.json) or - for stdin; repeatable")
-	cmd.Flags().StringVarP(&in.namespace, "namespace", "n", "default", "namespace of objects that name none")
-	cmd.Flags().StringVar(&in.mode, "mode", "", "mode of ConfigMaps no workload in the input reads and that have no modeguard.dev/mode annotation: daemonset, statefulset or deployment")
+	in.add(cmd, "manifest file, directory (recursive *.yaml, *.yml, *.json) or - for stdin; repeatable",
+		"mode of ConfigMaps no workload in the input reads and that have no modeguard.dev/mode annotation: daemonset, statefulset or deployment")
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sarif")
 	cmd.Flags().StringVar(&failOn, "fail-on", "deny", "exit 1 on findings of this action or worse: deny or warn")
 	cmd.Flags().StringVar(&color, "color", "auto", "colour the text output: auto (only on a terminal), always or never")

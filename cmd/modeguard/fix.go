@@ -28,7 +28,10 @@ func newFix() *cobra.Command {
 manifests to stdout as YAML, in input order (-w rewrites the files in place).
 Documents nothing changes are written byte for byte as they were; in changed
 documents only the fixed fields change. What changed is reported on stderr;
-findings no fix resolves are reported too and make the exit status 1.`,
+findings no fix resolves are reported too and make the exit status 1.
+
+As with check, all input is one set of objects and an object defined twice is
+an input error (exit status 2); --per-file fixes each file on its own.`,
 		Example: `  modeguard fix -f daemonset.yaml > fixed.yaml
   modeguard fix -w -f manifests/`,
 		Args: cobra.NoArgs,
@@ -79,9 +82,8 @@ findings no fix resolves are reported too and make the exit status 1.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVarP(&in.files, "file", "f", nil, "manifest file, directory or - for stdin; repeatable")
-	cmd.Flags().StringVarP(&in.namespace, "namespace", "n", "default", "namespace of objects that name none")
-	cmd.Flags().StringVar(&in.mode, "mode", "", "mode of ConfigMaps no workload in the input reads: daemonset, statefulset or deployment")
+	in.add(cmd, "manifest file, directory or - for stdin; repeatable",
+		"mode of ConfigMaps no workload in the input reads: daemonset, statefulset or deployment")
 	cmd.Flags().BoolVarP(&write, "write", "w", false, "rewrite the files in place instead of writing to stdout")
 	pf.add(cmd)
 	return cmd

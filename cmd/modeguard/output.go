@@ -65,8 +65,8 @@ func writeText(w io.Writer, c *checked, color bool) {
 		}
 		return actionColor[a] + s + "\x1b[0m"
 	}
-	for _, f := range c.result.Findings {
-		d := c.docOf(f.Object)
+	for i, f := range c.result.Findings {
+		d := c.findingDoc(i)
 		where := "(input)"
 		if d != nil {
 			where = d.Where()
@@ -128,13 +128,15 @@ type jsonNote struct {
 	Note      string `json:"note"`
 }
 
-func toJSON(c *checked, f review.Finding) jsonFinding {
+// toJSON is finding i of c in its JSON form.
+func toJSON(c *checked, i int) jsonFinding {
+	f := c.result.Findings[i]
 	j := jsonFinding{
 		Rule: f.Rule.ID, Slug: f.Rule.Slug, Action: f.Action,
 		Kind: f.Object.Kind, Namespace: f.Object.Namespace, Name: f.Object.Name,
 		Component: f.Component, Message: f.Message, Fix: f.Fix, Applied: f.Applied, Via: f.Via, Why: f.Why,
 	}
-	d := c.docOf(f.Object)
+	d := c.findingDoc(i)
 	if d != nil {
 		j.File, j.Line = d.File, d.Line
 	}
@@ -153,8 +155,8 @@ func writeJSON(w io.Writer, c *checked) error {
 		Notes    []jsonNote    `json:"notes"`
 		Summary  summary       `json:"summary"`
 	}{Findings: []jsonFinding{}, Notes: []jsonNote{}, Summary: summarize(c)}
-	for _, f := range c.result.Findings {
-		out.Findings = append(out.Findings, toJSON(c, f))
+	for i := range c.result.Findings {
+		out.Findings = append(out.Findings, toJSON(c, i))
 	}
 	for i, r := range c.result.Results {
 		if r == nil {

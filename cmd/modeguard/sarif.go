@@ -96,8 +96,8 @@ func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
 		})
 	}
 	run := sarifRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}
-	for _, f := range c.result.Findings {
-		j := toJSON(c, f)
+	for i, f := range c.result.Findings {
+		j := toJSON(c, i)
 		res := sarifResult{
 			RuleID: f.Rule.ID, RuleIndex: index[f.Rule.ID], Level: sarifLevel(f.Action),
 			Message: sarifText{Text: objectName(f.Object) + " " + f.Component + ": " + f.Message},
