@@ -11,17 +11,24 @@
 // by Kind.Is alone.
 //
 // Decode turns a manifest into a typed object; FromObject reads its Facts,
-// which marshal to the JSON the Rego rules read as input.workload. AsHPA and
+// which marshal to the JSON the Rego rules read as input.workload
+// (Recognizer.FromObject with the settings' image patterns). AsHPA and
 // TargetsHPA relate HorizontalPodAutoscalers to the workloads they scale.
 //
 // Where the facts come from:
 //
-//   - agent, reason, flavor: the container image (grafana/alloy, grafana/agent,
-//     grafana/agent-flow under any registry, tag or digest) or the label
-//     modeguard.dev/agent ("true" opts in, "false" opts out; the object's label
-//     wins over its pod template's). Grafana Agent without AGENT_MODE=flow, a
-//     grafana-agent-flow binary or a run subcommand is static mode: not an
-//     agent here.
+//   - agent, reason, flavor: the first of these that names an agent, in this
+//     order: the label modeguard.dev/agent="false" (opts out); the container
+//     image (grafana/alloy, grafana/agent, grafana/agent-flow under any
+//     registry, tag or digest); an image pattern of the settings'
+//     agentImages, which a Recognizer carries (mirrors and rebuilds); the
+//     label modeguard.dev/agent="true" (opts in); what a container runs
+//     (`alloy run`, `grafana-agent-flow run`, `grafana-agent run` with
+//     AGENT_MODE=flow); the Alloy chart's env var ALLOY_DEPLOY_MODE; the
+//     charts' label app.kubernetes.io/name=alloy or grafana-agent. The
+//     object's labels win over its pod template's; the reason names the way.
+//     Grafana Agent without AGENT_MODE=flow, a grafana-agent-flow binary or
+//     a run subcommand is static mode: not an agent here.
 //   - mode, modeSource, owner: the kind; for a Pod its controller
 //     ownerReference (a ReplicaSet means a Deployment only with a
 //     pod-template-hash label, and says it is inferred).

@@ -34,7 +34,16 @@ const (
 // the object, in its namespace, makes it replicated when it allows more than
 // one replica. An HPA or object without a namespace (a manifest file) matches
 // any namespace.
+//
+// FromObject recognizes agents by the built-in ways only; a Recognizer's
+// FromObject also by the image patterns of the settings.
 func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler) (*Facts, error) {
+	return Recognizer{}.FromObject(obj, hpas)
+}
+
+// FromObject is the package's FromObject, recognizing agents also by r's
+// image patterns.
+func (r Recognizer) FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler) (*Facts, error) {
 	if obj == nil || reflect.ValueOf(obj).IsNil() {
 		return nil, fmt.Errorf("nil object: %w", ErrNotWorkload)
 	}
@@ -58,7 +67,8 @@ func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler
 	f.Volumes = volumes(spec.Volumes)
 
 	optIn, optWhere := optLabel(meta.GetLabels(), podMeta.Labels)
-	p := pickContainer(spec, optIn == "true")
+	app, appWhere := appName(meta.GetLabels(), podMeta.Labels)
+	p := r.pickContainer(spec, optIn == "true" || app != "")
 	if p.c != nil {
 		readContainer(f, p)
 	}
@@ -74,7 +84,7 @@ func FromObject(obj runtime.Object, hpas []autoscalingv2.HorizontalPodAutoscaler
 		}
 		f.ClaimTemplates = append(f.ClaimTemplates, ct)
 	}
-	decide(f, p, optIn, optWhere)
+	decide(f, p, optIn, optWhere, app, appWhere)
 	if p.c == nil && optIn == "" {
 		f.Reason += unlabelledAgentHint(spec)
 	}
@@ -232,22 +242,45 @@ type picked struct {
 	init   bool
 	repo   string // agent image repository, "" when the image is not an agent's
 	flavor string // the image's flavor
-	cl     commandLine
+	// pattern is the settings' image pattern the image matches ("" when
+	// none); runFlavor the flavor its command line runs (runsAgent).
+	pattern, runFlavor string
+	cl                 commandLine
+	// by is how the container was chosen: byImage, byPattern, byCommand,
+	// byEnv, or byLabel (only with the opt-in or an agent chart's label).
+	by string
 }
+
+// How pickContainer chose the agent container.
+const (
+	byImage   = "image"
+	byPattern = "pattern"
+	byCommand = "command"
+	byEnv     = "env"
+	byLabel   = "label"
+)
 
 // runs reports whether the container's command line has the run subcommand.
 func (p picked) runs() bool { return p.cl.run != nil && p.cl.run.Subcommand == "run" }
 
-// pickContainer chooses the agent container: by image (preferring one that
-// runs `run`, since sidecars may share an image), native sidecars (init
-// containers with restartPolicy Always) included; then, only when the
-// workload opted in, the container that runs `run`, then one whose binary
-// names an agent, then the only container.
-func pickContainer(spec *corev1.PodSpec, optIn bool) picked {
+// pickContainer chooses the agent container, native sidecars (init
+// containers with restartPolicy Always) included: by image (preferring one
+// that runs `run`, since sidecars may share an image), then by an image
+// pattern of the settings (the same way), then by the agent it runs
+// (runsAgent), then by the Alloy chart's env var; then, only when the
+// workload carries the opt-in label or an agent chart's name label
+// (labelled), the container that runs `run`, then one whose binary names an
+// agent, then the only container.
+func (r Recognizer) pickContainer(spec *corev1.PodSpec, labelled bool) picked {
 	var all []picked
 	add := func(c *corev1.Container, i int, init bool) {
 		repo, flavor := agentImage(c.Image)
-		all = append(all, picked{c: c, index: i, init: init, repo: repo, flavor: flavor, cl: parseCommandLine(c, repo)})
+		p := picked{c: c, index: i, init: init, repo: repo, flavor: flavor, cl: parseCommandLine(c, repo)}
+		if repo == "" {
+			p.pattern = r.matchImage(c.Image)
+		}
+		p.runFlavor = runsAgent(c, p.cl)
+		all = append(all, p)
 	}
 	for i := range spec.Containers {
 		add(&spec.Containers[i], i, false)
@@ -257,20 +290,29 @@ func pickContainer(spec *corev1.PodSpec, optIn bool) picked {
 			add(c, i, true)
 		}
 	}
-	rules := []func(p picked) bool{
-		func(p picked) bool { return p.repo != "" && p.runs() },
-		func(p picked) bool { return p.repo != "" },
+	type rule struct {
+		by string
+		ok func(p picked) bool
 	}
-	if optIn {
+	rules := []rule{
+		{byImage, func(p picked) bool { return p.repo != "" && p.runs() }},
+		{byImage, func(p picked) bool { return p.repo != "" }},
+		{byPattern, func(p picked) bool { return p.pattern != "" && p.runs() }},
+		{byPattern, func(p picked) bool { return p.pattern != "" }},
+		{byCommand, func(p picked) bool { return p.runFlavor != "" }},
+		{byEnv, func(p picked) bool { return hasEnv(p.c, EnvAlloyDeployMode) }},
+	}
+	if labelled {
 		rules = append(rules,
-			func(p picked) bool { return p.runs() },
-			func(p picked) bool { return p.cl.run != nil && binaryFlavor(p.cl.run.Binary) != "" },
-			func(p picked) bool { return !p.init && len(spec.Containers) == 1 },
+			rule{byLabel, func(p picked) bool { return p.runs() }},
+			rule{byLabel, func(p picked) bool { return p.cl.run != nil && binaryFlavor(p.cl.run.Binary) != "" }},
+			rule{byLabel, func(p picked) bool { return !p.init && len(spec.Containers) == 1 }},
 		)
 	}
-	for _, ok := range rules {
+	for _, rl := range rules {
 		for _, p := range all {
-			if ok(p) {
+			if rl.ok(p) {
+				p.by = rl.by
 				return p
 			}
 		}
@@ -342,8 +384,10 @@ func envVar(e corev1.EnvVar) EnvVar {
 	return EnvVar{Source: EnvLiteral, Value: e.Value}
 }
 
-// decide sets Agent, Reason and Flavor.
-func decide(f *Facts, p picked, optIn, optWhere string) {
+// decide sets Agent, Reason and Flavor. optIn is the LabelAgent value and
+// app the agent chart's LabelAppName value ("" for none); the Where strings
+// say where each was read.
+func decide(f *Facts, p picked, optIn, optWhere, app, appWhere string) {
 	f.Flavor = p.flavor
 	if p.flavor == "" && p.cl.run != nil {
 		f.Flavor = binaryFlavor(p.cl.run.Binary)
@@ -360,31 +404,67 @@ func decide(f *Facts, p picked, optIn, optWhere string) {
 	case p.c == nil:
 		f.Reason = ReasonNoContainer
 		return
-	case f.Flavor == FlavorAgent && isStatic(f, p):
+	}
+	// The flavor of a container no image names: what it runs, the Alloy
+	// chart's env var, the chart's name label; else Alloy.
+	flavorFrom := ""
+	switch {
+	case f.Flavor != "":
+		if p.repo == "" {
+			flavorFrom = "binary " + p.cl.run.Binary
+		}
+	case hasEnv(p.c, EnvAlloyDeployMode):
+		f.Flavor, flavorFrom = FlavorAlloy, "env "+EnvAlloyDeployMode
+	case app != "":
+		f.Flavor, flavorFrom = appNameFlavors[app], "label "+LabelAppName+"="+app
+	}
+	if f.Flavor == FlavorAgent && isStatic(f, p) {
 		f.Reason = ReasonStatic
 		return
 	}
 	f.Agent = true
 	switch {
-	case p.repo != "":
+	case p.by == byImage:
 		f.Reason = "image " + p.repo
-	case f.Flavor != "":
-		f.Reason = "label " + LabelAgent + "=true" + optWhere + " (flavor from binary " + p.cl.run.Binary + ")"
-	default:
+		return
+	case p.by == byPattern:
+		f.Reason = "image " + p.c.Image + " matches " + p.pattern + " of the settings' agentImages"
+	case optIn == "true" && strings.HasPrefix(flavorFrom, "binary "):
+		f.Reason = "label " + LabelAgent + "=true" + optWhere + " (flavor from " + flavorFrom + ")"
+		return
+	case optIn == "true":
 		f.Flavor = FlavorAlloy
 		f.Reason = "label " + LabelAgent + "=true" + optWhere + " (flavor alloy by default: neither image nor binary names one)"
+		return
+	case p.by == byCommand:
+		f.Reason = "container " + p.c.Name + " runs `" + path.Base(p.cl.run.Binary) + " run`"
+		if path.Base(p.cl.run.Binary) == "grafana-agent" {
+			f.Reason += " with AGENT_MODE=flow"
+		}
+		return
+	case p.by == byEnv:
+		f.Reason = "container " + p.c.Name + " has env " + EnvAlloyDeployMode + " (set by the Alloy chart)"
+		return
+	default: // byLabel through the chart's name label
+		f.Reason = "label " + LabelAppName + "=" + app + appWhere
 	}
+	if flavorFrom == "" {
+		f.Flavor, flavorFrom = FlavorAlloy, "default: nothing names one"
+	}
+	f.Reason += " (flavor " + f.Flavor + " from " + flavorFrom + ")"
 }
 
 // unlabelledAgentHint names a container that runs an agent binary's run
-// subcommand from an image modeguard does not recognize, so that the reason
-// says how to opt it in; "" when there is none.
+// subcommand from an image modeguard does not recognize and that runsAgent
+// does not take for an agent (grafana-agent without AGENT_MODE=flow, a
+// binary named agent), so that the reason says how to opt it in; "" when
+// there is none.
 func unlabelledAgentHint(spec *corev1.PodSpec) string {
 	for i := range spec.Containers {
 		c := &spec.Containers[i]
 		cl := parseCommandLine(c, "")
 		if cl.run != nil && cl.run.Subcommand == "run" && binaryFlavor(cl.run.Binary) != "" {
-			return fmt.Sprintf(": container %s runs %s run from image %s, which is not an agent image; label %s=true to check it",
+			return fmt.Sprintf(": container %s runs %s run from image %s, which is not an agent image; label %s=true, or add the image to the settings' agentImages, to check it",
 				c.Name, cl.run.Binary, c.Image, LabelAgent)
 		}
 	}
