@@ -11,6 +11,8 @@ import (
 
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/modeguard/modeguard/workload"
 )
 
 // Action is what modeguard does with a violation.
@@ -38,7 +40,8 @@ func (a Action) Valid() bool {
 const SettingsAPIVersion = "modeguard.dev/v1"
 
 // Settings tune the rule catalog: per-rule actions, which rules objects may
-// skip, a global dry-run switch, and namespaces that are never evaluated.
+// skip, a global dry-run switch, namespaces that are never evaluated, and
+// the images of agents pulled through a mirror.
 type Settings struct {
 	APIVersion string `json:"apiVersion,omitempty"`
 	Kind       string `json:"kind,omitempty"`
@@ -53,6 +56,10 @@ type Settings struct {
 	ExemptNamespaces []string `json:"exemptNamespaces,omitempty"`
 	// EvaluationTimeout bounds one policy evaluation (default 2s).
 	EvaluationTimeout Duration `json:"evaluationTimeout,omitempty"`
+	// AgentImages are image patterns (workload.CheckImagePattern: globs over
+	// the image as written, where * stops at /) of agent images besides
+	// grafana/alloy and grafana/agent: mirrors and rebuilds.
+	AgentImages []string `json:"agentImages,omitempty"`
 }
 
 // RuleSettings tune one rule.
@@ -151,7 +158,21 @@ func (s *Settings) validate() error {
 	if s.EvaluationTimeout.Duration < 0 {
 		errs = append(errs, fmt.Errorf("%w: evaluationTimeout must not be negative", ErrSettings))
 	}
+	for i, p := range s.AgentImages {
+		if err := workload.CheckImagePattern(p); err != nil {
+			errs = append(errs, fmt.Errorf("%w: agentImages[%d]: %w", ErrSettings, i, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Agents is the Recognizer of agent workloads these settings ask for: the
+// built-in ways and the AgentImages patterns.
+func (s *Settings) Agents() workload.Recognizer {
+	if s == nil {
+		return workload.Recognizer{}
+	}
+	return workload.Recognizer{Images: slices.Clone(s.AgentImages)}
 }
 
 // checkRuleIDs reports settings keys that name no known rule.

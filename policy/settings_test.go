@@ -9,17 +9,39 @@ import (
 func TestParseSettingsErrors(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"dryrun: true":                        `unknown field "dryrun"`,
-		"rules:\n  MG001:\n    action: block": "rules.MG001.action",
-		"apiVersion: v2":                      `apiVersion "v2"`,
-		"evaluationTimeout: soon":             "evaluationTimeout",
-		"rules:\n  MG001:\n    actoin: warn":  `unknown field "rules.MG001.actoin"`,
+		"dryrun: true":                                         `unknown field "dryrun"`,
+		"rules:\n  MG001:\n    action: block":                  "rules.MG001.action",
+		"apiVersion: v2":                                       `apiVersion "v2"`,
+		"evaluationTimeout: soon":                              "evaluationTimeout",
+		"rules:\n  MG001:\n    actoin: warn":                   `unknown field "rules.MG001.actoin"`,
+		"agentImages: ['']":                                    "agentImages[0]: invalid image pattern: empty",
+		"agentImages: ['*/mirror/alloy*', '*/mirror/[a]lloy']": `agentImages[1]: invalid image pattern: "*/mirror/[a]lloy": '['`,
+		"agentImages: ['*/*']":                                 "agentImages[0]: invalid image pattern: \"*/*\": no letter or digit",
+		"agentImages: '*/mirror/alloy*'":                       "agentImages",
+		"agentimages: ['*/mirror/alloy*']":                     `unknown field "agentimages"`,
 	}
 	for doc, want := range cases {
 		_, err := ParseSettings([]byte(doc))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseSettings(%q): got %v, want an error containing %q", doc, err, want)
 		}
+	}
+}
+
+// TestSettingsAgentImages: valid patterns reach the Recognizer the
+// settings hand out, which then recognizes a mirrored image.
+func TestSettingsAgentImages(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSettings([]byte("agentImages: ['*/mirror/alloy*', 'registry.internal/agents/*:v1.*']\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Agents().Images
+	if want := []string{"*/mirror/alloy*", "registry.internal/agents/*:v1.*"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("got Agents().Images %q, want %q", got, want)
+	}
+	if n := (*Settings)(nil).Agents(); len(n.Images) != 0 {
+		t.Errorf("nil settings: got images %q, want none", n.Images)
 	}
 }
 
