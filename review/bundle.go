@@ -42,7 +42,7 @@ func (b *BundleResult) Denied() bool {
 // ReviewBundle reviews every object of objs as if all were applied
 // together: objects relate to each other through a Set of the bundle.
 func (rv *Reviewer) ReviewBundle(ctx context.Context, objs []runtime.Object, opts Options) (*BundleResult, error) {
-	set := NewSet(objs)
+	set := NewSetWith(objs, rv.Agents())
 	out := &BundleResult{Results: make([]*Result, len(objs))}
 	for i, o := range objs {
 		r, err := rv.Review(ctx, o, set, opts)
@@ -59,6 +59,7 @@ func (rv *Reviewer) ReviewBundle(ctx context.Context, objs []runtime.Object, opt
 		}
 		out.Results[i] = r
 	}
+	rv.noteUnrecognized(ctx, objs, set, out.Results)
 	out.Findings = merge(out.Results)
 	return out, nil
 }

@@ -232,7 +232,7 @@ func (p *pairing) input(ctx context.Context) (*policy.Input, *workload.Facts, er
 	var cfg *workload.Config
 	if p.wl != nil {
 		if p.facts == nil || p.factsStale {
-			f, err := workload.FromObject(p.wl, p.hpas)
+			f, err := p.rv.Agents().FromObject(p.wl, p.hpas)
 			if err != nil {
 				return nil, nil, err
 			}

@@ -104,8 +104,10 @@ type Surroundings struct {
 // the namespace's labels, then the ConfigMap of an agent workload or Pod
 // (nothing more for another workload: its review stops at "not an agent")
 // or the consumers of a ConfigMap, then the namespace's HPAs. It stops at
-// the first lookup that fails, and records it in Err.
-func Surround(ctx context.Context, lk Lookup, subject runtime.Object) *Surroundings {
+// the first lookup that fails, and records it in Err. agents recognizes
+// agent workloads: the Reviewer's Agents, so that the surroundings are
+// those its review reads.
+func Surround(ctx context.Context, lk Lookup, subject runtime.Object, agents workload.Recognizer) *Surroundings {
 	m, err := meta.Accessor(subject)
 	if err != nil {
 		return &Surroundings{Err: fmt.Errorf("%w: %v", ErrUnsupported, err)}
@@ -117,7 +119,7 @@ func Surround(ctx context.Context, lk Lookup, subject runtime.Object) *Surroundi
 		return sur
 	}
 	if k != workload.KindConfigMap {
-		f, err := workload.FromObject(subject, nil)
+		f, err := agents.FromObject(subject, nil)
 		if err != nil {
 			sur.Err = err
 			return sur
@@ -190,6 +192,10 @@ type Reviewer struct {
 	Fixer  Fixer
 }
 
+// Agents recognizes agent workloads as the engine's settings ask (their
+// agentImages patterns besides the built-in ways).
+func (rv *Reviewer) Agents() workload.Recognizer { return rv.Engine.Settings().Agents() }
+
 // ObjectRef names an object.
 type ObjectRef = policy.ObjectRef
 
@@ -253,7 +259,7 @@ func (rv *Reviewer) Review(ctx context.Context, subject runtime.Object, lk Looku
 	if err != nil || res.Skipped != "" {
 		return res, err
 	}
-	return rv.ReviewWith(ctx, subject, Surround(ctx, lk, subject), opts)
+	return rv.ReviewWith(ctx, subject, Surround(ctx, lk, subject, rv.Agents()), opts)
 }
 
 // ReviewWith decides on one subject with the objects around it, sur (from
@@ -314,7 +320,7 @@ func (rv *Reviewer) start(ctx context.Context, subject runtime.Object) (*Result,
 }
 
 func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, sur *Surroundings, opts Options, scope policy.Scope, res *Result) error {
-	facts, err := workload.FromObject(subject, sur.HPAs)
+	facts, err := rv.Agents().FromObject(subject, sur.HPAs)
 	if err != nil {
 		return err
 	}

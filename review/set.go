@@ -24,8 +24,12 @@ var _ Lookup = (*Set)(nil)
 
 // NewSet indexes objects. Objects other than ConfigMaps, the
 // workload.Workloads kinds, HPAs (autoscaling v1 or v2) and Namespaces are
-// ignored.
-func NewSet(objs []runtime.Object) *Set {
+// ignored. Agent workloads are recognized by the built-in ways only.
+func NewSet(objs []runtime.Object) *Set { return NewSetWith(objs, workload.Recognizer{}) }
+
+// NewSetWith is NewSet recognizing agent workloads with agents (a
+// Reviewer's Agents, so that the Set relates what the review checks).
+func NewSetWith(objs []runtime.Object, agents workload.Recognizer) *Set {
 	s := &Set{
 		configMaps: map[[2]string]*corev1.ConfigMap{},
 		consumers:  map[[2]string][]runtime.Object{},
@@ -48,7 +52,7 @@ func NewSet(objs []runtime.Object) *Set {
 		if k := workload.KindOf(o); k == nil || !k.Workload {
 			continue
 		}
-		f, err := workload.FromObject(o, nil)
+		f, err := agents.FromObject(o, nil)
 		if err != nil || !f.Agent || f.Config == nil || f.Config.ConfigMap == "" {
 			continue
 		}

@@ -27,7 +27,7 @@ type inputFlags struct {
 }
 
 // perFileHelp is the --per-file flag's help, shared by check and fix.
-const perFileHelp = "check each input file on its own (its objects relate only to objects of the same file), for repositories holding several environments' manifests; without it all input is one set of objects, and an object defined twice is an error"
+const perFileHelp = "check each input file on its own: its objects relate only to objects of the same file (a repository holding several environments); without it all input is one set of objects and an object defined twice is an input error"
 
 func (f *inputFlags) add(cmd *cobra.Command, fileHelp, modeHelp string) {
 	cmd.Flags().StringArrayVarP(&f.files, "file", "f", nil, fileHelp)

@@ -33,7 +33,7 @@ type policyFlags struct {
 
 func (p *policyFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&p.policyDir, "policy", "", "directory of custom .rego rules, loaded next to the built-ins")
-	cmd.Flags().StringVar(&p.settings, "settings", "", "settings YAML (per-rule actions, allowed skips, dry-run, exempt namespaces)")
+	cmd.Flags().StringVar(&p.settings, "settings", "", "settings YAML (per-rule actions, allowed skips, dry-run, exempt namespaces, agent image patterns)")
 }
 
 func (p *policyFlags) reviewer(ctx context.Context) (*review.Reviewer, error) {

@@ -135,7 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if cm == nil {
 		return reconcile.Result{}, nil
 	}
-	sur := review.Surround(ctx, r.Lookup, cm)
+	sur := review.Surround(ctx, r.Lookup, cm, r.Reviewer.Agents())
 	if sur.Err != nil {
 		return reconcile.Result{}, r.failed(fmt.Errorf("reconciling ConfigMap %s: %w", req.NamespacedName, sur.Err))
 	}
