@@ -122,7 +122,7 @@ func (c *Core) Guard(s *Subject) (reason, why string) {
 		}
 		return "", ""
 	}
-	f, err := workload.FromObject(s.Object, nil)
+	f, err := c.Reviewer.Agents().FromObject(s.Object, nil)
 	if err != nil {
 		return metrics.SkipUnhandled, err.Error()
 	}

@@ -103,7 +103,7 @@ func CoreWith(t testing.TB, o policy.Options, objs []kruntime.Object) (*admit.Co
 	}
 	return &admit.Core{
 		Reviewer:      &review.Reviewer{Engine: engine, Fixer: mutate.Fixer{}},
-		Lookup:        review.NewSet(objs),
+		Lookup:        review.NewSetWith(objs, engine.Settings().Agents()),
 		Metrics:       m,
 		FailurePolicy: admit.FailAllow,
 	}, reg

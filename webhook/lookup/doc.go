@@ -7,8 +7,9 @@
 //     them (an API watch cannot select agents), but only agent workloads keep
 //     their pod template; a transform reduces every other one to its
 //     metadata. Agent workloads are indexed by the ConfigMap they read
-//     (IndexConfigMap) and flagged (IndexAgent), both computed with
-//     workload.FromObject.
+//     (IndexConfigMap) and flagged (IndexAgent), both computed with the
+//     settings' Recognizer (workload.Recognizer: the built-in ways and the
+//     agentImages patterns).
 //   - ConfigMaps: all of them, metadata always, data only for those that
 //     look like agent configs (a .river or .alloy key, the
 //     modeguard.dev/mode annotation or the modeguard.dev/agent label). A

@@ -21,7 +21,7 @@ var errDown = errors.New("the API server is down")
 func reader(fail error) client.WithWatch {
 	b := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme)
 	for _, k := range workload.Workloads() {
-		b = b.WithIndex(k.New(), IndexConfigMap, indexConfigMap)
+		b = b.WithIndex(k.New(), IndexConfigMap, (&Cache{}).indexConfigMap)
 	}
 	return b.WithInterceptorFuncs(interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {

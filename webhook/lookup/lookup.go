@@ -47,14 +47,16 @@ const ReadTimeout = time.Second
 var _ review.Lookup = (*Cache)(nil)
 
 // CacheOptions returns the cache options of the webhook's manager: the
-// transforms of the package doc, no informer started by accident, and
-// broken watches reported to w (nil: not tracked).
-func CacheOptions(w *Watches) cache.Options {
+// transforms of the package doc (agents recognizes the agent workloads that
+// keep their pod template), no informer started by accident, and broken
+// watches reported to w (nil: not tracked).
+func CacheOptions(w *Watches, agents workload.Recognizer) cache.Options {
+	transform := TransformWorkload(agents)
 	by := map[client.Object]cache.ByObject{
 		workload.KindConfigMap.New(): {Transform: TransformConfigMap},
 	}
 	for _, k := range workload.Workloads() {
-		by[k.New()] = cache.ByObject{Transform: TransformWorkload}
+		by[k.New()] = cache.ByObject{Transform: transform}
 	}
 	return cache.Options{
 		DefaultWatchErrorHandler:    w.WatchErrorHandler,
@@ -77,19 +79,21 @@ type Cache struct {
 	log       logr.Logger
 	informers []cache.Informer
 	watches   *Watches
+	agents    workload.Recognizer
 }
 
 // Setup starts the informers the webhook needs on c (so that they sync with
 // the manager's cache), adds the indexes, and returns the Lookup. live reads
 // the API server directly (the manager's APIReader). w is the tracker
-// given to CacheOptions (nil: watches are not tracked).
-func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logger, w *Watches) (*Cache, error) {
-	lc := &Cache{reader: c, live: live, log: log, watches: w}
+// given to CacheOptions (nil: watches are not tracked), agents the
+// Recognizer given to it.
+func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logger, w *Watches, agents workload.Recognizer) (*Cache, error) {
+	lc := &Cache{reader: c, live: live, log: log, watches: w, agents: agents}
 	for _, k := range workload.Workloads() {
-		if err := c.IndexField(ctx, k.New(), IndexConfigMap, indexConfigMap); err != nil {
+		if err := c.IndexField(ctx, k.New(), IndexConfigMap, lc.indexConfigMap); err != nil {
 			return nil, fmt.Errorf("indexing %ss by ConfigMap: %w", k.Name, err)
 		}
-		if err := c.IndexField(ctx, k.New(), IndexAgent, indexAgent); err != nil {
+		if err := c.IndexField(ctx, k.New(), IndexAgent, lc.indexAgent); err != nil {
 			return nil, fmt.Errorf("indexing agent %ss: %w", k.Name, err)
 		}
 	}
@@ -211,7 +215,7 @@ func (c *Cache) liveConsumers(ctx context.Context, like client.ObjectList, names
 	}
 	var out []runtime.Object
 	for _, o := range all {
-		if ConfigMapOf(o) == configMap {
+		if ConfigMapOf(o, c.agents) == configMap {
 			out = append(out, o)
 		}
 	}
@@ -246,7 +250,7 @@ func (c *Cache) AgentConfigMaps(ctx context.Context) ([]types.NamespacedName, er
 			return nil, err
 		}
 		for _, o := range all {
-			if cm := ConfigMapOf(o); cm != "" {
+			if cm := ConfigMapOf(o, c.agents); cm != "" {
 				seen[types.NamespacedName{Namespace: o.(client.Object).GetNamespace(), Name: cm}] = true
 			}
 		}
@@ -315,25 +319,25 @@ func (c *Cache) NamespaceLabels(ctx context.Context, namespace string) (map[stri
 	return ns.GetLabels(), nil
 }
 
-// ConfigMapOf returns the name of the ConfigMap an agent workload reads, ""
-// for anything else.
-func ConfigMapOf(obj runtime.Object) string {
-	f, err := workload.FromObject(obj, nil)
+// ConfigMapOf returns the name of the ConfigMap an agent workload (as agents
+// recognizes them) reads, "" for anything else.
+func ConfigMapOf(obj runtime.Object, agents workload.Recognizer) string {
+	f, err := agents.FromObject(obj, nil)
 	if err != nil || !f.Agent || f.Config == nil {
 		return ""
 	}
 	return f.Config.ConfigMap
 }
 
-func indexConfigMap(o client.Object) []string {
-	if cm := ConfigMapOf(o); cm != "" {
+func (c *Cache) indexConfigMap(o client.Object) []string {
+	if cm := ConfigMapOf(o, c.agents); cm != "" {
 		return []string{cm}
 	}
 	return nil
 }
 
-func indexAgent(o client.Object) []string {
-	if f, err := workload.FromObject(o, nil); err == nil && f.Agent {
+func (c *Cache) indexAgent(o client.Object) []string {
+	if f, err := c.agents.FromObject(o, nil); err == nil && f.Agent {
 		return []string{"true"}
 	}
 	return nil
@@ -399,16 +403,20 @@ func looksLikeAgentConfig(cm *corev1.ConfigMap) bool {
 	return false
 }
 
-// TransformWorkload is the cache transform of the workload.Workloads kinds:
-// metadata stripped, and the spec of anything but an agent workload
-// dropped.
-func TransformWorkload(in any) (any, error) {
+// TransformWorkload returns the cache transform of the workload.Workloads
+// kinds: metadata stripped, and the spec of anything but an agent workload
+// (as agents recognizes them) dropped.
+func TransformWorkload(agents workload.Recognizer) toolscache.TransformFunc {
+	return func(in any) (any, error) { return transformWorkload(in, agents) }
+}
+
+func transformWorkload(in any, agents workload.Recognizer) (any, error) {
 	obj, ok := in.(client.Object)
 	if !ok {
 		return in, nil
 	}
 	strip(obj)
-	if f, err := workload.FromObject(obj, nil); err == nil && f.Agent {
+	if f, err := agents.FromObject(obj, nil); err == nil && f.Agent {
 		return obj, nil
 	}
 	if k := workload.KindOf(obj); k != nil && k.Spec != nil {
@@ -416,5 +424,3 @@ func TransformWorkload(in any) (any, error) {
 	}
 	return obj, nil
 }
-
-var _ toolscache.TransformFunc = TransformWorkload

@@ -7,8 +7,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/modeguard/modeguard/webhook/admittest"
 	"github.com/modeguard/modeguard/webhook/lookup"
+	"github.com/modeguard/modeguard/workload"
 )
 
 func TestTransformConfigMap(t *testing.T) {
@@ -51,21 +54,41 @@ func TestTransformConfigMap(t *testing.T) {
 func TestTransformWorkload(t *testing.T) {
 	t.Parallel()
 	agent := admittest.Find[*appsv1.DaemonSet](t, admittest.Example(t, "mg001-fires"))
+	mirrored := agent.DeepCopy()
+	mirrored.Spec.Template.Labels = map[string]string{"app": "collector"} // not the chart's name label
+	mirrored.Spec.Template.Spec.Containers[0].Image = "registry.internal/mirror/alloy:v1.5.1"
 	other := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "web"}, Spec: appsv1.DeploymentSpec{
 		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "nginx", Image: "nginx"}}}},
 	}}
-	out, _ := lookup.TransformWorkload(agent.DeepCopy())
-	if got := out.(*appsv1.DaemonSet); len(got.Spec.Template.Spec.Containers) != 1 {
-		t.Errorf("agent DaemonSet lost its pod template")
-	}
-	if cm := lookup.ConfigMapOf(out.(*appsv1.DaemonSet)); cm != "alloy" {
-		t.Errorf("ConfigMapOf(agent DaemonSet) = %q, want alloy", cm)
-	}
-	out, _ = lookup.TransformWorkload(other.DeepCopy())
-	if got := out.(*appsv1.Deployment); len(got.Spec.Template.Spec.Containers) != 0 || got.Name != "web" {
-		t.Errorf("non-agent Deployment: got %d containers, name %q; want the metadata only", len(got.Spec.Template.Spec.Containers), got.Name)
-	}
-	if cm := lookup.ConfigMapOf(other); cm != "" {
-		t.Errorf("ConfigMapOf(non-agent) = %q, want empty", cm)
+	patterns := workload.Recognizer{Images: []string{"*/mirror/alloy*"}}
+	for _, tc := range []struct {
+		name   string
+		obj    client.Object
+		agents workload.Recognizer
+		cm     string // "" for a non-agent, which keeps its metadata only
+	}{
+		{"agent DaemonSet", agent, workload.Recognizer{}, "alloy"},
+		{"mirrored agent, no patterns", mirrored, workload.Recognizer{}, ""},
+		{"mirrored agent, the settings' pattern", mirrored, patterns, "alloy"},
+		{"non-agent Deployment", other, patterns, ""},
+	} {
+		out, err := lookup.TransformWorkload(tc.agents)(tc.obj.DeepCopyObject())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out.(client.Object)
+		var kept bool
+		switch o := got.(type) {
+		case *appsv1.DaemonSet:
+			kept = len(o.Spec.Template.Spec.Containers) > 0
+		case *appsv1.Deployment:
+			kept = len(o.Spec.Template.Spec.Containers) > 0
+		}
+		if kept != (tc.cm != "") || got.GetName() != tc.obj.GetName() {
+			t.Errorf("%s: pod template kept %v, name %q; want %v, %q", tc.name, kept, got.GetName(), tc.cm != "", tc.obj.GetName())
+		}
+		if cm := lookup.ConfigMapOf(tc.obj.DeepCopyObject(), tc.agents); cm != tc.cm {
+			t.Errorf("%s: ConfigMapOf = %q, want %q", tc.name, cm, tc.cm)
+		}
 	}
 }

@@ -27,9 +27,9 @@ func TestConsumersReadLiveWhileTheWatchIsBroken(t *testing.T) {
 	newer.Name = "alloy-2" // created while the watch was down: the cache missed it
 	withIndex := func(objs ...client.Object) client.Client {
 		return fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).
-			WithIndex(&appsv1.DaemonSet{}, IndexConfigMap, indexConfigMap).
-			WithIndex(&appsv1.StatefulSet{}, IndexConfigMap, indexConfigMap).
-			WithIndex(&appsv1.Deployment{}, IndexConfigMap, indexConfigMap).
+			WithIndex(&appsv1.DaemonSet{}, IndexConfigMap, (&Cache{}).indexConfigMap).
+			WithIndex(&appsv1.StatefulSet{}, IndexConfigMap, (&Cache{}).indexConfigMap).
+			WithIndex(&appsv1.Deployment{}, IndexConfigMap, (&Cache{}).indexConfigMap).
 			WithObjects(objs...).Build()
 	}
 	cached := withIndex(ds.DeepCopy())

@@ -86,7 +86,7 @@ type Reconciler struct {
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, resync <-chan event.GenericEvent) error {
 	r.Init()
 	toConfigMap := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-		if cm := lookup.ConfigMapOf(o); cm != "" {
+		if cm := lookup.ConfigMapOf(o, r.Reviewer.Agents()); cm != "" {
 			return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: cm}}}
 		}
 		return nil

@@ -26,6 +26,7 @@ import (
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/webhook/resubmit"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // clientLookup reads a (fake) client, so that the reconciler sees its own
@@ -47,7 +48,7 @@ func (l clientLookup) Consumers(ctx context.Context, ns, cm string) ([]runtime.O
 	}
 	var out []runtime.Object
 	for i := range list.Items {
-		if lookup.ConfigMapOf(&list.Items[i]) == cm {
+		if lookup.ConfigMapOf(&list.Items[i], workload.Recognizer{}) == cm {
 			out = append(out, &list.Items[i])
 		}
 	}

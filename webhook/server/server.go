@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	s.mgr, err = ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        scheme,
 		Logger:                        log,
-		Cache:                         lookup.CacheOptions(watches),
+		Cache:                         lookup.CacheOptions(watches, settings.Agents()),
 		Metrics:                       metricsserver.Options{BindAddress: o.MetricsBindAddress},
 		HealthProbeBindAddress:        o.HealthProbeBindAddress,
 		LeaderElection:                o.LeaderElection,
@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	if err := stack.AddToManager(s.mgr); err != nil {
 		return nil, err
 	}
-	s.lookup, err = lookup.Setup(ctx, s.mgr.GetCache(), s.mgr.GetAPIReader(), log.WithName("lookup"), watches)
+	s.lookup, err = lookup.Setup(ctx, s.mgr.GetCache(), s.mgr.GetAPIReader(), log.WithName("lookup"), watches, settings.Agents())
 	if err != nil {
 		return nil, err
 	}
