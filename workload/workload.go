@@ -449,7 +449,9 @@ func decide(f *Facts, p picked, optIn, optWhere, app, appWhere string) {
 		f.Reason = "label " + LabelAppName + "=" + app + appWhere
 	}
 	if flavorFrom == "" {
-		f.Flavor, flavorFrom = FlavorAlloy, "default: nothing names one"
+		f.Flavor = FlavorAlloy
+		f.Reason += " (flavor alloy by default: nothing names one)"
+		return
 	}
 	f.Reason += " (flavor " + f.Flavor + " from " + flavorFrom + ")"
 }

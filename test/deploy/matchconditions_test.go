@@ -23,6 +23,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/modeguard/modeguard/policy"
+	mgworkload "github.com/modeguard/modeguard/workload" // workload is this file's helper
 )
 
 // recorder is an HTTPS admission webhook that admits everything and records
@@ -82,7 +85,10 @@ func (rec *recorder) caBundle() []byte {
 // API server, with only their clientConfig pointed at a recording webhook,
 // and checks which objects the API server sends: the rules, the
 // namespaceSelector and the CEL matchConditions as shipped, evaluated by the
-// API server itself.
+// API server itself. Every workload and Pod the webhook would take for an
+// agent, with the render's settings, must be sent: an agent pulled through
+// a mirror only with the Helm value agentImages, which adds the pattern to
+// both.
 func TestMatchConditions(t *testing.T) {
 	cfg, _ := controlPlane(t)
 	c := adminClient(t, cfg)
@@ -97,15 +103,24 @@ func TestMatchConditions(t *testing.T) {
 	mutateOnly := []string{"CREATE /mutate"}
 	var none []string
 
-	for i, name := range []string{"kustomize/self-signed", "kustomize/agent-configmaps-only"} {
+	for i, name := range []string{"kustomize/self-signed", "kustomize/agent-configmaps-only", "helm/agent-images"} {
 		t.Run(name, func(t *testing.T) {
 			r := findRender(t, name)
 			installRecording(t, c, r, rec)
+			agents := renderSettings(t, r).Agents()
 			sfx := fmt.Sprintf("-%d", i)
 			cmsAll := both // every ConfigMap is sent, unless filtered
 			if r.agentConfigMapsOnly {
 				cmsAll = none
 			}
+			// An agent pulled through a mirror, without labels: sent when
+			// the render's agentImages pattern names it.
+			const mirrored = "registry.internal/mirror/alloy:v1.5.1"
+			mirroredWorkload, mirroredPod := none, none
+			if len(agents.Images) > 0 {
+				mirroredWorkload, mirroredPod = both, mutateOnly
+			}
+			const custom = "registry.internal/custom/collector:1"
 			cases := []struct {
 				obj  client.Object
 				want []string
@@ -127,6 +142,19 @@ func TestMatchConditions(t *testing.T) {
 				{pod("agents", "pod-alloy"+sfx, "grafana/alloy:v1.5.0", nil), mutateOnly},
 				{pod("agents", "pod-optin"+sfx, "busybox", map[string]string{"modeguard.dev/agent": "true"}), mutateOnly},
 				{pod("agents", "pod-nginx"+sfx, "nginx:1.27", nil), none},
+				{workload(&appsv1.DaemonSet{}, "agents", "ds-mirror"+sfx, mirrored, nil, nil), mirroredWorkload},
+				{withSidecar(workload(&appsv1.DaemonSet{}, "agents", "ds-mirror-sidecar"+sfx, "nginx:1.27", nil, nil), mirrored), mirroredWorkload},
+				{pod("agents", "pod-mirror"+sfx, mirrored, nil), mirroredPod},
+				{workload(&appsv1.DaemonSet{}, "agents", "ds-mirror-nginx"+sfx, "registry.internal/mirror/nginx:1.27", nil, nil), none},
+				// Recognized by what they run or by the charts' marks,
+				// whatever the image.
+				{withCommand(workload(&appsv1.Deployment{}, "agents", "deploy-alloy-run"+sfx, custom, nil, nil), "/bin/alloy", "run", "/etc/alloy/config.alloy"), both},
+				{withCommand(workload(&appsv1.StatefulSet{}, "agents", "sts-agent-flow-run"+sfx, custom, nil, nil), "grafana-agent-flow", "run", "/etc/agent/config.river"), both},
+				{withEnv(workload(&appsv1.DaemonSet{}, "agents", "ds-deploy-mode"+sfx, custom, nil, nil), "ALLOY_DEPLOY_MODE", "helm"), both},
+				{withCommand(workload(&appsv1.DaemonSet{}, "agents", "ds-app-alloy"+sfx, custom, nil, map[string]string{"app.kubernetes.io/name": "alloy"}), "", "run", "/etc/alloy/config.alloy"), both},
+				{workload(&appsv1.Deployment{}, "agents", "deploy-app-agent"+sfx, custom, map[string]string{"app.kubernetes.io/name": "grafana-agent"}, nil), both},
+				{workload(&appsv1.Deployment{}, "agents", "deploy-app-nginx"+sfx, custom, map[string]string{"app.kubernetes.io/name": "nginx"}, nil), none},
+				{withCommand(pod("agents", "pod-alloy-run"+sfx, custom, nil), "alloy", "run", "/etc/alloy/config.alloy"), mutateOnly},
 				{&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "agents", Name: "secret" + sfx}, StringData: map[string]string{"config.alloy": "x"}}, none},
 				// Excluded namespaces see nothing.
 				{configMap("kube-system", "cm-alloy"+sfx, map[string]string{"config.alloy": "logging {}"}, nil, nil), none},
@@ -137,13 +165,29 @@ func TestMatchConditions(t *testing.T) {
 				{configMap("ignored-empty", "cm-alloy"+sfx, map[string]string{"config.alloy": "logging {}"}, nil, nil), none},
 			}
 			for _, tc := range cases {
+				// What the webhook, with the render's settings, takes for
+				// an agent (ConfigMaps and Secrets are not workloads).
+				facts, factsErr := agents.FromObject(tc.obj.DeepCopyObject(), nil)
 				if err := c.Create(t.Context(), tc.obj); err != nil {
 					t.Fatalf("creating %T %s: %v", tc.obj, tc.obj.GetName(), err)
 				}
 				k := fmt.Sprintf("%s %s/%s", kindOf(tc.obj), tc.obj.GetNamespace(), tc.obj.GetName())
-				if got := rec.paths(k); !slices.Equal(got, tc.want) {
+				got := rec.paths(k)
+				if !slices.Equal(got, tc.want) {
 					t.Errorf("%s: reached %q, want %q", k, got, tc.want)
 				}
+				if factsErr == nil && facts.Agent && len(got) == 0 && tc.obj.GetNamespace() == "agents" {
+					t.Errorf("%s: an agent to the webhook (%s), but the matchConditions do not send it", k, facts.Reason)
+				}
+			}
+			// The mirrored agent is one exactly when the render names
+			// its image.
+			f, err := agents.FromObject(workload(&appsv1.DaemonSet{}, "agents", "ds", mirrored, nil, nil), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(agents.Images) > 0; f.Agent != want {
+				t.Errorf("%s with the render's settings: agent %v (%s), want %v", mirrored, f.Agent, f.Reason, want)
 			}
 
 			// An update that makes a ConfigMap an agent config is sent.
@@ -271,6 +315,46 @@ func withSidecar(o client.Object, image string) client.Object {
 	u.Spec.Template.Spec.InitContainers = append(u.Spec.Template.Spec.InitContainers,
 		corev1.Container{Name: "agent", Image: image, RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways)})
 	return o
+}
+
+// withCommand sets the first container's command (binary "" leaves the
+// image's entrypoint and sets args only).
+func withCommand(o client.Object, binary string, args ...string) client.Object {
+	c := &podSpecOf(o).Containers[0]
+	if binary != "" {
+		c.Command = []string{binary}
+	}
+	c.Args = args
+	return o
+}
+
+// withEnv adds a literal env var to the first container.
+func withEnv(o client.Object, name, value string) client.Object {
+	c := &podSpecOf(o).Containers[0]
+	c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: value})
+	return o
+}
+
+// podSpecOf is the pod spec of a workload (its template's) or a Pod.
+func podSpecOf(o client.Object) *corev1.PodSpec {
+	k := mgworkload.KindOf(o)
+	if k == nil || k.Pod == nil {
+		panic(fmt.Sprintf("no pod spec in %T", o))
+	}
+	_, spec := k.Pod(o)
+	return spec
+}
+
+// renderSettings parses the settings a render ships.
+func renderSettings(t *testing.T, r render) *policy.Settings {
+	t.Helper()
+	var cm corev1.ConfigMap
+	into(t, find(t, r.objects(t), "ConfigMap", "modeguard-settings"), &cm)
+	s, err := policy.ParseSettings([]byte(cm.Data["settings.yaml"]))
+	if err != nil {
+		t.Fatalf("%s settings: %v", r.name, err)
+	}
+	return s
 }
 
 func pod(ns, name, image string, labels map[string]string) *corev1.Pod {

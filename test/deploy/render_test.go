@@ -132,6 +132,7 @@ var renders = []render{
 	{name: "helm/fail-closed", helm: true, failClosed: true, args: []string{"--set", "namespace.create=true", "--set", "failurePolicy=Fail"}},
 	{name: "kustomize/agent-configmaps-only", same: "helm/agent-configmaps-only", args: []string{"test/deploy/testdata/agent-configmaps-only"}, agentConfigMapsOnly: true},
 	{name: "helm/agent-configmaps-only", helm: true, agentConfigMapsOnly: true, args: []string{"--set", "namespace.create=true", "--set", "agentConfigMapsOnly=true"}},
+	{name: "helm/agent-images", helm: true, args: []string{"--set", "namespace.create=true", "--set", "agentImages={*/mirror/alloy*}"}},
 	{
 		name: "helm/custom", helm: true, agentConfigMapsOnly: true, args: []string{"-f", "test/deploy/testdata/values-custom.yaml"},
 		image: "registry.example/mirror/modeguard-webhook:v0.1.0", replicas: 3,

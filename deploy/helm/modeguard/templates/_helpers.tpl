@@ -23,3 +23,34 @@ app.kubernetes.io/component: webhook
 {{- end -}}
 {{- .Values.certMode -}}
 {{- end }}
+
+{{/*
+The agentImages value, checked: image patterns (workload.CheckImagePattern)
+that the settings and the webhooks' matchConditions both receive.
+*/}}
+{{- define "modeguard.agentImages" -}}
+{{- range .Values.agentImages -}}
+{{- if not (regexMatch "^[A-Za-z0-9._/:@*-]*[A-Za-z0-9][A-Za-z0-9._/:@*-]*$" .) -}}
+{{- fail (printf "agentImages: %q: want a glob of letters, digits, . _ - / : @ and *, with a letter or digit" .) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson (default list .Values.agentImages) -}}
+{{- end }}
+
+{{/*
+The CEL test of one container c that may run an agent (the CEL twin of
+workload's recognition, wider where a string test cannot tell): an agent
+image, or one matching an agentImages pattern (as a regular expression: *
+matches any run of characters but /, every other character itself); a
+command naming an agent binary; the Alloy chart's env var.
+*/}}
+{{- define "modeguard.agentContainer" -}}
+(has(c.image) &&
+ (c.image.lowerAscii().contains('grafana/agent') || c.image.lowerAscii().contains('grafana/alloy')
+ {{- range (include "modeguard.agentImages" . | fromJsonArray) }} ||
+  c.image.matches('^{{ . | replace "." "[.]" | replace "*" "[^/]*" }}$')
+ {{- end }})) ||
+(has(c.command) && size(c.command) > 0 &&
+ (c.command[0].endsWith('alloy') || c.command[0].endsWith('grafana-agent') || c.command[0].endsWith('grafana-agent-flow'))) ||
+(has(c.env) && c.env.exists(e, e.name == 'ALLOY_DEPLOY_MODE'))
+{{- end }}
