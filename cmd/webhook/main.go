@@ -73,7 +73,7 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 		o.Namespace = ns
 	}
 	fs.StringVar(&o.PolicyDir, "policy-dir", "", "Directory of custom .rego policies, compiled next to the built-in rules and reloaded when it changes (a reload that fails keeps the last good policy). Empty: built-in rules only.")
-	fs.StringVar(&o.SettingsPath, "settings", "", "Settings file (per-rule actions, allowed skips, dry run, exempt namespaces). Read at start. Empty: defaults.")
+	fs.StringVar(&o.SettingsPath, "settings", "", "Settings file (per-rule actions, allowed skips, dry run, exempt namespaces, agent image patterns). Read at start. Empty: defaults.")
 	fs.StringVar(&o.CertMode, "cert-mode", o.CertMode, "Who provides the serving certificate: self-managed (modeguard issues and rotates it in the Secret --cert-secret and injects the CA into the webhook configurations; needs leader election with several replicas), cert-manager (mounted in --cert-dir by cert-manager, which injects the CA), or dir (tls.crt and tls.key in --cert-dir, reloaded on change; see the certs subcommand).")
 	fs.StringVar(&o.CertDir, "cert-dir", "", "Certificate directory (tls.crt, tls.key). Required with --cert-mode=cert-manager or dir; with self-managed, the served pair is also written there.")
 	fs.StringVar(&o.CertSecret, "cert-secret", o.CertSecret, "The certificate Secret in --namespace (self-managed mode).")
