@@ -97,6 +97,8 @@ func TestRecognize(t *testing.T) {
 			reason: "label modeguard.dev/agent=false"},
 		{name: "opt-in label keeps its reason", image: mirrored, command: []string{"/bin/alloy"}, args: runArgs, labels: map[string]string{LabelAgent: "true"},
 			agent: true, flavor: FlavorAlloy, reason: "label modeguard.dev/agent=true (flavor from binary /bin/alloy)"},
+		{name: "opt-in label keeps its default flavor", image: mirrored, args: runArgs, env: flow, labels: map[string]string{LabelAgent: "true", LabelAppName: "grafana-agent"},
+			agent: true, flavor: FlavorAlloy, reason: "label modeguard.dev/agent=true (flavor alloy by default: neither image nor binary names one)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -406,13 +406,16 @@ func decide(f *Facts, p picked, optIn, optWhere, app, appWhere string) {
 		return
 	}
 	// The flavor of a container no image names: what it runs, the Alloy
-	// chart's env var, the chart's name label; else Alloy.
+	// chart's env var, the chart's name label; else Alloy (below). An
+	// opted-in workload keeps the flavor of its binary or Alloy, as the
+	// label's reason says.
 	flavorFrom := ""
 	switch {
 	case f.Flavor != "":
 		if p.repo == "" {
 			flavorFrom = "binary " + p.cl.run.Binary
 		}
+	case optIn == "true":
 	case hasEnv(p.c, EnvAlloyDeployMode):
 		f.Flavor, flavorFrom = FlavorAlloy, "env "+EnvAlloyDeployMode
 	case app != "":
