@@ -202,4 +202,16 @@ func TestPerFile(t *testing.T) {
 	if r := modeguard(t, "", "fix", "--per-file", "-w", "-f", dir); r.code != exitOK {
 		t.Errorf("fix --per-file -w: exit %d, want 0\n%s", r.code, r.stderr)
 	}
+
+	// The same object fixed in two files is two edits, each reported once
+	// (its two collectors ask for one edit per file).
+	two, err := os.ReadFile("testdata/verdicts/one-discovery-two-collectors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = writeFiles(t, map[string]string{"prod.yaml": string(two), "staging.yaml": string(two)})
+	r := modeguard(t, "", "fix", "--per-file", "-f", dir)
+	if n := strings.Count(r.stderr, "fixed: ConfigMap monitoring/alloy discovery.kubernetes.p: MG001"); n != 2 {
+		t.Errorf("fix --per-file of one object in two files reports %d edits, want 2:\n%s", n, r.stderr)
+	}
 }

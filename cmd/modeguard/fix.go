@@ -134,17 +134,23 @@ func fixedDocs(c *checked) ([][]byte, error) {
 
 // reportFixes says what was fixed, one line per edit: findings that asked
 // for the same edit (MG001 once per collector of one discovery) share it.
+// With --per-file the same object fixed in two files is two edits, so the
+// document is part of what makes an edit.
 func reportFixes(w io.Writer, c *checked) {
-	said := map[string]bool{}
-	for _, f := range c.result.Findings {
+	type edit struct {
+		doc  int
+		line string
+	}
+	said := map[edit]bool{}
+	for i, f := range c.result.Findings {
 		if f.Action == policy.ActionFix && f.Applied {
 			where := objectName(f.Object)
 			if f.Component != "" {
 				where += " " + f.Component
 			}
 			line := fmt.Sprintf("fixed: %s: %s %s (%s)\n", where, f.Rule.ID, f.Rule.Slug, f.Fix.Name)
-			if !said[line] {
-				said[line] = true
+			if e := (edit{c.findingDocs[i], line}); !said[e] {
+				said[e] = true
 				fmt.Fprint(w, line)
 			}
 		}
