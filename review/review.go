@@ -108,6 +108,12 @@ type Surroundings struct {
 // agent workloads: the Reviewer's Agents, so that the surroundings are
 // those its review reads.
 func Surround(ctx context.Context, lk Lookup, subject runtime.Object, agents workload.Recognizer) *Surroundings {
+	return SurroundWith(ctx, lk, subject, agents, nil)
+}
+
+// SurroundWith is Surround for a subject whose workload facts (without
+// HPAs) the caller already has: facts, or nil to compute them with agents.
+func SurroundWith(ctx context.Context, lk Lookup, subject runtime.Object, agents workload.Recognizer, facts *workload.Facts) *Surroundings {
 	m, err := meta.Accessor(subject)
 	if err != nil {
 		return &Surroundings{Err: fmt.Errorf("%w: %v", ErrUnsupported, err)}
@@ -119,10 +125,12 @@ func Surround(ctx context.Context, lk Lookup, subject runtime.Object, agents wor
 		return sur
 	}
 	if k != workload.KindConfigMap {
-		f, err := agents.FromObject(subject, nil)
-		if err != nil {
-			sur.Err = err
-			return sur
+		f := facts
+		if f == nil {
+			if f, err = agents.FromObject(subject, nil); err != nil {
+				sur.Err = err
+				return sur
+			}
 		}
 		if !f.Agent {
 			return sur
@@ -342,7 +350,8 @@ func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, 
 	} else if facts.Config != nil && facts.Config.Error != "" {
 		res.Notes = append(res.Notes, "config not resolved: "+facts.Config.Error)
 	}
-	p := &pairing{rv: rv, subjectKind: res.Subject.Kind, wl: wl, cm: cm, hpas: sur.HPAs, opts: opts, scope: scope, res: res}
+	// facts are wl's too (a copy of subject): the first pass reads them.
+	p := &pairing{rv: rv, subjectKind: res.Subject.Kind, wl: wl, cm: cm, hpas: sur.HPAs, opts: opts, scope: scope, res: res, facts: facts}
 	if cm != nil {
 		p.submitted = sur.ConfigMap.Data
 	}

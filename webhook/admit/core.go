@@ -152,7 +152,7 @@ func dataSize(cm *corev1.ConfigMap) int {
 // Surround looks up the objects around s, once for the request: Key and
 // Review both read them.
 func (c *Core) Surround(ctx context.Context, s *Subject) *review.Surroundings {
-	return review.Surround(ctx, c.Lookup, s.Object, c.Reviewer.Agents())
+	return review.SurroundWith(ctx, c.Lookup, s.Object, c.Reviewer.Agents(), s.Facts) // the Guard's facts
 }
 
 // Review reviews s, with the objects around it sur (from Surround), for the
