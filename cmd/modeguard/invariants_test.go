@@ -15,12 +15,12 @@ import (
 )
 
 // invariantInputs are the manifests the invariants are held over: every
-// example, every testdata case of this package, and every case of the
-// real-world corpus when MODEGUARD_CORPUS names it.
+// example, every testdata case of this package, the workload golden cases,
+// and every case of the real-world corpus when MODEGUARD_CORPUS names it.
 func invariantInputs(t *testing.T) []string {
 	t.Helper()
 	var paths []string
-	for _, glob := range []string{"../../examples/*/manifest.yaml", "testdata/verdicts/*.yaml"} {
+	for _, glob := range []string{"../../examples/*/manifest.yaml", "testdata/verdicts/*.yaml", "../../workload/testdata/*/input.yaml"} {
 		m, err := filepath.Glob(glob)
 		if err != nil {
 			t.Fatal(err)
