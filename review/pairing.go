@@ -309,13 +309,25 @@ func (p *pairing) positionMap() func(policy.Decision) policy.Decision {
 func lineMap(before, after string) []int {
 	a, b := difflib.SplitLines(before), difflib.SplitLines(after)
 	m := make([]int, len(b))
-	for _, op := range difflib.NewMatcher(a, b).GetOpCodes() {
+	// Fixes touch a few lines of a file: match the lines around them
+	// directly, and only the changed middle with the (quadratic) matcher.
+	pre := 0
+	for pre < len(a) && pre < len(b) && a[pre] == b[pre] {
+		m[pre] = pre + 1
+		pre++
+	}
+	suf := 0
+	for suf < len(a)-pre && suf < len(b)-pre && a[len(a)-1-suf] == b[len(b)-1-suf] {
+		m[len(b)-1-suf] = len(a) - suf
+		suf++
+	}
+	for _, op := range difflib.NewMatcher(a[pre:len(a)-suf], b[pre:len(b)-suf]).GetOpCodes() {
 		for j := op.J1; j < op.J2; j++ {
 			switch {
 			case op.Tag == 'e' || (op.Tag == 'r' && j-op.J1 < op.I2-op.I1):
-				m[j] = op.I1 + (j - op.J1) + 1
+				m[pre+j] = pre + op.I1 + (j - op.J1) + 1
 			default: // inserted: the submitted line before it
-				m[j] = -max(op.I1, 1)
+				m[pre+j] = -max(pre+op.I1, 1)
 			}
 		}
 	}
