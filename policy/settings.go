@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,27 @@ const (
 	ActionAudit Action = "audit" // record only: log, metric, event
 	ActionOff   Action = "off"   // ignore
 )
+
+// UnmarshalJSON reads an action. YAML 1.1, which settings files are read
+// as, makes an unquoted off/no/false the boolean false: that is "off". The
+// boolean true (on/yes/true) names no action; it is kept as "true" for
+// validate to explain.
+func (a *Action) UnmarshalJSON(b []byte) error {
+	switch string(bytes.TrimSpace(b)) {
+	case "false":
+		*a = ActionOff
+		return nil
+	case "true":
+		*a = "true"
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("action: want one of deny, fix, warn, audit, off, got %s", b)
+	}
+	*a = Action(s)
+	return nil
+}
 
 // Valid reports whether a is one of the known actions.
 func (a Action) Valid() bool {
@@ -151,6 +173,10 @@ func (s *Settings) validate() error {
 		errs = append(errs, fmt.Errorf("%w: kind %q, want Settings", ErrSettings, s.Kind))
 	}
 	for id, r := range s.Rules {
+		if r.Action == "true" {
+			errs = append(errs, fmt.Errorf("%w: rules.%s.action: YAML reads an unquoted on, yes or true as a boolean, which is no action: write one of deny, fix, warn, audit, off (quoted if in doubt: {action: \"warn\"})", ErrSettings, id))
+			continue
+		}
 		if !r.Action.Valid() {
 			errs = append(errs, fmt.Errorf("%w: rules.%s.action: %q is not one of deny, fix, warn, audit, off", ErrSettings, id, r.Action))
 		}

@@ -19,11 +19,32 @@ func TestParseSettingsErrors(t *testing.T) {
 		"agentImages: ['*/*']":                                 "agentImages[0]: invalid image pattern: \"*/*\": no letter or digit",
 		"agentImages: '*/mirror/alloy*'":                       "agentImages",
 		"agentimages: ['*/mirror/alloy*']":                     `unknown field "agentimages"`,
+		"rules:\n  MG015: {action: on}":                        `rules.MG015.action: YAML reads an unquoted on, yes or true as a boolean`,
+		"rules:\n  MG015: {action: [warn]}":                    `want one of deny, fix, warn, audit, off`,
 	}
 	for doc, want := range cases {
 		_, err := ParseSettings([]byte(doc))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseSettings(%q): got %v, want an error containing %q", doc, err, want)
+		}
+	}
+}
+
+// TestSettingsOffUnquoted: YAML 1.1 reads an unquoted off (no, false) as
+// the boolean false; the settings take it as the action off, as written.
+func TestSettingsOffUnquoted(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"off", "Off", "no", "false", `"off"`} {
+		s, err := ParseSettings([]byte("rules:\n  MG015: {action: " + v + "}\n  MG001:\n    action: off\n"))
+		if err != nil {
+			t.Errorf("action: %s: got %v, want no error", v, err)
+			continue
+		}
+		if got := s.Rules["MG015"].Action; got != ActionOff {
+			t.Errorf("action: %s: got %q, want off", v, got)
+		}
+		if got := s.Rules["MG001"].Action; got != ActionOff {
+			t.Errorf("MG001 action: off: got %q, want off", got)
 		}
 	}
 }
