@@ -147,45 +147,22 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	srcs := merge(e.builtin, custom)
-	var policy []source
-	for _, s := range srcs {
-		if !s.test {
-			policy = append(policy, s)
-		}
-	}
-	cat, err := newCatalog(policy)
+	cat, modules, compiler, err := compilePolicy(merge(e.builtin, custom))
 	if err != nil {
 		return nil, err
 	}
-	modules := make(map[string]*ast.Module, len(policy)+1)
-	h := sha256.New()
-	for _, s := range policy {
-		modules[s.name] = s.module
-	}
-	entry, err := entryModule(cat)
-	if err != nil {
-		return nil, err
-	}
-	modules[entry.name] = entry.module
 	names := make([]string, 0, len(modules))
 	for n := range modules {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	h := sha256.New()
 	for _, n := range names {
 		fmt.Fprintf(h, "%s\x00%s\x00", n, modules[n].String())
 	}
 	sj, _ := json.Marshal(e.settings)
 	h.Write(sj)
 
-	compiler := ast.NewCompiler().
-		WithCapabilities(Capabilities()).
-		WithStrict(true).
-		WithDefaultRegoVersion(ast.RegoV1)
-	if compiler.Compile(modules); compiler.Failed() {
-		return nil, fmt.Errorf("compiling policy: %w", compiler.Errors)
-	}
 	pq, err := rego.New(
 		rego.Compiler(compiler),
 		rego.Query(entryQuery),
@@ -198,6 +175,41 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		return nil, fmt.Errorf("preparing policy query: %w", err)
 	}
 	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now()}, nil
+}
+
+// compilePolicy compiles the rule modules of srcs (test files left out) as
+// the engine loads them: every rule package needs its METADATA (the
+// catalog), the entry point is generated, and the compiler is strict. Both
+// the engine and `modeguard test` (RunTests) go through it, so a policy the
+// tests accept is one the webhook loads.
+func compilePolicy(srcs []source) (*catalog, map[string]*ast.Module, *ast.Compiler, error) {
+	var policy []source
+	for _, s := range srcs {
+		if !s.test {
+			policy = append(policy, s)
+		}
+	}
+	cat, err := newCatalog(policy)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	modules := make(map[string]*ast.Module, len(policy)+1)
+	for _, s := range policy {
+		modules[s.name] = s.module
+	}
+	entry, err := entryModule(cat)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	modules[entry.name] = entry.module
+	compiler := ast.NewCompiler().
+		WithCapabilities(Capabilities()).
+		WithStrict(true).
+		WithDefaultRegoVersion(ast.RegoV1)
+	if compiler.Compile(modules); compiler.Failed() {
+		return nil, nil, nil, fmt.Errorf("compiling policy: %w", compiler.Errors)
+	}
+	return cat, modules, compiler, nil
 }
 
 // entryModule generates the entry point: one rule per rule package, naming

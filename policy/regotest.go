@@ -25,7 +25,8 @@ type TestResult struct {
 
 // RunTests runs the Rego tests of the built-in rules and of the custom
 // policy directory (custom rules replace built-ins as they do in the engine),
-// with the same capabilities the engine allows.
+// with the same capabilities the engine allows. The rules are compiled first
+// as the engine loads them (compilePolicy); an error there is returned.
 func RunTests(ctx context.Context, policyDir string) ([]TestResult, error) {
 	b, err := builtinSources()
 	if err != nil {
@@ -35,8 +36,15 @@ func RunTests(ctx context.Context, policyDir string) ([]TestResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	srcs := merge(b, c)
+	// The rules first, exactly as the engine compiles them (strict, METADATA
+	// required): tests that pass on a policy the webhook refuses would be
+	// worse than no tests.
+	if _, _, _, err := compilePolicy(srcs); err != nil {
+		return nil, err
+	}
 	modules := map[string]*ast.Module{}
-	for _, s := range merge(b, c) {
+	for _, s := range srcs {
 		modules[s.name] = s.module
 	}
 	compiler := ast.NewCompiler().WithCapabilities(Capabilities()).WithDefaultRegoVersion(ast.RegoV1)

@@ -12,9 +12,12 @@ func newTest() *cobra.Command {
 		Use:   "test [DIR]",
 		Short: "Run the Rego tests of the built-in rules and of a custom policy directory",
 		Long: `test runs every *_test.rego of the built-in rules and, given DIR, of your
-custom policy directory, with the same loading (custom rules replace built-ins
-of the same package) and the same restricted builtins as the webhook. Output
-and exit status follow opa test.`,
+custom policy directory, with the same loading as the webhook: custom rules
+replace built-ins of the same package, the rules are compiled first exactly as
+the webhook compiles them (strict mode: no unused imports or variables; every
+rule package needs its METADATA), and the same restricted builtins apply. A
+policy the webhook would refuse is an error (exit status 2). Output and exit
+status of the tests follow opa test.`,
 		Example: `  modeguard test
   modeguard test ./policies -v`,
 		Args: cobra.MaximumNArgs(1),
