@@ -72,7 +72,7 @@ func (p *pairing) run(ctx context.Context) error {
 		finding := func(d policy.Decision) Finding { return p.finding(toSubmitted(d)) }
 		var final []Finding
 		progressed := false
-		for _, d := range engine.Resolve(vs, p.scope) {
+		for _, d := range p.resolve(vs) {
 			if d.Action != policy.ActionFix {
 				final = append(final, finding(d))
 				continue
@@ -85,7 +85,7 @@ func (p *pairing) run(ctx context.Context) error {
 					// it shares the outcome of the first.
 					f := finding(d)
 					if why != nil {
-						f = finding(engine.FixFailed(d, p.scope, why))
+						f = finding(engine.FixFailed(d, p.scopeFor(d.Violation), why))
 						final = append(final, f)
 						continue
 					}
@@ -97,11 +97,11 @@ func (p *pairing) run(ctx context.Context) error {
 					why = errStillFires
 					stillFires[key] = true
 				}
-				final = append(final, finding(engine.FixFailed(d, p.scope, why)))
+				final = append(final, finding(engine.FixFailed(d, p.scopeFor(d.Violation), why)))
 				continue
 			}
 			if pass >= maxPasses-1 {
-				final = append(final, finding(engine.FixFailed(d, p.scope, fmt.Errorf("fixes did not settle after %d passes", maxPasses))))
+				final = append(final, finding(engine.FixFailed(d, p.scopeFor(d.Violation), fmt.Errorf("fixes did not settle after %d passes", maxPasses))))
 				continue
 			}
 			if err := ctx.Err(); err != nil {
@@ -110,7 +110,7 @@ func (p *pairing) run(ctx context.Context) error {
 			err := p.apply(d, facts)
 			tried[key], triedIn[key] = err, pass
 			if err != nil {
-				final = append(final, finding(engine.FixFailed(d, p.scope, err)))
+				final = append(final, finding(engine.FixFailed(d, p.scopeFor(d.Violation), err)))
 				continue
 			}
 			f := finding(d)
@@ -131,6 +131,40 @@ func (p *pairing) run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// resolve turns the violations into decisions, each in the scope of the
+// object it is about (scopeFor).
+func (p *pairing) resolve(vs []policy.Violation) []policy.Decision {
+	out := make([]policy.Decision, 0, len(vs))
+	for i := range vs {
+		out = append(out, p.rv.Engine.Resolve(vs[i:i+1], p.scopeFor(vs[i]))...)
+	}
+	return out
+}
+
+// scopeFor is the scope a violation's action is resolved in: the namespace
+// of the subject, and the modeguard.dev/skip annotation of the object the
+// finding is about (finding: the workload, or the ConfigMap for config
+// findings), whichever object is the subject under review. A config
+// finding is also skipped by the workload's annotation: the workload's mode
+// decides it, so the workload's owner may waive it.
+func (p *pairing) scopeFor(v policy.Violation) policy.Scope {
+	sc := policy.Scope{NamespaceLabels: p.scope.NamespaceLabels, ObjectAnnotations: p.scope.ObjectAnnotations}
+	var wlAnn map[string]string
+	if p.wl != nil {
+		if m, err := meta.Accessor(p.wl); err == nil {
+			wlAnn = m.GetAnnotations()
+		}
+	}
+	switch {
+	case v.Target == policy.TargetConfig && p.cm != nil:
+		skips := []string{p.cm.Annotations[policy.AnnotationSkip], wlAnn[policy.AnnotationSkip]}
+		sc.ObjectAnnotations = map[string]string{policy.AnnotationSkip: strings.Join(skips, ",")}
+	case p.wl != nil:
+		sc.ObjectAnnotations = wlAnn
+	}
+	return sc
 }
 
 // fixKey identifies a fix request on one object: the rule, the target the
