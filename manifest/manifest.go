@@ -21,11 +21,19 @@ import (
 
 // Document is one object of the input.
 type Document struct {
-	// File is the path the document was read from ("-" for stdin).
+	// File is the path the document was read from ("-" for stdin), or for
+	// a document of standard input the template Helm names in its
+	// "# Source:" comment, or the --stdin-filename (see Read).
 	File string
-	// Line is the 1-based line of the file the document starts at.
+	// Line is the 1-based line of File the document starts at.
 	Line int
-	// Raw is the document's YAML (or JSON) text as written: File's bytes
+	// RawLine is the line of File that Raw's first line is: Raw's line i
+	// (from 0) is File's line RawLine+i. It differs from Line for Helm's
+	// templates, whose "# Source:" comment is not a line of the template.
+	RawLine int
+	// Path is the input the document was read from: the file, or "-".
+	Path string
+	// Raw is the document's YAML (or JSON) text as written: Path's bytes
 	// from Start to End (for List items, the whole List).
 	Raw        []byte
 	Start, End int
@@ -66,38 +74,14 @@ var Extensions = []string{".yaml", ".yml", ".json"}
 
 // ReadPaths reads every path: "-" is stdin, a directory is walked for
 // *.yaml, *.yml and *.json files (sorted), anything else is read as a file.
+// Files and documents that are not Kubernetes manifests are left out (Read
+// says which).
 func ReadPaths(paths []string, stdin io.Reader) ([]Document, error) {
-	var docs []Document
-	for _, p := range paths {
-		if p == "-" {
-			data, err := io.ReadAll(io.LimitReader(stdin, MaxFileSize+1))
-			if err != nil {
-				return nil, &Error{File: "-", Err: err}
-			}
-			d, err := Parse("-", data)
-			if err != nil {
-				return nil, err
-			}
-			docs = append(docs, d...)
-			continue
-		}
-		files, err := expand(p)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			data, err := readFile(f)
-			if err != nil {
-				return nil, err
-			}
-			d, err := Parse(f, data)
-			if err != nil {
-				return nil, err
-			}
-			docs = append(docs, d...)
-		}
+	in, err := Read(paths, stdin, ReadOptions{})
+	if err != nil {
+		return nil, err
 	}
-	return docs, nil
+	return in.Docs, nil
 }
 
 func readFile(f string) ([]byte, error) {
@@ -106,13 +90,17 @@ func readFile(f string) ([]byte, error) {
 		return nil, &Error{File: f, Err: errors.Unwrap(err)}
 	}
 	if st.Size() > MaxFileSize {
-		return nil, &Error{File: f, Err: fmt.Errorf("file is %d bytes, more than the %d this tool reads", st.Size(), MaxFileSize)}
+		return nil, &Error{File: f, Err: errTooLarge(int(st.Size()))}
 	}
 	data, err := os.ReadFile(f)
 	if err != nil {
 		return nil, &Error{File: f, Err: errors.Unwrap(err)}
 	}
 	return data, nil
+}
+
+func errTooLarge(n int) error {
+	return fmt.Errorf("file is %d bytes, more than the %d this tool reads", n, MaxFileSize)
 }
 
 func expand(p string) ([]string, error) {
@@ -154,20 +142,41 @@ var separator = regexp.MustCompile(`^---(\s.*)?$`)
 // one JSON document), skipping empty ones, and decodes each. List objects
 // are expanded into their items.
 func Parse(file string, data []byte) ([]Document, error) {
+	docs, skipped, err := parse(file, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(skipped) > 0 {
+		return nil, &Error{File: file, Line: skipped[0].Line, Err: errors.New(skipped[0].Reason)}
+	}
+	return docs, nil
+}
+
+// parse is Parse, but documents that are not Kubernetes objects (no
+// apiVersion or kind at the top level, not a mapping) are returned as
+// skipped rather than failing the file; YAML that does not parse still does.
+func parse(file string, data []byte) ([]Document, []Skipped, error) {
 	if !isText(data) {
-		return nil, &Error{File: file, Err: errors.New("not a text file (YAML or JSON expected)")}
+		return nil, nil, &Error{File: file, Err: errors.New("not a text file (YAML or JSON expected)")}
 	}
 	var docs []Document
+	var skipped []Skipped
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	start, from, offset, fromOffset := 1, 0, 0, 0
 	flush := func(upto int) error {
 		raw := bytes.Join(lines[from:upto], nil)
 		d, err := parseDoc(file, start, raw)
+		var ne *notObject
+		if errors.As(err, &ne) {
+			skipped = append(skipped, Skipped{File: file, Line: start, Reason: ne.reason})
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		for i := range d {
 			d[i].Start, d[i].End = fromOffset, fromOffset+len(raw)
+			d[i].Path, d[i].RawLine = file, start
 			if !d[i].InList {
 				d[i].Raw = raw
 			}
@@ -178,17 +187,22 @@ func Parse(file string, data []byte) ([]Document, error) {
 	for i, l := range lines {
 		if separator.Match(bytes.TrimRight(l, "\r\n")) {
 			if err := flush(i); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			from, start, fromOffset = i+1, i+2, offset+len(l)
 		}
 		offset += len(l)
 	}
 	if err := flush(len(lines)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return docs, nil
+	return docs, skipped, nil
 }
+
+// notObject is a document that is not a Kubernetes object; parse skips it.
+type notObject struct{ reason string }
+
+func (e *notObject) Error() string { return e.reason }
 
 func isText(data []byte) bool {
 	n := min(len(data), 8000)
@@ -215,19 +229,26 @@ func parseDoc(file string, line int, raw []byte) ([]Document, error) {
 		return nil, nil
 	}
 	if j[0] != '{' {
-		return nil, &Error{File: file, Line: line, Err: errors.New("document is not an object (a Kubernetes manifest is a mapping with apiVersion and kind)")}
+		return nil, &notObject{"document is not an object (a Kubernetes manifest is a mapping with apiVersion and kind)"}
 	}
 	var h header
 	if err := json.Unmarshal(j, &h); err != nil {
 		return nil, &Error{File: file, Line: line, Err: err}
 	}
 	if h.Kind == "" || h.APIVersion == "" {
-		return nil, &Error{File: file, Line: line, Err: errors.New("document has no apiVersion or kind")}
+		return nil, &notObject{"document has no apiVersion or kind"}
+	}
+	if strings.HasPrefix(h.APIVersion, "kustomize.config.k8s.io/") {
+		return nil, &notObject{"a kustomize " + h.Kind + ", not a Kubernetes object"}
 	}
 	if strings.HasSuffix(h.Kind, "List") && h.Metadata.Name == "" {
 		var out []Document
 		for i, item := range h.Items {
 			d, err := parseDoc(file, line, item)
+			var ne *notObject
+			if errors.As(err, &ne) {
+				err = &Error{File: file, Line: line, Err: err}
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s item %d: %w", h.Kind, i, err)
 			}

@@ -18,9 +18,13 @@ import (
 
 // inputFlags select and relate the input documents.
 type inputFlags struct {
-	files     []string
-	namespace string
-	mode      string
+	files []string
+	// ignore are globs of files a directory walk leaves out.
+	ignore []string
+	// stdinFilename names stdin's documents that carry no Helm "# Source:".
+	stdinFilename string
+	namespace     string
+	mode          string
 	// perFile makes each input file its own bundle: objects relate only
 	// to objects of their file.
 	perFile bool
@@ -34,11 +38,16 @@ func (f *inputFlags) add(cmd *cobra.Command, fileHelp, modeHelp string) {
 	cmd.Flags().StringVarP(&f.namespace, "namespace", "n", "default", "namespace of objects that name none")
 	cmd.Flags().StringVar(&f.mode, "mode", "", modeHelp)
 	cmd.Flags().BoolVar(&f.perFile, "per-file", false, perFileHelp)
+	cmd.Flags().StringArrayVar(&f.ignore, "ignore", nil, "glob of files a directory walk leaves out (matched against the path and its trailing parts: 'testdata/*', '*.tmpl.yaml'); repeatable")
+	cmd.Flags().StringVar(&f.stdinFilename, "stdin-filename", "", "file the documents of stdin come from, for locations (documents after Helm's '# Source:' comment are located in that template)")
 }
+
+// addArgs takes positional arguments as paths, after those of -f.
+func (f *inputFlags) addArgs(args []string) { f.files = append(f.files, args...) }
 
 func (f *inputFlags) validate() error {
 	if len(f.files) == 0 {
-		return usageErr("no input: give -f FILE, -f DIR or -f - (stdin)")
+		return usageErr("no input: give paths (FILE, DIR or - for stdin) as arguments or with -f")
 	}
 	if f.mode != "" && !slices.Contains(workload.Modes(), f.mode) {
 		return usageErr("--mode %q: want %s", f.mode, modeList())
@@ -49,6 +58,8 @@ func (f *inputFlags) validate() error {
 // checked is the review of the input: one bundle, or one per file with
 // --per-file.
 type checked struct {
+	// input is what was read: the inputs' bytes and what was skipped.
+	input   *manifest.Input
 	docs    []manifest.Document
 	objDocs []int // objDocs[i] is the index in docs of objects[i]
 	objects []runtime.Object
@@ -61,11 +72,16 @@ type checked struct {
 }
 
 func load(ctx context.Context, in inputFlags, rv *review.Reviewer, stdin io.Reader) (*checked, error) {
-	docs, err := manifest.ReadPaths(in.files, stdin)
+	input, err := manifest.Read(in.files, stdin, manifest.ReadOptions{StdinFilename: in.stdinFilename, Ignore: in.ignore})
 	if err != nil {
 		return nil, &exitError{code: exitUsage, err: err}
 	}
-	return reviewDocs(ctx, docs, in, rv)
+	c, err := reviewDocs(ctx, input.Docs, in, rv)
+	if err != nil {
+		return nil, err
+	}
+	c.input = input
+	return c, nil
 }
 
 // bundles splits docs into the sets of documents reviewed together: all of
@@ -76,7 +92,7 @@ func bundles(docs []manifest.Document, perFile bool) [][]int {
 	for i, d := range docs {
 		key := ""
 		if perFile {
-			key = d.File
+			key = d.Path
 		}
 		b, ok := byFile[key]
 		if !ok {
@@ -91,7 +107,7 @@ func bundles(docs []manifest.Document, perFile bool) [][]int {
 
 func reviewDocs(ctx context.Context, docs []manifest.Document, in inputFlags, rv *review.Reviewer) (*checked, error) {
 	manifest.DefaultNamespace(docs, in.namespace)
-	c := &checked{docs: docs, result: &review.BundleResult{}}
+	c := &checked{docs: docs, result: &review.BundleResult{}, input: &manifest.Input{Docs: docs}}
 	groups := bundles(docs, in.perFile)
 	// Objects of one bundle are applied together: one defined twice would
 	// be replaced by the later copy, and the verdict would depend on the
@@ -169,7 +185,7 @@ func configLine(d *manifest.Document, key string, line int) int {
 	re := regexp.MustCompile(`^\s+` + regexp.QuoteMeta(key) + `:\s*[|>][-+0-9]*\s*(#.*)?$`)
 	for i, l := range strings.Split(string(d.Raw), "\n") {
 		if re.MatchString(strings.TrimRight(l, "\r")) {
-			return d.Line + i + line
+			return d.RawLine + i + line
 		}
 	}
 	return 0

@@ -18,7 +18,7 @@ func newCheck() *cobra.Command {
 		color  string
 	)
 	cmd := &cobra.Command{
-		Use:   "check -f PATH [-f PATH ...]",
+		Use:   "check [PATH ...] [-f PATH ...]",
 		Short: "Report what a cluster running modeguard would do with these manifests",
 		Long: `check reads manifests (files, directories, or - for stdin), relates agent
 workloads to the ConfigMaps they mount, and reports every finding the modeguard
@@ -37,8 +37,9 @@ Exit status: 0 when nothing is denied, 1 when a finding denies (or warns, with
   helm template alloy grafana/alloy -f values.yaml | modeguard check -f -
   kustomize build overlays/prod | modeguard check -f - -o sarif > modeguard.sarif
   modeguard check --per-file -f rendered/    # rendered/prod.yaml, rendered/staging.yaml, ...`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in.addArgs(args)
 			if err := in.validate(); err != nil {
 				return err
 			}

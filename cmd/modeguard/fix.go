@@ -22,7 +22,7 @@ func newFix() *cobra.Command {
 		write bool
 	)
 	cmd := &cobra.Command{
-		Use:   "fix -f PATH [-f PATH ...]",
+		Use:   "fix [PATH ...] [-f PATH ...]",
 		Short: "Apply modeguard's fixes to manifests",
 		Long: `fix applies every fix the modeguard webhook would apply and writes the
 manifests to stdout as YAML, in input order (-w rewrites the files in place).
@@ -34,8 +34,9 @@ As with check, all input is one set of objects and an object defined twice is
 an input error (exit status 2); --per-file fixes each file on its own.`,
 		Example: `  modeguard fix -f daemonset.yaml > fixed.yaml
   modeguard fix -w -f manifests/`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in.addArgs(args)
 			if err := in.validate(); err != nil {
 				return err
 			}
@@ -163,7 +164,7 @@ func rewrite(c *checked, fixed [][]byte) error {
 	byFile := map[string][]int{}
 	for i, d := range c.docs {
 		if !bytes.Equal(fixed[i], d.Raw) {
-			byFile[d.File] = append(byFile[d.File], i)
+			byFile[d.Path] = append(byFile[d.Path], i)
 		}
 	}
 	files := make([]string, 0, len(byFile))

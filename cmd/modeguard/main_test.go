@@ -175,8 +175,12 @@ func TestCheckStdinHelmStream(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	if o.Findings[0].File != "-" || o.Findings[0].Line != 10 || o.Findings[0].ConfigLine != 1 {
-		t.Errorf("MG001 position: %s:%d (config line %d), want -:10 (config line 1)", o.Findings[0].File, o.Findings[0].Line, o.Findings[0].ConfigLine)
+	// Located in the template Helm names, at the line of its output.
+	if o.Findings[0].File != "alloy/templates/configmap.yaml" || o.Findings[0].Line != 8 || o.Findings[0].ConfigLine != 1 {
+		t.Errorf("MG001 position: %s:%d (config line %d), want alloy/templates/configmap.yaml:8 (config line 1)", o.Findings[0].File, o.Findings[0].Line, o.Findings[0].ConfigLine)
+	}
+	if o.Findings[1].File != "alloy/templates/controllers/daemonset.yaml" || o.Findings[1].Line != 1 {
+		t.Errorf("MG002 position: %s:%d, want alloy/templates/controllers/daemonset.yaml:1", o.Findings[1].File, o.Findings[1].Line)
 	}
 }
 

@@ -95,6 +95,9 @@ func writeText(w io.Writer, c *checked, color bool) {
 			fmt.Fprintf(w, "note: %s %s: %s\n", c.docs[c.objDocs[i]].Where(), objectName(r.Subject), n)
 		}
 	}
+	for _, s := range c.input.Skipped {
+		fmt.Fprintf(w, "note: %s\n", s)
+	}
 	fmt.Fprintln(w, summarize(c))
 }
 
@@ -166,6 +169,9 @@ func writeJSON(w io.Writer, c *checked) error {
 		for _, n := range r.Notes {
 			out.Notes = append(out.Notes, jsonNote{Kind: r.Subject.Kind, Namespace: r.Subject.Namespace, Name: r.Subject.Name, File: d.File, Line: d.Line, Note: n})
 		}
+	}
+	for _, s := range c.input.Skipped {
+		out.Notes = append(out.Notes, jsonNote{File: s.File, Line: s.Line, Note: "skipped: " + s.Reason})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

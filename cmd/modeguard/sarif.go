@@ -3,6 +3,10 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/modeguard/modeguard/policy"
 )
@@ -83,6 +87,21 @@ func sarifLevel(a policy.Action) string {
 	return "note"
 }
 
+// sarifURI is a file as a SARIF artifact URI: relative (to the working
+// directory, where CI runs from the repository root), slash-separated and
+// percent-encoded (GitHub code scanning reads uri as a URI reference).
+func sarifURI(file string) string {
+	if filepath.IsAbs(file) {
+		if wd, err := os.Getwd(); err == nil {
+			if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+				file = rel
+			}
+		}
+	}
+	file = strings.TrimPrefix(filepath.ToSlash(filepath.Clean(file)), "./")
+	return (&url.URL{Path: file}).EscapedPath()
+}
+
 func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
 	driver := sarifDriver{Name: "modeguard", Version: versionString(), Rules: []sarifRule{}}
 	index := map[string]int{}
@@ -104,7 +123,7 @@ func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
 			Props:   map[string]any{"action": f.Action},
 		}
 		if j.File != "" && j.File != "-" {
-			loc := sarifLocation{Physical: sarifPhysical{Artifact: sarifArtifact{URI: j.File}}}
+			loc := sarifLocation{Physical: sarifPhysical{Artifact: sarifArtifact{URI: sarifURI(j.File)}}}
 			if j.Line > 0 {
 				loc.Physical.Region = &sarifRegion{StartLine: j.Line}
 			}
