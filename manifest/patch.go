@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,11 +12,30 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 )
 
-// ApplyPatch applies JSON patch operations to a YAML document's text by
-// editing its node tree, so that comments, key order and the style of
-// everything the patch does not touch stay as written. A changed multi-line
-// string keeps the literal block style (|).
+// ApplyPatch applies JSON patch operations to a YAML document's text.
+// Each operation is a splice of the text at the node it changes (spliceOp):
+// the output differs from raw only inside those edits, so comments, key
+// order, quoting, list indentation, block scalars and line breaks stay as
+// written. An operation no splice can carry out (a YAML anchor, a flow
+// collection over several lines) falls back to editing the node tree and
+// encoding the document again, which keeps comments and key order only.
 func ApplyPatch(raw []byte, ops []jsonpatch.Operation) ([]byte, error) {
+	out := raw
+	for _, op := range ops {
+		e, err := spliceOp(out, op)
+		if errors.Is(err, errNoSplice) {
+			return reencode(raw, ops)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", op.Operation, op.Path, err)
+		}
+		out = e.minimize(out).apply(out)
+	}
+	return out, nil
+}
+
+// reencode applies ops to the node tree of raw and encodes it again.
+func reencode(raw []byte, ops []jsonpatch.Operation) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("reading YAML: %w", err)

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -61,14 +61,8 @@ an input error (exit status 2); --per-file fixes each file on its own.`,
 				if err := rewrite(c, fixed); err != nil {
 					return &exitError{code: exitUsage, err: err}
 				}
-			} else {
-				out := cmd.OutOrStdout()
-				for i, d := range c.docs {
-					if i > 0 {
-						fmt.Fprintln(out, "---")
-					}
-					writeDoc(out, fixed[i], d)
-				}
+			} else if err := writeFixed(cmd.OutOrStdout(), c, fixed); err != nil {
+				return err
 			}
 			unresolved := 0
 			for _, f := range c.result.Findings {
@@ -90,14 +84,67 @@ an input error (exit status 2); --per-file fixes each file on its own.`,
 	return cmd
 }
 
-// writeDoc writes a document's text without the separator line structure
-// of its file: the text as it is, ending in a newline.
-func writeDoc(w io.Writer, text []byte, d manifest.Document) {
-	text = bytes.TrimRight(text, "\n")
-	if len(text) > 0 {
-		w.Write(text)
-		fmt.Fprintln(w)
+// writeFixed writes every input, in order, with its fixed documents
+// spliced in: every other byte as it was. Inputs follow each other as one
+// YAML stream: a "---" line between two when the next does not start with
+// one.
+func writeFixed(w io.Writer, c *checked, fixed [][]byte) error {
+	texts, err := fixedFiles(c, fixed)
+	if err != nil {
+		return err
 	}
+	for i, f := range c.input.Files {
+		data := texts[f.Path]
+		if data == nil {
+			data = f.Data
+		}
+		if i > 0 {
+			if !startsWithSeparator(data) {
+				if _, err := io.WriteString(w, "---\n"); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+		if len(data) > 0 && data[len(data)-1] != '\n' && i < len(c.input.Files)-1 {
+			if _, err := io.WriteString(w, "\n"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func startsWithSeparator(data []byte) bool {
+	line, _, _ := bytes.Cut(data, []byte("\n"))
+	return bytes.HasPrefix(bytes.TrimRight(line, "\r"), []byte("---"))
+}
+
+// fixedFiles is the text of each input (by path) that a fix changes, with
+// the changed documents spliced into the bytes read.
+func fixedFiles(c *checked, fixed [][]byte) (map[string][]byte, error) {
+	byFile := map[string][]int{}
+	for i, d := range c.docs {
+		if !bytes.Equal(fixed[i], d.Raw) {
+			byFile[d.Path] = append(byFile[d.Path], i)
+		}
+	}
+	out := map[string][]byte{}
+	for _, f := range c.input.Files {
+		idx := byFile[f.Path]
+		if len(idx) == 0 {
+			continue
+		}
+		data := bytes.Clone(f.Data)
+		for k := len(idx) - 1; k >= 0; k-- {
+			d := c.docs[idx[k]]
+			data = append(data[:d.Start:d.Start], append(bytes.Clone(fixed[idx[k]]), data[d.End:]...)...)
+		}
+		out[f.Path] = data
+	}
+	return out, nil
 }
 
 // fixedDocs returns each document's text after the fixes: unchanged
@@ -158,41 +205,49 @@ func reportFixes(w io.Writer, c *checked) {
 	}
 }
 
-// rewrite writes changed documents back into their files, leaving every
-// other byte of the file as it was.
+// rewrite writes the inputs a fix changes back, each atomically (a
+// temporary file beside it, renamed over it), leaving every other byte of
+// the file as it was.
 func rewrite(c *checked, fixed [][]byte) error {
-	byFile := map[string][]int{}
-	for i, d := range c.docs {
-		if !bytes.Equal(fixed[i], d.Raw) {
-			byFile[d.Path] = append(byFile[d.Path], i)
-		}
+	texts, err := fixedFiles(c, fixed)
+	if err != nil {
+		return err
 	}
-	files := make([]string, 0, len(byFile))
-	for f := range byFile {
+	files := make([]string, 0, len(texts))
+	for f := range texts {
 		files = append(files, f)
 	}
 	sort.Strings(files)
 	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return err
-		}
-		idx := byFile[file]
-		for k := len(idx) - 1; k >= 0; k-- {
-			d := c.docs[idx[k]]
-			text := fixed[idx[k]]
-			if strings.HasSuffix(string(d.Raw), "\n") && !bytes.HasSuffix(text, []byte("\n")) {
-				text = append(text, '\n')
-			}
-			data = append(data[:d.Start:d.Start], append(text, data[d.End:]...)...)
-		}
-		st, err := os.Stat(file)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(file, data, st.Mode().Perm()); err != nil {
+		if err := writeAtomic(file, texts[file]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeAtomic replaces file by data: readers see the old or the new file,
+// never a part of it, and an error leaves the old one.
+func writeAtomic(file string, data []byte) error {
+	st, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".modeguard-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, there is none
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
 }
