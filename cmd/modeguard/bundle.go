@@ -179,16 +179,35 @@ func (c *checked) findingDoc(i int) *manifest.Document {
 // configLine maps a line of a ConfigMap key's config to the line of the
 // manifest file, when the key is written as a block scalar (key: |).
 func configLine(d *manifest.Document, key string, line int) int {
+	l, _ := configPos(d, key, line, 0)
+	return l
+}
+
+// configPos maps a line and column of a ConfigMap key's config to the line
+// and column of the manifest file, when the key is written as a block
+// scalar (key: |): the column moves by the block's indentation.
+func configPos(d *manifest.Document, key string, line, col int) (int, int) {
 	if d == nil || line <= 0 {
-		return 0
+		return 0, 0
 	}
 	re := regexp.MustCompile(`^\s+` + regexp.QuoteMeta(key) + `:\s*[|>][-+0-9]*\s*(#.*)?$`)
-	for i, l := range strings.Split(string(d.Raw), "\n") {
-		if re.MatchString(strings.TrimRight(l, "\r")) {
-			return d.RawLine + i + line
+	lines := strings.Split(string(d.Raw), "\n")
+	for i, l := range lines {
+		if !re.MatchString(strings.TrimRight(l, "\r")) {
+			continue
 		}
+		c := 0
+		if col > 0 {
+			for _, b := range lines[i+1:] {
+				if t := strings.TrimLeft(b, " "); strings.TrimSpace(b) != "" {
+					c = len(b) - len(t) + col
+					break
+				}
+			}
+		}
+		return d.RawLine + i + line, c
 	}
-	return 0
+	return 0, 0
 }
 
 func objectName(ref review.ObjectRef) string {

@@ -39,6 +39,8 @@ type sarifRule struct {
 	Name             string         `json:"name"`
 	ShortDescription sarifText      `json:"shortDescription"`
 	FullDescription  sarifText      `json:"fullDescription"`
+	HelpURI          string         `json:"helpUri,omitempty"`
+	Help             *sarifHelp     `json:"help,omitempty"`
 	DefaultConfig    sarifRuleLevel `json:"defaultConfiguration"`
 	Properties       map[string]any `json:"properties,omitempty"`
 }
@@ -49,6 +51,11 @@ type sarifRuleLevel struct {
 
 type sarifText struct {
 	Text string `json:"text"`
+}
+
+type sarifHelp struct {
+	Text     string `json:"text"`
+	Markdown string `json:"markdown,omitempty"`
 }
 
 type sarifResult struct {
@@ -74,7 +81,27 @@ type sarifArtifact struct {
 }
 
 type sarifRegion struct {
-	StartLine int `json:"startLine"`
+	StartLine   int `json:"startLine"`
+	StartColumn int `json:"startColumn,omitempty"`
+}
+
+// projectURL is where the rule docs are published; built-in rules link to
+// their section of docs/rules.md there.
+const projectURL = "https://github.com/modeguard/modeguard"
+
+// ruleHelp is a rule's help: its docs section (built-in rules) and its
+// description with how to see it explained.
+func ruleHelp(r *policy.Rule) (string, *sarifHelp) {
+	uri := ""
+	if r.Builtin {
+		uri = projectURL + "/blob/main/docs/rules.md#" + strings.ToLower(r.ID)
+	}
+	text := r.Description + "\n\nmodeguard explain " + r.ID + " shows it with an example before and after."
+	md := "**" + r.Title + "** (`" + r.Slug + "`)\n\n" + r.Description + "\n\nRun `modeguard explain " + r.ID + "` for an example before and after."
+	if uri != "" {
+		md += " Rule docs: [" + r.ID + "](" + uri + ")."
+	}
+	return uri, &sarifHelp{Text: text, Markdown: md}
 }
 
 func sarifLevel(a policy.Action) string {
@@ -103,12 +130,13 @@ func sarifURI(file string) string {
 }
 
 func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
-	driver := sarifDriver{Name: "modeguard", Version: versionString(), Rules: []sarifRule{}}
+	driver := sarifDriver{Name: "modeguard", Version: versionString(), InformationURI: projectURL, Rules: []sarifRule{}}
 	index := map[string]int{}
 	for i, r := range rules {
 		index[r.ID] = i
+		uri, help := ruleHelp(r)
 		driver.Rules = append(driver.Rules, sarifRule{
-			ID: r.ID, Name: r.Slug,
+			ID: r.ID, Name: r.Slug, HelpURI: uri, Help: help,
 			ShortDescription: sarifText{Text: r.Title}, FullDescription: sarifText{Text: r.Description},
 			DefaultConfig: sarifRuleLevel{Level: sarifLevel(r.Action)},
 			Properties:    map[string]any{"defaultAction": r.Action, "appliesTo": r.AppliesTo},
@@ -125,7 +153,12 @@ func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
 		if j.File != "" && j.File != "-" {
 			loc := sarifLocation{Physical: sarifPhysical{Artifact: sarifArtifact{URI: sarifURI(j.File)}}}
 			if j.Line > 0 {
-				loc.Physical.Region = &sarifRegion{StartLine: j.Line}
+				loc.Physical.Region = &sarifRegion{StartLine: j.Line, StartColumn: 1}
+				if j.ConfigKey != "" && j.ConfigColumn > 0 {
+					if l, col := configPos(c.findingDoc(i), j.ConfigKey, j.ConfigLine, j.ConfigColumn); l == j.Line && col > 0 {
+						loc.Physical.Region.StartColumn = col
+					}
+				}
 			}
 			res.Locations = []sarifLocation{loc}
 		}

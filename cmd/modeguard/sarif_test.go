@@ -2,8 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
+
+	gosarif "github.com/owenrumney/go-sarif/v3/pkg/report/v210/sarif"
 )
 
 // TestSARIFStdinLocations: every result of a stdin run has a location:
@@ -40,7 +45,145 @@ func TestSARIFStdinLocations(t *testing.T) {
 	}
 }
 
+// schemaDefaults sets what a SARIF reader takes for absent properties
+// where go-sarif's structs would otherwise encode null: empty arrays, and
+// the defaults of language (en-US) and newlineSequences.
+func schemaDefaults(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			schemaDefaults(v.Elem())
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			f := v.Field(i)
+			if !f.CanSet() {
+				continue
+			}
+			if f.Kind() == reflect.Slice && f.IsNil() {
+				f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+			}
+			switch name := v.Type().Field(i).Name; {
+			case name == "Language" && f.Kind() == reflect.String && f.String() == "":
+				f.SetString("en-US")
+			case name == "NewlineSequences" && f.Len() == 0:
+				f.Set(reflect.ValueOf([]string{"\r\n", "\n"}))
+			}
+			schemaDefaults(f)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			schemaDefaults(v.Index(i))
+		}
+	}
+}
+
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// TestSARIFCIRecipe runs the README's CI recipe as printed on a Helm-style
+// stream and reads the SARIF with go-sarif: valid against the SARIF 2.1.0
+// schema, and as GitHub code scanning requires it (every result located in
+// a file by a URI relative to the repository root, with a line), each
+// result at the template Helm names and a line inside that template's
+// output.
+func TestSARIFCIRecipe(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recipe string
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(l, "helm template ") && strings.Contains(l, "| modeguard check") && strings.Contains(l, "sarif") {
+			recipe = l
+		}
+	}
+	if recipe == "" {
+		t.Fatal("README has no CI recipe 'helm template … | modeguard check … sarif'")
+	}
+	// The arguments after "modeguard", up to a redirection.
+	cmd := strings.TrimSpace(recipe[strings.Index(recipe, "| modeguard ")+len("| modeguard "):])
+	if i := strings.Index(cmd, ">"); i >= 0 {
+		cmd = strings.TrimSpace(cmd[:i])
+	}
+	args := strings.Fields(cmd)
+	// Two templates, one rendering two documents, a config finding and a
+	// workload finding in each.
+	stream := helmStream + strings.ReplaceAll(strings.ReplaceAll(helmStream, "name: alloy", "name: alloy-b"), "{name: alloy}", "{name: alloy-b}")
+	r := modeguard(t, stream, args...)
+	out := r.stdout
+	for _, a := range args {
+		if f, ok := strings.CutPrefix(a, "sarif="); ok {
+			t.Fatalf("the recipe writes %s: read it from there", f)
+		}
+	}
+	if r.code == exitUsage {
+		t.Fatalf("%s: exit %d: %s", cmd, r.code, r.stderr)
+	}
+	report, err := gosarif.FromString(out)
+	if err != nil {
+		t.Fatalf("go-sarif cannot read the output: %v", err)
+	}
+	// go-sarif validates its own structs: JSON arrays left out (optional in
+	// SARIF) read as nil and would be checked as null; the schema's
+	// defaults stand for them, as they do for a reader of the file.
+	schemaDefaults(reflect.ValueOf(report))
+	if err := report.Validate(); err != nil {
+		t.Errorf("not valid SARIF 2.1.0: %v", err)
+	}
+	if report.Version != "2.1.0" || len(report.Runs) != 1 {
+		t.Fatalf("version %q, %d runs; want 2.1.0, one run", report.Version, len(report.Runs))
+	}
+	run := report.Runs[0]
+	if run.Tool.Driver.Version == nil || *run.Tool.Driver.Version == "" {
+		t.Errorf("driver.version is empty")
+	}
+	templates := map[string]int{} // template → lines of its output
+	for _, doc := range strings.Split(stream, "\n---\n") {
+		lines := strings.Split(strings.TrimPrefix(doc, "---\n"), "\n")
+		if src, ok := strings.CutPrefix(lines[0], "# Source: "); ok {
+			templates[src] += len(lines)
+		}
+	}
+	if len(run.Results) < 4 {
+		t.Fatalf("%d results, want at least 4", len(run.Results))
+	}
+	for _, res := range run.Results {
+		id := ""
+		if res.RuleID != nil {
+			id = *res.RuleID
+		}
+		if len(res.Locations) == 0 || res.Locations[0].PhysicalLocation == nil || res.Locations[0].PhysicalLocation.ArtifactLocation == nil {
+			t.Errorf("result %s has no physical location", id)
+			continue
+		}
+		pl := res.Locations[0].PhysicalLocation
+		uri := ""
+		if pl.ArtifactLocation.URI != nil {
+			uri = *pl.ArtifactLocation.URI
+		}
+		u, err := url.Parse(uri)
+		if err != nil || u.IsAbs() || strings.HasPrefix(uri, "/") || uri == "" || uri == "-" {
+			t.Errorf("result %s: uri %q is not relative to the repository root", id, uri)
+			continue
+		}
+		n, ok := templates[u.Path]
+		if !ok {
+			t.Errorf("result %s: uri %q is no template of the stream %v", id, uri, templates)
+		}
+		if pl.Region == nil || pl.Region.StartLine == nil || *pl.Region.StartLine < 1 || *pl.Region.StartLine > n {
+			t.Errorf("result %s: region %+v is not a line of %s (1-%d)", id, pl.Region, uri, n)
+		}
+		if pl.Region != nil && (pl.Region.StartColumn == nil || *pl.Region.StartColumn < 1) {
+			t.Errorf("result %s: no startColumn", id)
+		}
+	}
+	for _, rule := range run.Tool.Driver.Rules {
+		if rule.HelpURI == nil || !strings.HasPrefix(*rule.HelpURI, "https://") || rule.Help == nil {
+			t.Errorf("rule %s: helpUri %v, help %v; want both", *rule.ID, rule.HelpURI, rule.Help)
+		}
+	}
 }
