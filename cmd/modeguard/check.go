@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -9,20 +10,33 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
+// checkOptions are check's report options.
+type checkOptions struct {
+	outputs   []string
+	failOn    string
+	color     string
+	showAudit bool
+}
+
+// failOnValues are what --fail-on takes, from strictest to none.
+var failOnValues = []string{"deny", "warn", "fix", "never"}
+
 func newCheck() *cobra.Command {
 	var (
-		in     inputFlags
-		pf     policyFlags
-		output string
-		failOn string
-		color  string
+		in         inputFlags
+		pf         policyFlags
+		co         checkOptions
+		configPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "check [PATH ...] [-f PATH ...]",
 		Short: "Report what a cluster running modeguard would do with these manifests",
-		Long: `check reads manifests (files, directories, or - for stdin), relates agent
-workloads to the ConfigMaps they mount, and reports every finding the modeguard
-webhook would make: fixes first, then the rules on the fixed objects.
+		Long: `check reads manifests (files, directories, or - for stdin; as arguments or
+with -f), relates agent workloads to the ConfigMaps they mount, and reports
+every finding the modeguard webhook would make: fixes first, then the rules on
+the fixed objects. Files that are not Kubernetes manifests (Chart.yaml,
+values*.yaml, kustomization files, YAML without apiVersion and kind) are
+skipped with a note; --ignore leaves files out.
 
 All input is one set of objects, related as if applied together. An object
 defined by two documents (two environments' renders in one directory, a chart
@@ -31,20 +45,42 @@ the earlier, so the verdict would depend on the order of the files. With
 --per-file each file is checked on its own (its objects relate only to objects
 of the same file) and the report covers every file.
 
-Exit status: 0 when nothing is denied, 1 when a finding denies (or warns, with
---fail-on warn), 2 for usage or input errors.`,
-		Example: `  modeguard check -f examples/mg004-fires/manifest.yaml
-  helm template alloy grafana/alloy -f values.yaml | modeguard check -f -
-  kustomize build overlays/prod | modeguard check -f - -o sarif > modeguard.sarif
-  modeguard check --per-file -f rendered/    # rendered/prod.yaml, rendered/staging.yaml, ...`,
+Outputs: text (audit findings only with --show-audit), json, sarif, github
+(workflow commands: annotations on the files of a pull request) and junit (one
+testcase per object and rule); -o FORMAT=FILE writes one to a file, and -o is
+repeatable. Documents of stdin are located in the template Helm names in its
+"# Source:" comment, or in --stdin-filename.
+
+Defaults for --settings, --policy, --ignore, -o, --fail-on, --enable and
+--disable come from .modeguard.yaml, found upward from the working directory
+(or --config); flags win.
+
+Exit status: 0 when nothing fails, 1 when a finding fails the run (--fail-on
+deny, the default: a denial; warn: a denial or warning; fix: also a fix the
+webhook would apply, the GitOps drift gate; never: nothing), 2 for usage or
+input errors.`,
+		Example: `  modeguard check examples/mg004-fires/manifest.yaml
+  modeguard check manifests/ --ignore 'testdata/*'
+  helm template alloy grafana/alloy -f values.yaml | modeguard check - -o sarif=modeguard.sarif -o github
+  kustomize build overlays/prod | modeguard check - --fail-on fix
+  modeguard check --per-file rendered/    # rendered/prod.yaml, rendered/staging.yaml, ...`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			cfg.apply(cmd, &in, &pf, &co)
 			in.addArgs(args)
 			if err := in.validate(); err != nil {
 				return err
 			}
-			if failOn != "deny" && failOn != "warn" {
-				return usageErr("--fail-on %q: want deny or warn", failOn)
+			if !slices.Contains(failOnValues, co.failOn) {
+				return usageErr("--fail-on %q: want deny, warn, fix or never", co.failOn)
+			}
+			outs, err := parseOutputs(co.outputs)
+			if err != nil {
+				return err
 			}
 			rv, err := pf.reviewer(cmd.Context())
 			if err != nil {
@@ -54,37 +90,45 @@ Exit status: 0 when nothing is denied, 1 when a finding denies (or warns, with
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			switch output {
-			case "text":
-				writeText(out, c, useColor(color, out))
-			case "json":
-				if err := writeJSON(out, c); err != nil {
-					return err
-				}
-			case "sarif":
-				if err := writeSARIF(out, c, rv.Engine.Rules()); err != nil {
-					return err
-				}
-			default:
-				return usageErr("-o %q: want text, json or sarif", output)
+			if err := writeOutputs(cmd.OutOrStdout(), outs, c, rv.Engine.Rules(), co); err != nil {
+				return err
 			}
-			s := summarize(c)
-			if s.Deny > 0 || (failOn == "warn" && s.Warn > 0) {
+			if failed(summarize(c), co.failOn) {
 				return &exitError{code: exitFindings}
 			}
 			return nil
 		},
 	}
-	in.add(cmd, "manifest file, directory (recursive *.yaml, *.yml, *.json) or - for stdin; repeatable",
+	in.add(cmd, "manifest file, directory (recursive *.yaml, *.yml, *.json) or - for stdin; repeatable (paths may also be given as arguments)",
 		"mode of ConfigMaps no workload in the input reads and that have no modeguard.dev/mode annotation: daemonset, statefulset or deployment")
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text, json or sarif")
-	cmd.Flags().StringVar(&failOn, "fail-on", "deny", "exit 1 on findings of this action or worse: deny or warn")
-	cmd.Flags().StringVar(&color, "color", "auto", "colour the text output: auto (only on a terminal), always or never")
+	cmd.Flags().StringArrayVarP(&co.outputs, "output", "o", []string{"text"}, "output format, to stdout or with =FILE to a file: text, json, sarif, github or junit; repeatable (-o sarif=out.sarif -o text)")
+	cmd.Flags().StringVar(&co.failOn, "fail-on", "deny", "exit 1 on findings of this action or worse: deny, warn, fix (the webhook would change something) or never")
+	cmd.Flags().StringVar(&co.color, "color", "auto", "colour the text output: auto (only on a terminal), always or never")
+	cmd.Flags().BoolVar(&co.showAudit, "show-audit", false, "list audit findings in the text output too (they are always counted, and always in json, sarif and junit)")
+	cmd.Flags().StringVar(&configPath, "config", "", "project file to read instead of the "+configName+" found upward from the working directory")
 	pf.add(cmd)
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json", "sarif"}, cobra.ShellCompDirectiveNoFileComp))
+	pf.addRuleSwitches(cmd)
+	_ = cmd.RegisterFlagCompletionFunc("output", completeOutputs)
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(failOnValues, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(workload.Modes(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("settings", "yaml", "yml")
+	_ = cmd.MarkFlagDirname("policy")
 	return cmd
+}
+
+// failed says whether the findings fail the run under --fail-on.
+func failed(s summary, failOn string) bool {
+	switch failOn {
+	case "never":
+		return false
+	case "fix":
+		return s.Deny+s.Warn+s.Fix > 0
+	case "warn":
+		return s.Deny+s.Warn > 0
+	}
+	return s.Deny > 0
 }
 
 // summary counts findings by action.
@@ -115,5 +159,13 @@ func summarize(c *checked) summary {
 }
 
 func (s summary) String() string {
-	return fmt.Sprintf("%d objects, %d findings (%d deny, %d warn, %d fix, %d audit)", s.Objects, s.Findings, s.Deny, s.Warn, s.Fix, s.Audit)
+	return fmt.Sprintf("%s, %s (%d deny, %d warn, %d fix, %d audit)", plural(s.Objects, "object", "objects"), plural(s.Findings, "finding", "findings"), s.Deny, s.Warn, s.Fix, s.Audit)
+}
+
+// plural is "1 finding", "2 findings".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

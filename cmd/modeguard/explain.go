@@ -2,25 +2,33 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"github.com/spf13/cobra"
 
 	"github.com/modeguard/modeguard/examples"
 	"github.com/modeguard/modeguard/manifest"
+	"github.com/modeguard/modeguard/policy"
 )
 
 func newExplain() *cobra.Command {
 	var pf policyFlags
 	cmd := &cobra.Command{
-		Use:   "explain RULE",
+		Use:   "explain [RULE]",
 		Short: "Explain a rule: what it catches, why it matters, and an example before and after",
+		Long: `explain shows a rule (by id or slug): what it catches, why, its default
+action and fix, and its examples checked and fixed. Without RULE it lists the
+catalog, as modeguard rules does.`,
 		Example: `  modeguard explain MG001
-  modeguard explain daemonset-node-local-discovery`,
-		Args: cobra.ExactArgs(1),
+  modeguard explain daemonset-node-local-discovery
+  modeguard explain            # the catalog`,
+		Args: cobra.MaximumNArgs(1),
 		ValidArgsFunction: func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
 			rv, err := pf.reviewer(cmd.Context())
 			if err != nil {
@@ -36,6 +44,10 @@ func newExplain() *cobra.Command {
 			rv, err := pf.reviewer(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if len(args) == 0 {
+				writeCatalog(cmd.OutOrStdout(), rv.Engine.Rules())
+				return nil
 			}
 			want := strings.ToUpper(args[0])
 			for _, r := range rv.Engine.Rules() {
@@ -68,7 +80,7 @@ func newExplain() *cobra.Command {
 						return err
 					}
 					fmt.Fprintf(w, "\n── Example: examples/%s/manifest.yaml\n%s\n\n", name, strings.TrimPrefix(firstLine(data), "# "))
-					writeText(w, c, false)
+					writeText(w, c, false, true)
 					fixed, err := fixedDocs(c)
 					if err != nil {
 						return err
@@ -91,6 +103,77 @@ func newExplain() *cobra.Command {
 	}
 	pf.add(cmd)
 	return cmd
+}
+
+func newRules() *cobra.Command {
+	var (
+		pf     policyFlags
+		output string
+	)
+	cmd := &cobra.Command{
+		Use:   "rules",
+		Short: "List the rule catalog: id, slug, default action, what each applies to",
+		Long: `rules lists the rules in force (the built-ins and those of --policy, with
+the actions of --settings): id, slug, action, the kinds each applies to and
+its fix. modeguard explain RULE tells more about one.`,
+		Example: `  modeguard rules
+  modeguard rules -o json
+  modeguard rules --policy ./policies --settings settings.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rv, err := pf.reviewer(cmd.Context())
+			if err != nil {
+				return err
+			}
+			rules := rv.Engine.Rules()
+			switch output {
+			case "text":
+				writeCatalog(cmd.OutOrStdout(), rules)
+			case "json":
+				type entry struct {
+					*policy.Rule
+					Action        policy.Action `json:"action"`
+					DefaultAction policy.Action `json:"defaultAction"`
+				}
+				out := make([]entry, len(rules))
+				for i, r := range rules {
+					out[i] = entry{r, actionInForce(rv.Engine.Settings(), r), r.Action}
+				}
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			default:
+				return usageErr("-o %q: want text or json", output)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	pf.add(cmd)
+	return cmd
+}
+
+// actionInForce is a rule's action after the settings (before namespace
+// labels and annotations, which depend on the object).
+func actionInForce(s *policy.Settings, r *policy.Rule) policy.Action {
+	a, _ := s.Resolve(r.ID, r.Action, policy.Scope{})
+	return a
+}
+
+// writeCatalog writes the rules as a table.
+func writeCatalog(w io.Writer, rules []*policy.Rule) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSLUG\tDEFAULT\tAPPLIES TO\tFIX\tTITLE")
+	for _, r := range rules {
+		fix := strings.Join(r.Fixes, ", ")
+		if fix == "" {
+			fix = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Slug, r.Action, strings.Join(r.AppliesTo, ","), fix, r.Title)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n%s; modeguard explain RULE for one\n", plural(len(rules), "rule", "rules"))
 }
 
 func firstLine(b []byte) string {

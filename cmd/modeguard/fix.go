@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -229,8 +230,10 @@ func rewrite(c *checked, fixed [][]byte) error {
 // writeAtomic replaces file by data: readers see the old or the new file,
 // never a part of it, and an error leaves the old one.
 func writeAtomic(file string, data []byte) error {
-	st, err := os.Stat(file)
-	if err != nil {
+	mode := os.FileMode(0o644) // a new file
+	if st, err := os.Stat(file); err == nil {
+		mode = st.Mode().Perm()
+	} else if !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".modeguard-*")
@@ -242,7 +245,7 @@ func writeAtomic(file string, data []byte) error {
 		tmp.Close()
 		return err
 	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
 	}

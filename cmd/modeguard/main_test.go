@@ -99,7 +99,7 @@ func TestCheckText(t *testing.T) {
 		"examples/mg004-fires/manifest.yaml:20 (config.alloy:5:1) MG004 cluster-wide-collection-in-daemonset DENY",
 		"ConfigMap mg004-fires/alloy prometheus.scrape.services (read by DaemonSet mg004-fires/alloy)",
 		"fix: none",
-		"3 objects, 1 findings (1 deny, 0 warn, 0 fix, 0 audit)",
+		"3 objects, 1 finding (1 deny, 0 warn, 0 fix, 0 audit)",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("text output lacks %q:\n%s", want, r.stdout)
@@ -272,11 +272,11 @@ data:
 		code int
 		want string
 	}{
-		{"directory with a non-YAML file", []string{"check", "-f", mixed}, exitOK, "1 objects, 0 findings"},
+		{"directory with a non-YAML file", []string{"check", "-f", mixed}, exitOK, "1 object, 0 findings"},
 		{"YAML syntax error", []string{"check", "-f", syntax}, exitUsage, "syntax.yaml:5: YAML:"},
 		{"empty file", []string{"check", "-f", empty}, exitOK, "0 objects, 0 findings"},
 		{"config that does not parse", []string{"check", "-f", broken}, exitFindings, "MG013 config-syntax DENY"},
-		{"3 MiB config", []string{"check", "-f", bigFile}, exitOK, "1 objects, 0 findings"},
+		{"3 MiB config", []string{"check", "-f", bigFile}, exitOK, "1 object, 0 findings"},
 		{"binary file", []string{"check", "-f", binary}, exitUsage, "binary.yaml: not a text file"},
 		{"missing file", []string{"check", "-f", filepath.Join(dir, "nope.yaml")}, exitUsage, "nope.yaml: no such file or directory"},
 		{"no input", []string{"check"}, exitUsage, "no input"},

@@ -58,14 +58,21 @@ func params(p map[string]any) string {
 	return " " + strings.Join(parts, " ")
 }
 
-func writeText(w io.Writer, c *checked, color bool) {
+// writeText writes the findings for people: audit findings (record only)
+// only with showAudit, counted in the summary all the same.
+func writeText(w io.Writer, c *checked, color, showAudit bool) {
 	paint := func(a policy.Action, s string) string {
 		if !color {
 			return s
 		}
 		return actionColor[a] + s + "\x1b[0m"
 	}
+	hidden := 0
 	for i, f := range c.result.Findings {
+		if f.Action == policy.ActionAudit && !showAudit {
+			hidden++
+			continue
+		}
 		d := c.findingDoc(i)
 		where := "(input)"
 		if d != nil {
@@ -98,7 +105,11 @@ func writeText(w io.Writer, c *checked, color bool) {
 	for _, s := range c.input.Skipped {
 		fmt.Fprintf(w, "note: %s\n", s)
 	}
-	fmt.Fprintln(w, summarize(c))
+	s := summarize(c).String()
+	if hidden > 0 {
+		s += fmt.Sprintf("; %s not shown (--show-audit)", plural(hidden, "audit finding", "audit findings"))
+	}
+	fmt.Fprintln(w, s)
 }
 
 // jsonFinding is the stable JSON form of a finding (documented in README).

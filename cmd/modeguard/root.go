@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +30,9 @@ func versionString() string {
 type policyFlags struct {
 	policyDir string
 	settings  string
+	// enable and disable are rule ids turned on (their default action, over
+	// a settings "off") and off for this run.
+	enable, disable []string
 }
 
 func (p *policyFlags) add(cmd *cobra.Command) {
@@ -36,10 +40,49 @@ func (p *policyFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&p.settings, "settings", "", "settings YAML (per-rule actions, allowed skips, dry-run, exempt namespaces, agent image patterns)")
 }
 
+// addRuleSwitches adds --enable and --disable.
+func (p *policyFlags) addRuleSwitches(cmd *cobra.Command) {
+	cmd.Flags().StringSliceVar(&p.enable, "enable", nil, "rule id to run with its default action although the settings turn it off; repeatable or comma-separated")
+	cmd.Flags().StringSliceVar(&p.disable, "disable", nil, "rule id to turn off for this run; repeatable or comma-separated")
+	_ = cmd.RegisterFlagCompletionFunc("enable", p.completeRules)
+	_ = cmd.RegisterFlagCompletionFunc("disable", p.completeRules)
+}
+
+// completeRules completes rule ids, each with its title.
+func (p *policyFlags) completeRules(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	rv, err := p.reviewer(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveError
+	}
+	var ids []string
+	for _, r := range rv.Engine.Rules() {
+		ids = append(ids, r.ID+"\t"+r.Title)
+	}
+	return ids, cobra.ShellCompDirectiveNoFileComp
+}
+
 func (p *policyFlags) reviewer(ctx context.Context) (*review.Reviewer, error) {
 	s, err := policy.LoadSettings(p.settings)
 	if err != nil {
 		return nil, usageErr("%v", err)
+	}
+	if len(p.enable)+len(p.disable) > 0 {
+		rules := map[string]policy.RuleSettings{}
+		for id, r := range s.Rules {
+			rules[id] = r
+		}
+		for _, id := range p.enable {
+			id = strings.ToUpper(strings.TrimSpace(id))
+			if r, ok := rules[id]; ok && r.Action == policy.ActionOff {
+				delete(rules, id)
+			} else if !ok {
+				rules[id] = policy.RuleSettings{} // checked as a known id below
+			}
+		}
+		for _, id := range p.disable {
+			rules[strings.ToUpper(strings.TrimSpace(id))] = policy.RuleSettings{Action: policy.ActionOff}
+		}
+		s.Rules = rules
 	}
 	e, err := policy.New(ctx, policy.Options{PolicyDir: p.policyDir, Settings: s})
 	if err != nil {
@@ -63,6 +106,6 @@ what it can, and runs the same engine as the modeguard admission webhook.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newCheck(), newFix(), newTest(), newExplain())
+	root.AddCommand(newCheck(), newFix(), newTest(), newExplain(), newRules(), newVerify())
 	return root
 }

@@ -118,6 +118,12 @@ func sarifLevel(a policy.Action) string {
 // directory, where CI runs from the repository root), slash-separated and
 // percent-encoded (GitHub code scanning reads uri as a URI reference).
 func sarifURI(file string) string {
+	return (&url.URL{Path: repoPath(file)}).EscapedPath()
+}
+
+// repoPath is a file's path as CI annotations want it: relative to the
+// working directory when under it, slash-separated, without "./".
+func repoPath(file string) string {
 	if filepath.IsAbs(file) {
 		if wd, err := os.Getwd(); err == nil {
 			if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
@@ -125,8 +131,7 @@ func sarifURI(file string) string {
 			}
 		}
 	}
-	file = strings.TrimPrefix(filepath.ToSlash(filepath.Clean(file)), "./")
-	return (&url.URL{Path: file}).EscapedPath()
+	return strings.TrimPrefix(filepath.ToSlash(filepath.Clean(file)), "./")
 }
 
 func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
