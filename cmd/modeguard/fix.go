@@ -14,29 +14,39 @@ import (
 	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/workload"
 )
 
 func newFix() *cobra.Command {
 	var (
-		in    inputFlags
-		pf    policyFlags
-		write bool
+		in         inputFlags
+		pf         policyFlags
+		write      bool
+		configPath string
 	)
 	cmd := &cobra.Command{
 		Use:   "fix [PATH ...] [-f PATH ...]",
 		Short: "Apply modeguard's fixes to manifests",
 		Long: `fix applies every fix the modeguard webhook would apply and writes the
-manifests to stdout as YAML, in input order (-w rewrites the files in place).
-Documents nothing changes are written byte for byte as they were; in changed
-documents only the fixed fields change. What changed is reported on stderr;
+manifests to stdout, in input order (-w rewrites the files in place, each
+through a temporary file renamed over it). The output differs from the input
+only inside the edits: comments, quoting, list indentation, block scalars
+(config.alloy: | keeps its header and indentation; only changed config lines
+are rewritten), CRLF line breaks, "---" and "..." stay as written. Settings,
+policy and ignores come from .modeguard.yaml as for check. What changed is reported on stderr;
 findings no fix resolves are reported too and make the exit status 1.
 
 As with check, all input is one set of objects and an object defined twice is
 an input error (exit status 2); --per-file fixes each file on its own.`,
-		Example: `  modeguard fix -f daemonset.yaml > fixed.yaml
-  modeguard fix -w -f manifests/`,
+		Example: `  modeguard fix daemonset.yaml > fixed.yaml
+  modeguard fix -w manifests/`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(configPath)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			cfg.apply(cmd, &in, &pf, nil)
 			in.addArgs(args)
 			if err := in.validate(); err != nil {
 				return err
@@ -80,8 +90,13 @@ an input error (exit status 2); --per-file fixes each file on its own.`,
 	}
 	in.add(cmd, "manifest file, directory or - for stdin; repeatable",
 		"mode of ConfigMaps no workload in the input reads: daemonset, statefulset or deployment")
-	cmd.Flags().BoolVarP(&write, "write", "w", false, "rewrite the files in place instead of writing to stdout")
+	cmd.Flags().BoolVarP(&write, "write", "w", false, "rewrite the files in place (atomically) instead of writing to stdout")
+	cmd.Flags().StringVar(&configPath, "config", "", "project file to read instead of the "+configName+" found upward from the working directory (settings, policy, ignore)")
 	pf.add(cmd)
+	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
+	_ = cmd.MarkFlagFilename("settings", "yaml", "yml")
+	_ = cmd.MarkFlagDirname("policy")
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(workload.Modes(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
