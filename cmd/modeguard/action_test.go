@@ -74,4 +74,3 @@ func TestAction(t *testing.T) {
 		t.Error(err)
 	}
 }
-
