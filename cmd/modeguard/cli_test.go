@@ -109,8 +109,8 @@ func TestOutputs(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	for _, want := range []string{
-		"::error file=../../examples/mg003-fires/manifest.yaml,line=24,col=5,title=MG004 cluster-wide-collection-in-daemonset (deny)::ConfigMap mg003-fires/alloy prometheus.scrape.endpoints: ",
-		"::warning file=../../examples/mg003-fires/manifest.yaml,line=16,col=5,title=MG003 endpoints-pod-selector (warn)::",
+		"::error file=examples/mg003-fires/manifest.yaml,line=24,col=5,title=MG004 cluster-wide-collection-in-daemonset (deny)::ConfigMap mg003-fires/alloy prometheus.scrape.endpoints: ",
+		"::warning file=examples/mg003-fires/manifest.yaml,line=16,col=5,title=MG003 endpoints-pod-selector (warn)::",
 		"%0Afix: none: change the manifest\n",
 		"::notice title=modeguard::3 objects, 2 findings",
 	} {
@@ -137,7 +137,8 @@ func TestOutputs(t *testing.T) {
 	if suites.Tests < 10 || suites.Failures != 1 || !failures["ConfigMap mg003-fires/alloy MG004 cluster-wide-collection-in-daemonset"] {
 		t.Errorf("junit: %d tests, failures %v; want a testcase per object and rule, MG004 on the ConfigMap failing", suites.Tests, failures)
 	}
-	if s, err := os.ReadFile(sarif); err != nil || !strings.Contains(string(s), `"ruleId": "MG004"`) {
+	// Paths relative to the repository root, not to the working directory.
+	if s, err := os.ReadFile(sarif); err != nil || !strings.Contains(string(s), `"ruleId": "MG004"`) || !strings.Contains(string(s), `"uri": "examples/mg003-fires/manifest.yaml"`) {
 		t.Errorf("sarif file: %v %.200s", err, s)
 	}
 	if r := modeguard(t, "", "check", "../../examples/mg003-fires", "-o", "json", "-o", "text"); r.code != exitUsage {

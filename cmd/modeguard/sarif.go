@@ -122,16 +122,38 @@ func sarifURI(file string) string {
 }
 
 // repoPath is a file's path as CI annotations want it: relative to the
-// working directory when under it, slash-separated, without "./".
+// root of the git repository the working directory is in (the directory
+// holding .git), or to the working directory outside one; slash-separated.
+// A name that is no file here (a Helm template named by "# Source:", a
+// --stdin-filename) is kept as given.
 func repoPath(file string) string {
-	if filepath.IsAbs(file) {
-		if wd, err := os.Getwd(); err == nil {
-			if rel, err := filepath.Rel(wd, file); err == nil && !strings.HasPrefix(rel, "..") {
+	if abs, err := filepath.Abs(file); err == nil {
+		if _, err := os.Stat(abs); err == nil {
+			base, _ := os.Getwd()
+			if root := gitRoot(base); root != "" {
+				base = root
+			}
+			if rel, err := filepath.Rel(base, abs); err == nil && !strings.HasPrefix(rel, "..") {
 				file = rel
 			}
 		}
 	}
 	return strings.TrimPrefix(filepath.ToSlash(filepath.Clean(file)), "./")
+}
+
+// gitRoot is the directory holding .git at or above dir ("" when none).
+func gitRoot(dir string) string {
+	for dir != "" {
+		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+	return ""
 }
 
 func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
