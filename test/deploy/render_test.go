@@ -122,6 +122,8 @@ type render struct {
 	requestTimeout string
 	// extraArgs: webhook flags after the chart's own.
 	extraArgs []string
+	// monitoring: the ServiceMonitor, the PrometheusRule and the dashboard.
+	monitoring bool
 }
 
 const chartDir = "deploy/helm/modeguard"
@@ -145,6 +147,10 @@ var renders = []render{
 		image: "registry.example/mirror/modeguard-webhook:v0.1.0", replicas: 3, requestTimeout: "1500ms", extraArgs: []string{"--max-in-flight=32", "--v=1"},
 	},
 	{name: "helm/one-replica", helm: true, noPDB: true, replicas: 1, args: []string{"--set", "namespace.create=true", "--set", "replicas=1"}},
+	{
+		name: "helm/monitoring", helm: true, monitoring: true,
+		args: []string{"--set", "namespace.create=true", "--set", "monitoring.serviceMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.dashboard.enabled=true"},
+	},
 	{name: "helm/no-pdb", helm: true, noPDB: true, args: []string{"--set", "namespace.create=true", "--set", "podDisruptionBudget.enabled=false"}},
 }
 

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 )
 
@@ -61,7 +62,7 @@ topologySpreadConstraints:
 		t.Fatal(err)
 	}
 	var want struct {
-		Affinity                  *corev1.Affinity                   `json:"affinity"`
+		Affinity                  *corev1.Affinity                  `json:"affinity"`
 		TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints"`
 	}
 	if err := yaml.UnmarshalStrict([]byte(custom), &want); err != nil {
@@ -152,4 +153,75 @@ func TestChartNotes(t *testing.T) {
 	if got := notes(namespace, "--set", "settings.dryRun=true"); !strings.Contains(got, "Dry run is ON") {
 		t.Errorf("NOTES with dryRun: no word of it:\n%s", got)
 	}
+}
+
+// TestChartMonitoring: the monitoring values render the generated rules and
+// dashboard of deploy/monitoring (hack/monitoring), and a ServiceMonitor
+// whose Service selects the webhook pods and names the job the rules select.
+func TestChartMonitoring(t *testing.T) {
+	t.Parallel()
+	objs := findRender(t, "helm/monitoring").objects(t)
+	root := filepath.Join("..", "..", "deploy", "monitoring")
+	var want struct {
+		Spec map[string]any `json:"spec"`
+	}
+	data, err := os.ReadFile(filepath.Join(root, "prometheusrule.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	if got := find(t, objs, "PrometheusRule", "modeguard").Object["spec"]; !reflect.DeepEqual(normalizeJSON(t, got), normalizeJSON(t, want.Spec)) {
+		t.Errorf("PrometheusRule spec differs from deploy/monitoring/prometheusrule.yaml")
+	}
+	dash, err := os.ReadFile(filepath.Join(root, "dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := find(t, objs, "ConfigMap", "modeguard-dashboard")
+	if got, _, _ := unstructured.NestedString(cm.Object, "data", "modeguard.json"); strings.TrimSpace(got) != strings.TrimSpace(string(dash)) {
+		t.Errorf("dashboard ConfigMap differs from deploy/monitoring/dashboard.json")
+	}
+	if cm.GetLabels()["grafana_dashboard"] != "1" {
+		t.Errorf("dashboard ConfigMap labels %v, want grafana_dashboard: \"1\" (the Grafana sidecar's default)", cm.GetLabels())
+	}
+	var svc corev1.Service
+	into(t, find(t, objs, "Service", "modeguard-webhook-metrics"), &svc)
+	var d appsv1.Deployment
+	into(t, find(t, objs, "Deployment", deploymentName), &d)
+	for k, v := range svc.Spec.Selector {
+		if d.Spec.Template.Labels[k] != v {
+			t.Errorf("metrics Service selector %v does not select the pods %v", svc.Spec.Selector, d.Spec.Template.Labels)
+		}
+	}
+	if !strings.Contains(string(data), `job="`+svc.Name+`"`) {
+		t.Errorf("the rules do not select job=%q, the metrics Service's name", svc.Name)
+	}
+	sm := find(t, objs, "ServiceMonitor", "modeguard-webhook")
+	sel, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	for k, v := range sel {
+		if svc.Labels[k] != v {
+			t.Errorf("ServiceMonitor selector %v does not select the metrics Service %v", sel, svc.Labels)
+		}
+	}
+	// Off by default.
+	for _, o := range findRender(t, "helm/default").objects(t) {
+		if o.GetKind() == "ServiceMonitor" || o.GetKind() == "PrometheusRule" || o.GetName() == "modeguard-dashboard" {
+			t.Errorf("default render has %s", key(o))
+		}
+	}
+}
+
+func normalizeJSON(t *testing.T, v any) any {
+	t.Helper()
+	data, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := yaml.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
