@@ -41,8 +41,8 @@ const (
 
 // Options say what to build and how to label it.
 type Options struct {
-	Repo      string      // root of the modeguard module
-	Out       string      // the OCI layout directory, replaced
+	Repo      string // root of the modeguard module
+	Out       string // the OCI layout directory, replaced
 	Platforms []v1.Platform
 	Version   string // stamped into the binary, the labels and the layout's ref name
 	Commit    string
