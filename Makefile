@@ -11,6 +11,16 @@ GO         ?= go
 GOTEST     ?= $(GO) test
 FUZZTIME   ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
+ACTIONLINT_VERSION ?= v1.7.12
+# Stamped into both binaries (internal/version) and the image's labels.
+# Recursive (=): git runs only for the targets that use them.
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT     ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# The image's timestamps: the commit's time, so a rebuild of a commit is
+# byte-identical.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+VERSION_LDFLAGS = -X github.com/modeguard/modeguard/internal/version.Version=$(VERSION) \
+	-X github.com/modeguard/modeguard/internal/version.Commit=$(COMMIT)
 # make bench builds without DWARF (no debugger reads it there; profiles do not
 # need it), and like hack/k8s/build.sh (-trimpath, CGO_ENABLED=0), so that
 # both compile the standard library once between them on a fresh machine.
@@ -31,8 +41,17 @@ help: ## Show this help.
 .PHONY: build
 build: ## Build the modeguard CLI and webhook into bin/.
 	$(GO) build ./...
-	$(GO) build -o $(BIN)/modeguard ./cmd/modeguard
-	$(GO) build -o $(BIN)/modeguard-webhook ./cmd/webhook
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/modeguard ./cmd/modeguard
+	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o $(BIN)/modeguard-webhook ./cmd/webhook
+
+.PHONY: image
+image: ## Build the webhook's image (linux/amd64+arm64, static, non-root, no shell) as an OCI layout in bin/image, without a container engine.
+	cd hack/image && GOWORK=off $(GO) run . -repo $(CURDIR) -out $(BIN)/image \
+		-version $(VERSION) -commit $(COMMIT) -created $(SOURCE_DATE_EPOCH)
+
+.PHONY: monitoring
+monitoring: ## Regenerate the Grafana dashboard and the alert rules under deploy/monitoring (and the chart's copies).
+	cd hack/monitoring && GOWORK=off $(GO) run . -out $(CURDIR)/deploy/monitoring -chart $(CURDIR)/deploy/helm/modeguard/files
 
 .PHONY: k8s-bins
 k8s-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s (skipped when current).
@@ -43,6 +62,10 @@ k8s-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s
 .PHONY: test
 test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefly), against a real kube-apiserver, and make reliability's short form.
 	$(GOTEST) -count=1 $$($(GO) list ./... | grep -v /test/reliability)
+	@# The tool modules' tests: the image (both platforms built twice), the
+	@# dashboard's and the alerts' PromQL.
+	cd hack/image && GOWORK=off $(GOTEST) -count=1 ./...
+	cd hack/monitoring && GOWORK=off $(GOTEST) -count=1 ./...
 	@# Alone: its scenarios hold answers to the webhook's 3 s timeout.
 	$(GOTEST) -count=1 -timeout 15m ./test/reliability
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
@@ -76,14 +99,22 @@ docs: ## Regenerate docs/rules.md and docs/input.schema.json from the policy.
 	$(GOTEST) ./policy -run 'TestRulesDoc|TestInputSchemaDoc' -update
 
 .PHONY: lint
-lint: $(BIN)/staticcheck ## go vet, gofmt check and staticcheck.
+lint: $(BIN)/staticcheck $(BIN)/actionlint ## go vet, gofmt check, staticcheck and actionlint (.github/workflows).
 	$(GO) vet ./...
+	cd hack/image && GOWORK=off $(GO) vet ./...
+	cd hack/monitoring && GOWORK=off $(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
 		if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(BIN)/staticcheck ./...
+	$(BIN)/actionlint -shellcheck= -pyflakes= .github/workflows/*.yaml
 
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Built into bin/ (like staticcheck) rather than added to go.mod as a tool:
+# its dependencies would move the module's own.
+$(BIN)/actionlint:
+	GOBIN=$(BIN) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
 
 .PHONY: bench
 bench: ## Benchmarks in process and over HTTPS (vs a null webhook and OPA's server); writes docs/benchmarks.md and its plot.
@@ -104,7 +135,7 @@ demo: k8s-bins build ## The main job: a local control plane, the webhook install
 
 .PHONY: clean
 clean: ## Remove built binaries (keeps bin/k8s, which is slow to build).
-	rm -f $(BIN)/modeguard $(BIN)/modeguard-webhook $(BIN)/staticcheck
+	rm -rf $(BIN)/modeguard $(BIN)/modeguard-webhook $(BIN)/staticcheck $(BIN)/actionlint $(BIN)/image $(BIN)/image.digest
 
 ##@ Deploy
 

@@ -3,27 +3,25 @@ package main
 import (
 	"context"
 	"io"
-	"runtime/debug"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	buildversion "github.com/modeguard/modeguard/internal/version"
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
+// version may still be set with -ldflags "-X main.version=..."; builds stamp
+// internal/version (Version and Commit, shared with the webhook) instead.
 var version = ""
 
 func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
+	return buildversion.String()
 }
 
 // policyFlags are shared by the commands that evaluate.
@@ -103,6 +101,7 @@ what it can, and runs the same engine as the modeguard admission webhook.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("modeguard version {{.Version}} (commit " + buildversion.CommitString() + ")\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

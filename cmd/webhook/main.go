@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/internal/version"
 	"github.com/modeguard/modeguard/webhook/server"
 )
 
@@ -35,12 +36,17 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runCerts(args[1:], stdout, stderr)
 	}
 	fs, o, lo := flags(stdout)
+	showVersion := fs.Bool("version", false, "Print the version and commit, then exit.")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		fmt.Fprintf(stderr, "%s: %v (see --help)\n", name, err)
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "%s %s\n", name, version.Long())
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "%s: unexpected argument %q (see --help)\n", name, fs.Arg(0))
@@ -52,6 +58,7 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	ctrl.SetLogger(lo.logger(stderr))
 	log := ctrl.Log.WithName("setup")
+	log.Info("Build", "version", version.String(), "commit", version.CommitString())
 	cfg, err := config.GetConfig()
 	if err != nil {
 		log.Error(err, "Reading the Kubernetes client configuration")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/internal/version"
 )
 
 func TestHelpDocumentsEveryFlag(t *testing.T) {
@@ -78,5 +79,17 @@ func TestCertsSubcommand(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "mg.ns.svc") {
 		t.Errorf("output %q does not name the certificate's DNS names", out.String())
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	defer func(v, c string) { version.Version, version.Commit = v, c }(version.Version, version.Commit)
+	version.Version, version.Commit = "v9.8.7", "0123abc"
+	var out, errOut bytes.Buffer
+	if code := runArgs(context.Background(), []string{"--version"}, &out, &errOut); code != 0 {
+		t.Fatalf("--version: exit %d, want 0; stderr %s", code, errOut.String())
+	}
+	if got, want := out.String(), "modeguard-webhook v9.8.7 (commit 0123abc)\n"; got != want {
+		t.Errorf("--version printed %q, want %q", got, want)
 	}
 }

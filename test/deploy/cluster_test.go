@@ -60,7 +60,10 @@ func controlPlane(t *testing.T) (*rest.Config, string) {
 		env := &envtest.Environment{
 			BinaryAssetsDirectory: dir,
 			CRDInstallOptions: envtest.CRDInstallOptions{
-				Paths: []string{filepath.Join(testutil.Root(t), "test", "deploy", "testdata", "cert-manager-crds.yaml")},
+				Paths: []string{
+					filepath.Join(testutil.Root(t), "test", "deploy", "testdata", "cert-manager-crds.yaml"),
+					filepath.Join(testutil.Root(t), "test", "deploy", "testdata", "prometheus-operator-crds.yaml"),
+				},
 			},
 			ErrorIfCRDPathMissing: true,
 		}

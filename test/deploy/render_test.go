@@ -115,6 +115,15 @@ type render struct {
 	// image and replicas, when not the defaults.
 	image    string
 	replicas int32
+	// noPDB: the render has no PodDisruptionBudget (one replica, or
+	// podDisruptionBudget.enabled=false).
+	noPDB bool
+	// requestTimeout, when not the default 2500ms.
+	requestTimeout string
+	// extraArgs: webhook flags after the chart's own.
+	extraArgs []string
+	// monitoring: the ServiceMonitor, the PrometheusRule and the dashboard.
+	monitoring bool
 }
 
 const chartDir = "deploy/helm/modeguard"
@@ -135,8 +144,14 @@ var renders = []render{
 	{name: "helm/agent-images", helm: true, args: []string{"--set", "namespace.create=true", "--set", "agentImages={*/mirror/alloy*}"}},
 	{
 		name: "helm/custom", helm: true, agentConfigMapsOnly: true, args: []string{"-f", "test/deploy/testdata/values-custom.yaml"},
-		image: "registry.example/mirror/modeguard-webhook:v0.1.0", replicas: 3,
+		image: "registry.example/mirror/modeguard-webhook:v0.1.0", replicas: 3, requestTimeout: "1500ms", extraArgs: []string{"--max-in-flight=32", "--v=1"},
 	},
+	{name: "helm/one-replica", helm: true, noPDB: true, replicas: 1, args: []string{"--set", "namespace.create=true", "--set", "replicas=1"}},
+	{
+		name: "helm/monitoring", helm: true, monitoring: true,
+		args: []string{"--set", "namespace.create=true", "--set", "monitoring.serviceMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.dashboard.enabled=true"},
+	},
+	{name: "helm/no-pdb", helm: true, noPDB: true, args: []string{"--set", "namespace.create=true", "--set", "podDisruptionBudget.enabled=false"}},
 }
 
 func findRender(t testing.TB, name string) render {

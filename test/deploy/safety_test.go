@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -275,10 +276,12 @@ func checkDeployment(t *testing.T, r render, objs []*unstructured.Unstructured) 
 		"--policy-dir=/etc/modeguard/policies",
 		"--settings=/etc/modeguard/settings/settings.yaml",
 		"--leader-elect",
+		"--request-timeout=" + cmp.Or(r.requestTimeout, "2500ms"),
 	}
 	if r.certManager {
 		want = append(want, "--cert-dir=/etc/modeguard/certs")
 	}
+	want = append(want, r.extraArgs...)
 	if !slices.Equal(c.Args, want) {
 		t.Errorf("args %q, want %q", c.Args, want)
 	}
@@ -312,13 +315,43 @@ func checkDeployment(t *testing.T, r render, objs []*unstructured.Unstructured) 
 		t.Errorf("mounts %v, want %v", mounts, wantMounts)
 	}
 
-	var pdb policyv1.PodDisruptionBudget
-	into(t, find(t, objs, "PodDisruptionBudget", deploymentName), &pdb)
-	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.String() != "1" || pdb.Spec.MaxUnavailable != nil {
-		t.Errorf("PDB minAvailable %v maxUnavailable %v, want minAvailable 1", pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable)
+	// The replicas prefer different nodes (the default affinity).
+	if a := ps.Affinity; a == nil || a.PodAntiAffinity == nil || len(a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution) == 0 {
+		t.Errorf("affinity %+v, want a preferred podAntiAffinity", a)
+	} else {
+		for _, w := range a.PodAntiAffinity.PreferredDuringSchedulingIgnoredDuringExecution {
+			if !selects(t, w.PodAffinityTerm.LabelSelector, d.Spec.Template.Labels) || w.PodAffinityTerm.TopologyKey != "kubernetes.io/hostname" {
+				t.Errorf("podAntiAffinity %+v: want the webhook pods over kubernetes.io/hostname", w.PodAffinityTerm)
+			}
+		}
 	}
-	if !selects(t, pdb.Spec.Selector, d.Spec.Template.Labels) {
-		t.Error("the PDB does not select the webhook pods")
+
+	// A PDB only where it can let a drain through: with two replicas or more.
+	var pdbs []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "PodDisruptionBudget" {
+			pdbs = append(pdbs, o)
+		}
+	}
+	if r.noPDB != (len(pdbs) == 0) {
+		t.Errorf("got %d PodDisruptionBudgets with %d replicas, want them iff not noPDB (%v)", len(pdbs), wantReplicas, r.noPDB)
+	}
+	if !r.noPDB && wantReplicas < 2 {
+		t.Errorf("a PodDisruptionBudget with minAvailable 1 and %d replica blocks every drain", wantReplicas)
+	}
+	for _, o := range pdbs {
+		var pdb policyv1.PodDisruptionBudget
+		into(t, o, &pdb)
+		if pdb.Name != deploymentName || pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.String() != "1" || pdb.Spec.MaxUnavailable != nil {
+			t.Errorf("PDB %s minAvailable %v maxUnavailable %v, want %s with minAvailable 1", pdb.Name, pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable, deploymentName)
+		}
+		if !selects(t, pdb.Spec.Selector, d.Spec.Template.Labels) {
+			t.Error("the PDB does not select the webhook pods")
+		}
+	}
+	// Helm rolls the pods when the settings or the policies change.
+	if sum := d.Spec.Template.Annotations[checksumAnnotation]; r.helm && len(sum) != 64 {
+		t.Errorf("pod template annotation %s = %q, want a sha256", checksumAnnotation, sum)
 	}
 
 	var svc corev1.Service
@@ -548,6 +581,11 @@ func TestKustomizeHelmAgree(t *testing.T) {
 	}
 }
 
+// checksumAnnotation is the pod template annotation by which Helm rolls the
+// pods on a settings or policy change; kustomize has none (kubectl apply of
+// a changed ConfigMap needs a rollout restart, see deploy/README.md).
+const checksumAnnotation = "checksum/config"
+
 // helmOnlyLabels are the labels Helm renders and kustomize does not.
 var helmOnlyLabels = []string{"helm.sh/chart", "app.kubernetes.io/managed-by", "app.kubernetes.io/instance"}
 
@@ -560,6 +598,10 @@ func normalize(objs []*unstructured.Unstructured) map[string]any {
 			delete(l, k)
 		}
 		o.SetLabels(l)
+		unstructured.RemoveNestedField(o.Object, "spec", "template", "metadata", "annotations", checksumAnnotation)
+		if a, _, _ := unstructured.NestedMap(o.Object, "spec", "template", "metadata", "annotations"); len(a) == 0 {
+			unstructured.RemoveNestedField(o.Object, "spec", "template", "metadata", "annotations")
+		}
 		// CEL ignores whitespace; YAML parsers do not agree on folded
 		// scalars with more-indented lines (kustomize's doubles their line
 		// breaks).

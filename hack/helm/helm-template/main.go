@@ -4,7 +4,10 @@
 // order. It exists so that modeguard's tests and `make` can render
 // deploy/helm/modeguard without the full helm CLI.
 //
-//	helm-template [--name NAME] [--namespace NS] [-f values.yaml]... [--set k=v]... CHART_DIR
+//	helm-template [--name NAME] [--namespace NS] [-f values.yaml]... [--set k=v]... [--notes] CHART_DIR
+//
+// With --notes it prints the chart's rendered NOTES.txt instead of the
+// manifests (what helm install shows).
 package main
 
 import (
@@ -41,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&files, "values", "values file (repeatable)")
 	fs.Var(&sets, "set", "key=value (repeatable, Helm's --set syntax)")
 	kubeVersion := fs.String("kube-version", "", "Kubernetes version for .Capabilities (default: Helm's)")
+	notes := fs.Bool("notes", false, "print the rendered NOTES.txt instead of the manifests")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -48,7 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: helm-template [flags] CHART_DIR")
 		return 2
 	}
-	out, err := render(fs.Arg(0), *name, *namespace, *kubeVersion, files, sets)
+	out, err := render(fs.Arg(0), *name, *namespace, *kubeVersion, files, sets, *notes)
 	if err != nil {
 		fmt.Fprintf(stderr, "helm-template: %v\n", err)
 		return 1
@@ -57,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func render(chartDir, name, namespace, kubeVersion string, files, sets []string) (string, error) {
+func render(chartDir, name, namespace, kubeVersion string, files, sets []string, notes bool) (string, error) {
 	chrt, err := loader.Load(chartDir)
 	if err != nil {
 		return "", fmt.Errorf("loading chart %s: %w", chartDir, err)
@@ -99,10 +103,16 @@ func render(chartDir, name, namespace, kubeVersion string, files, sets []string)
 		return "", err
 	}
 	// NOTES.txt and partials are not manifests.
-	for k := range rendered {
+	for k, v := range rendered {
 		if strings.HasSuffix(k, "NOTES.txt") {
+			if notes && k == chrt.Name()+"/templates/NOTES.txt" {
+				return strings.TrimSpace(v) + "\n", nil
+			}
 			delete(rendered, k)
 		}
+	}
+	if notes {
+		return "", fmt.Errorf("chart %s has no templates/NOTES.txt", chartDir)
 	}
 	_, manifests, err := releaseutil.SortManifests(rendered, caps.APIVersions, releaseutil.InstallOrder)
 	if err != nil {

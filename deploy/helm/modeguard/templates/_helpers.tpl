@@ -54,3 +54,24 @@ command naming an agent binary; the Alloy chart's env var.
  (c.command[0].endsWith('alloy') || c.command[0].endsWith('grafana-agent') || c.command[0].endsWith('grafana-agent-flow'))) ||
 (has(c.env) && c.env.exists(e, e.name == 'ALLOY_DEPLOY_MODE'))
 {{- end }}
+
+{{/*
+The requestTimeout value (like 2500ms or 2s), checked against
+timeoutSeconds: the webhook must answer (by its --failure-policy at worst)
+before the API server stops waiting and applies its own failurePolicy.
+*/}}
+{{- define "modeguard.requestTimeout" -}}
+{{- $v := toString .Values.requestTimeout -}}
+{{- $ms := 0 -}}
+{{- if regexMatch "^[0-9]+ms$" $v -}}
+{{- $ms = trimSuffix "ms" $v | atoi -}}
+{{- else if regexMatch "^[0-9]+s$" $v -}}
+{{- $ms = mul (trimSuffix "s" $v | atoi) 1000 -}}
+{{- else -}}
+{{- fail (printf "requestTimeout: %q: want milliseconds or seconds, like 2500ms or 2s" $v) -}}
+{{- end -}}
+{{- if or (lt $ms 100) (ge $ms (mul (int .Values.timeoutSeconds) 1000)) -}}
+{{- fail (printf "requestTimeout %s must be at least 100ms and below timeoutSeconds (%ds): the API server stops waiting at timeoutSeconds and its failurePolicy answers instead of the webhook" $v (int .Values.timeoutSeconds)) -}}
+{{- end -}}
+{{- $v -}}
+{{- end }}
