@@ -44,18 +44,28 @@ spec:
 }
 
 // BenchmarkDecision is one full decision with the facts already built:
-// input conversion, evaluation of every rule, action resolution.
+// input conversion, evaluation of every rule, action resolution; the memo
+// off, so that every one evaluates, except in typical-memo-hit (the same
+// input again: a hash and a lookup).
 func BenchmarkDecision(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		config string
-	}{{"typical", benchconfig.Typical}, {"large3000", benchconfig.Large(3000)}} {
+		memo   bool
+	}{{"typical", benchconfig.Typical, false}, {"large3000", benchconfig.Large(3000), false}, {"typical-memo-hit", benchconfig.Typical, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			e, err := New(context.Background(), Options{})
+			o := Options{MemoEntries: -1}
+			if c.memo {
+				o.MemoEntries = 0
+			}
+			e, err := New(context.Background(), o)
 			if err != nil {
 				b.Fatal(err)
 			}
 			in := benchInput(b, c.config)
+			if c.memo { // facts from the engine's cache, as review parses them
+				in.Config.Files = []*riverconfig.Facts{e.ParseConfig("config.alloy", []byte(c.config))}
+			}
 			ctx := context.Background()
 			b.ReportAllocs()
 			var n int

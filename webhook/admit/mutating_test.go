@@ -303,22 +303,31 @@ func BenchmarkHandler(b *testing.B) {
 		subject func(testing.TB, []runtime.Object) runtime.Object
 		webhook string
 		check   func(admission.Response) bool
+		memo    bool // the engine's memo on: the same input answered from it
 	}{
 		{"mutate/ConfigMap", mg001, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*corev1.ConfigMap](t, o) }, "mutate",
-			func(r admission.Response) bool { return len(r.Patches) > 0 }},
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"mutate/ConfigMap-3000-lines", big, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*corev1.ConfigMap](t, o) }, "mutate",
-			func(r admission.Response) bool { return len(r.Patches) > 0 }},
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"mutate/DaemonSet", mg002, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*appsv1.DaemonSet](t, o) }, "mutate",
-			func(r admission.Response) bool { return len(r.Patches) > 0 }},
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"mutate/Pod-cache-hit", mg002, func(t testing.TB, o []runtime.Object) runtime.Object {
 			return daemonSetPod(admittest.Find[*appsv1.DaemonSet](t, o), "node-a")
-		}, "mutate", func(r admission.Response) bool { return len(r.Patches) > 0 }},
+		}, "mutate", func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"validate/DaemonSet", admittest.Example(b, "mg004-fires"), func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*appsv1.DaemonSet](t, o) }, "validate",
-			func(r admission.Response) bool { return !r.Allowed }},
+			func(r admission.Response) bool { return !r.Allowed }, false},
+		{"mutate/ConfigMap-memo-hit", mg001, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*corev1.ConfigMap](t, o) }, "mutate",
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, true},
+		{"mutate/DaemonSet-memo-hit", mg002, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*appsv1.DaemonSet](t, o) }, "mutate",
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			core, _ := admittest.Core(b, nil, bc.objs)
-			cacheSize := -1 // every request evaluates
+			o := policy.Options{MemoEntries: -1} // every request evaluates
+			if bc.memo {
+				o.MemoEntries = 0
+			}
+			core, _ := admittest.CoreWith(b, o, bc.objs)
+			cacheSize := -1 // no result cache
 			if strings.HasSuffix(bc.name, "cache-hit") {
 				cacheSize = 0
 			}
@@ -344,7 +353,7 @@ func BenchmarkHandler(b *testing.B) {
 	// The typical ConfigMap again, its text different in every request (a
 	// comment), so that no cache knows it: what a new config costs.
 	b.Run("mutate/ConfigMap-distinct", func(b *testing.B) {
-		core, _ := admittest.Core(b, nil, mg001)
+		core, _ := admittest.CoreWith(b, policy.Options{MemoEntries: -1}, mg001)
 		h := admit.NewMutating(core, admittest.Decoder(), -1)
 		cm := admittest.Find[*corev1.ConfigMap](b, mg001)
 		reqs := make([]admission.Request, 1000) // more than the file cache holds
