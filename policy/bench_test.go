@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/profiler"
+	"github.com/open-policy-agent/opa/v1/rego"
+
 	"github.com/modeguard/modeguard/internal/benchconfig"
 	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
@@ -67,6 +70,7 @@ func BenchmarkDecision(b *testing.B) {
 				in.Config.Files = []*riverconfig.Facts{e.ParseConfig("config.alloy", []byte(c.config))}
 			}
 			ctx := context.Background()
+			exprs := regoExpressions(b, e, in)
 			b.ReportAllocs()
 			var n int
 			for b.Loop() {
@@ -77,8 +81,28 @@ func BenchmarkDecision(b *testing.B) {
 				n = len(e.Resolve(vs, Scope{}))
 			}
 			b.ReportMetric(float64(n), "decisions")
+			b.ReportMetric(float64(exprs), "rego-exprs")
 		})
 	}
+}
+
+// regoExpressions counts the Rego expressions one evaluation of in
+// evaluates (OPA's profiler: each expression's evaluations summed), the
+// measure of how deep the rules are.
+func regoExpressions(b testing.TB, e *Engine, in *Input) int {
+	v, err := ToValue(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := profiler.New()
+	if _, err := e.current().query.Eval(context.Background(), rego.EvalParsedInput(v), rego.EvalQueryTracer(p)); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, s := range p.ReportTopNResults(-1, []string{"num_eval"}) {
+		n += s.NumEval
+	}
+	return n
 }
 
 // BenchmarkEvaluateComponents evaluates every rule on configs of 100 to
