@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +140,39 @@ func TestMutating(t *testing.T) {
 		}
 		if !testutil.HasWarning(resp.Warnings, "MG002", "[fixed]") || !testutil.HasWarning(resp.Warnings, "MG002", "will be applied to ConfigMap mg002-fires/alloy") {
 			t.Errorf("warnings %q: want MG002 fixed here and pending on the ConfigMap", resp.Warnings)
+		}
+	})
+
+	t.Run("ConfigMap re-applied: answered from the result cache until a reader changes", func(t *testing.T) {
+		t.Parallel()
+		core, reg := admittest.Core(t, nil, mg001)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
+		cm := admittest.Find[*corev1.ConfigMap](t, mg001)
+		req := admittest.Request(t, cm, admissionv1.Update, false)
+		first := h.Handle(ctx, req)
+		again := h.Handle(ctx, req)
+		if len(first.Patches) == 0 || !reflect.DeepEqual(first.Patches, again.Patches) || !slices.Equal(first.Warnings, again.Warnings) {
+			t.Errorf("the second answer differs from the first (or no patch): %+v\nvs %+v", again, first)
+		}
+		m := admittest.Metrics(t, reg)
+		if got := m.Sum(metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit}); got != 1 {
+			t.Errorf("skipped{cache-hit} = %v, want 1", got)
+		}
+		s, err := admit.Decode(admittest.Decoder(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sur := core.Surround(ctx, s)
+		key := core.Key(s, sur)
+		if key == "" || len(sur.Consumers) != 1 {
+			t.Fatalf("key %q with %d consumers, want a key and 1 consumer", key, len(sur.Consumers))
+		}
+		changed := *sur
+		ds := sur.Consumers[0].DeepCopyObject().(*appsv1.DaemonSet)
+		ds.Spec.Template.Spec.HostNetwork = !ds.Spec.Template.Spec.HostNetwork
+		changed.Consumers = []runtime.Object{ds}
+		if core.Key(s, &changed) == key {
+			t.Error("a reader of the ConfigMap changed, but the key did not")
 		}
 	})
 
