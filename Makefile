@@ -83,6 +83,8 @@ MODEGUARD_CORPUS ?= $(wildcard $(dir $(CURDIR))shared/corpus)
 .PHONY: corpus
 corpus: ## Check every case of the real-world corpus against its expect.tsv (skips when there is none).
 	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestCorpus$$|TestFixIffReported|TestPositionsPointAtTheComponent' -v ./cmd/modeguard | grep -E '^(ok|FAIL|PASS)|--- FAIL|corpus: |_test.go:[0-9]+: [^0-9]'
+	@# Every case decides as recorded in review/testdata/equivalence/corpus.txt.
+	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestGoldenDecisionsCorpus' ./review
 
 # The packages with a Test…Golden function. Their tests take -update from
 # internal/testutil; a package without that flag fails loudly here.

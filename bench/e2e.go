@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,8 @@ import (
 	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/test/e2e"
 	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/metrics"
+	"github.com/modeguard/modeguard/webhook/metrics/metricstest"
 )
 
 // Step is one load step against one target.
@@ -55,6 +58,41 @@ type Step struct {
 	CPU        time.Duration // the target process's CPU time (user+system) during the step
 	// PerKind is the latency of each request kind (by kind.short).
 	PerKind map[string]KindStat
+	// MemoHits and MemoMisses are the policy memo's answers during the
+	// step (modeguard only: modeguard_policy_memo_total).
+	MemoHits, MemoMisses int64
+}
+
+// MemoRate is the share of evaluations the memo answered ("–" without any).
+func (s Step) MemoRate() string {
+	if n := s.MemoHits + s.MemoMisses; n > 0 {
+		return fmt.Sprintf("%.0f%% (%d of %d)", 100*float64(s.MemoHits)/float64(n), s.MemoHits, n)
+	}
+	return "–"
+}
+
+// memoCounts reads the policy memo's counters from t's /metrics (0, 0
+// for a target without one).
+func memoCounts(ctx context.Context, t *target) (hits, misses int64) {
+	if t.metrics == "" {
+		return 0, 0
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.metrics, nil)
+	if err != nil {
+		return 0, 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0
+	}
+	defer resp.Body.Close()
+	f, err := metricstest.Parse(resp.Body)
+	if err != nil {
+		return 0, 0
+	}
+	return int64(f.Sum(metrics.PolicyMemoTotal, map[string]string{"result": "hit"})), int64(f.Sum(metrics.PolicyMemoTotal, map[string]string{"result": "miss"}))
 }
 
 // KindStat is one request kind's share of a step.
@@ -74,14 +112,18 @@ type Probe struct {
 
 // E2EResult is every step of the end-to-end run.
 type E2EResult struct {
-	Mix     []string
-	Kinds   []string
-	Probes  []Probe
-	Steps   []Step
-	RSSIdle map[string]int64
-	RSSPeak map[string]int64
-	Startup time.Duration
-	OPA     bool // an OPA server was compared
+	Mix []string
+	// GitOps is the GitOps steady state at the maximum rate, per target,
+	// over the request kinds GitOpsMix.
+	GitOps    []Step
+	GitOpsMix []string
+	Kinds     []string
+	Probes    []Probe
+	Steps     []Step
+	RSSIdle   map[string]int64
+	RSSPeak   map[string]int64
+	Startup   time.Duration
+	OPA       bool // an OPA server was compared
 	// Rollout is the DaemonSet rollout scenario: RolloutPods Pod admissions
 	// of one template, per target.
 	Rollout     []Step
@@ -125,12 +167,15 @@ type kind struct {
 	body              []byte
 }
 
-// mix builds the request kinds: the ConfigMap of examples/mg001-fires (read
-// by a DaemonSet: the node selector fix), the DaemonSet of mg002-fires with
-// an annotation that differs per request (each one evaluated), and a Pod of
-// that DaemonSet's rollout (name and node differ per request: answered from
-// the result cache, as in a rollout).
-func mix(root string) ([]kind, error) {
+// mix builds the request kinds of the worst case: the ConfigMap of
+// examples/mg001-fires (read by a DaemonSet: the node selector fix), the
+// DaemonSet of mg002-fires with an annotation that differs per request (a
+// new input each time: evaluated), and a Pod of that DaemonSet's rollout
+// (name and node differ per request: answered from the result cache, as in
+// a rollout); and of the GitOps steady state: the ConfigMap and the
+// DaemonSet re-applied as they are, the rollout's Pods, and one request in
+// ten a ConfigMap with new text.
+func mix(root string) (worst, gitops []kind, err error) {
 	read := func(name string) ([]kruntime.Object, error) {
 		docs, err := manifest.ReadPaths([]string{filepath.Join(root, "examples", name, "manifest.yaml")}, nil)
 		if err != nil {
@@ -140,11 +185,11 @@ func mix(root string) ([]kind, error) {
 	}
 	mg001, err := read("mg001-fires")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mg002, err := read("mg002-fires")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var cm *corev1.ConfigMap
 	for _, o := range mg001 {
@@ -159,7 +204,7 @@ func mix(root string) ([]kind, error) {
 		}
 	}
 	if cm == nil || ds == nil {
-		return nil, errors.New("examples: no ConfigMap in mg001-fires or no DaemonSet in mg002-fires")
+		return nil, nil, errors.New("examples: no ConfigMap in mg001-fires or no DaemonSet in mg002-fires")
 	}
 	cm.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}
 	ds.TypeMeta = metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DaemonSet"}
@@ -184,19 +229,27 @@ func mix(root string) ([]kind, error) {
 			MatchFields: []corev1.NodeSelectorRequirement{{Key: "metadata.name", Operator: corev1.NodeSelectorOpIn, Values: []string{"node-" + seq}}},
 		}}},
 	}}
+	// The GitOps steady state's new ConfigMap: a comment new each time.
+	cmNew := cm.DeepCopy()
+	for k, v := range cmNew.Data {
+		cmNew.Data[k] = "// applied " + seq + "\n" + v
+	}
 	var kinds []kind
 	for _, o := range []struct {
 		obj      kruntime.Object
 		resource metav1.GroupVersionResource
 		label    string
+		short    string
 	}{
-		{cm, metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap (mg001-fires: node selector patch)"},
-		{dsv, metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "DaemonSet (mg002-fires, an annotation new each time: evaluated)"},
-		{pod, metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod of that DaemonSet (name and node new each time: a rollout, result cache hit)"},
+		{cm, metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap (mg001-fires: node selector patch)", ""},
+		{dsv, metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "DaemonSet (mg002-fires, an annotation new each time: evaluated)", ""},
+		{pod, metav1.GroupVersionResource{Version: "v1", Resource: "pods"}, "Pod of that DaemonSet (name and node new each time: a rollout, result cache hit)", ""},
+		{ds, metav1.GroupVersionResource{Group: "apps", Version: "v1", Resource: "daemonsets"}, "DaemonSet (mg002-fires, the same each time: re-applied)", ""},
+		{cmNew, metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"}, "ConfigMap (mg001-fires with a comment new each time: a new config)", "ConfigMap-new"},
 	} {
 		raw, err := json.Marshal(o.obj)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		m := o.obj.(metav1.Object)
 		gvk := o.obj.GetObjectKind().GroupVersionKind()
@@ -217,13 +270,25 @@ func mix(root string) ([]kind, error) {
 		}
 		body, err := json.Marshal(review)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		// The query names the kind in vegeta's results; the server routes
 		// by path only.
-		kinds = append(kinds, kind{name: o.label, short: gvk.Kind, path: admit.MutatePath + "?bench=" + gvk.Kind, body: body})
+		short := gvk.Kind
+		if o.short != "" {
+			short = o.short
+		}
+		kinds = append(kinds, kind{name: o.label, short: short, path: admit.MutatePath + "?bench=" + short, body: body})
 	}
-	return kinds, nil
+	worst = kinds[:3]
+	// Nine of ten requests re-apply what the cluster has (the ConfigMap, the
+	// DaemonSet, a rollout's Pod), one in ten is a new ConfigMap.
+	cmSame, dsSame, podNew, cmNewK := kinds[0], kinds[3], kinds[2], kinds[4]
+	for range 3 {
+		gitops = append(gitops, cmSame, dsSame, podNew)
+	}
+	gitops = append(gitops, cmNewK)
+	return worst, gitops, nil
 }
 
 // body is kind k's body for request number n.
@@ -237,6 +302,8 @@ type target struct {
 	base string // https://127.0.0.1:port
 	pid  int
 	opa  bool // OPA's server: the decision at POST /
+	// metrics is modeguard's /metrics, read for the memo's hit rate.
+	metrics string
 }
 
 // url is where t takes requests of kind k.
@@ -251,9 +318,14 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	res := &E2EResult{RSSIdle: map[string]int64{}, RSSPeak: map[string]int64{}, MaxConns: 8, K8s: o.k8s}
-	kinds, err := mix(o.root)
+	kinds, gitops, err := mix(o.root)
 	if err != nil {
 		return nil, err
+	}
+	for _, k := range gitops {
+		if !slices.Contains(res.GitOpsMix, k.name) {
+			res.GitOpsMix = append(res.GitOpsMix, k.name)
+		}
 	}
 	for _, k := range kinds {
 		res.Mix = append(res.Mix, k.name)
@@ -305,7 +377,7 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 			return nil, fmt.Errorf("example %s: %w", ex, err)
 		}
 	}
-	mg := &target{name: "modeguard", base: fmt.Sprintf("https://127.0.0.1:%d", mgPort), pid: pidWithArg("--cert-dir=" + certDir)}
+	mg := &target{name: "modeguard", base: fmt.Sprintf("https://127.0.0.1:%d", mgPort), pid: pidWithArg("--cert-dir=" + certDir), metrics: c.MetricsURL}
 
 	// The null webhook: this program again, serving "allow" on the same
 	// controller-runtime webhook server.
@@ -392,6 +464,14 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		}
 	}
 
+	// The GitOps steady state at the maximum rate, side by side.
+	for _, t := range targets {
+		attack(ctx, t, gitops, &n, tlsConf, 50, time.Second, res.MaxConns)
+		s := attack(ctx, t, gitops, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
+		logf("%-9s GitOps steady state: %6.0f req/s ok, p50 %v, p99 %v, memo hits %d of %d", t.name, s.Throughput, s.P50, s.P99, s.MemoHits, s.MemoHits+s.MemoMisses)
+		res.GitOps = append(res.GitOps, s)
+	}
+
 	// A DaemonSet rollout: RolloutPods Pods of one template (names and
 	// nodes differ) at 200/s.
 	res.RolloutPods = 1000
@@ -437,6 +517,7 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 		opts = append(opts, vegeta.MaxWorkers(maxWorkers), vegeta.Connections(maxWorkers))
 	}
 	atk := vegeta.NewAttacker(opts...)
+	hits0, misses0 := memoCounts(ctx, t)
 	cpu0 := cpuTime(t.pid)
 	hdr := http.Header{"Content-Type": []string{"application/json"}}
 	targeter := func(tg *vegeta.Target) error {
@@ -462,7 +543,8 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 	}
 	m.Close()
 	cpu := cpuTime(t.pid) - cpu0
-	s := Step{CPU: cpu, Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
+	hits, misses := memoCounts(ctx, t)
+	s := Step{CPU: cpu, MemoHits: hits - hits0, MemoMisses: misses - misses0, Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
 		P50: m.Latencies.P50, P99: m.Latencies.P99, Max: m.Latencies.Max, RSS: rss(t.pid, "VmRSS")}
 	s.PerKind = map[string]KindStat{}
 	for _, k := range kinds {

@@ -104,7 +104,7 @@ func (r *report) write(w io.Writer) {
 	r.writeSummary(w)
 
 	p("## In process\n\n")
-	p("`go test -bench` with -count=%d -benchtime=%s, medians of the runs (raw output in bin/bench/inprocess.txt). The handler benchmarks run the mutating (or validating) handler on one decoded admission request, with the policy engine, the lookup of the objects around the subject and the result cache as the server wires them; `Pod-cache-hit` is a Pod of a DaemonSet rollout answered from the result cache.\n\n", r.Count, r.Benchtime)
+	p("`go test -bench` with -count=%d -benchtime=%s, medians of the runs (raw output in bin/bench/inprocess.txt). The handler benchmarks run the mutating (or validating) handler on one decoded admission request, with the policy engine, the lookup of the objects around the subject and the result cache as the server wires them, but the policy memo off, so that every request evaluates; `Pod-cache-hit` is a Pod of a DaemonSet rollout answered from the result cache, the `-memo-hit` ones the same request again with the memo on (the decision answered from it: what a re-applied object or the validating webhook after the mutating one costs). `Decision/typical` also reports `rego-exprs`, the Rego expressions one evaluation runs (OPA's profiler).\n\n", r.Count, r.Benchtime)
 	p("| Stage | Benchmark | time/op (mean) | p99 | B/op | allocs/op | runs |\n|---|---|--:|--:|--:|--:|--:|\n")
 	for _, b := range r.Benchmarks {
 		p99 := "–"
@@ -148,6 +148,14 @@ func (r *report) writeTargets(w io.Writer) {
 		p("| Whole-handler p99 under 1 ms for a typical ConfigMap, in process | p99 %s (median of %d runs' p99s; mean %s) | %s |\n",
 			fmtNs(p99), len(b.Runs), fmtNs(b.Median("ns/op")), yesNo(p99 > 0 && p99 < 1e6))
 	}
+	if b := r.find("BenchmarkHandler/mutate/ConfigMap-3000-lines"); b != nil {
+		mean := b.Median("ns/op")
+		p("| The 3,000-line ConfigMap under 30 ms, in process | %s (median of %d runs' means; p99 %s) | %s |\n", fmtNs(mean), len(b.Runs), fmtNs(b.Median("p99-ns")), yesNo(mean < 30e6))
+	}
+	if b := r.find("BenchmarkDecision/typical"); b != nil && b.Median("rego-exprs") > 0 {
+		n := b.Median("rego-exprs")
+		p("| At most 100 Rego expression evaluations for the typical decision | %.0f (OPA's profiler, one evaluation of `Decision/typical`) | %s |\n", n, yesNo(n <= 100))
+	}
 	if e := r.E2E; e != nil {
 		mg, null := e.max("modeguard"), e.max("null")
 		if mg != nil && null != nil && null.Throughput > 0 {
@@ -168,12 +176,10 @@ func (r *report) writeTargets(w io.Writer) {
 	}
 	if e := r.E2E; e != nil && e.RSSPeak["modeguard"] > 0 {
 		peak := e.RSSPeak["modeguard"]
-		p("| RSS under 64 MiB under load | %s peak (VmHWM) over the load steps, %s idle", fmtBytes(float64(peak)), fmtBytes(float64(e.RSSIdle["modeguard"])))
+		p("| RSS under 64 MiB under load | %s peak (VmHWM) over the load steps, %s idle | %s |\n", fmtBytes(float64(peak)), fmtBytes(float64(e.RSSIdle["modeguard"])), yesNo(peak < 64<<20))
 		if sc := e.Scale; sc != nil {
-			p("; with %d ConfigMaps and %d workloads cached: %s synced, %s after load, %s peak", sc.ConfigMaps, sc.Workloads, fmtBytes(float64(sc.RSSSynced)), fmtBytes(float64(sc.Load.RSS)), fmtBytes(float64(sc.Peak)))
-			peak = max(peak, sc.Peak)
+			p("| RSS under 128 MiB with %d ConfigMaps and %d workloads cached | %s synced, %s after load, %s peak | %s |\n", sc.ConfigMaps, sc.Workloads, fmtBytes(float64(sc.RSSSynced)), fmtBytes(float64(sc.Load.RSS)), fmtBytes(float64(sc.Peak)), yesNo(sc.Peak < 128<<20))
 		}
-		p(" | %s |\n", yesNo(peak < 64<<20))
 	} else {
 		p("| RSS under 64 MiB under load | not measured | – |\n")
 	}
@@ -254,13 +260,13 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		}
 	}
 	p("\nEach step lasts %s; \"ok req/s\" counts successful responses only. Requests and success rates:\n\n", e.Steps[0].Duration)
-	p("| Webhook | Rate | Requests | Success | Max latency | CPU per request | RSS after | Errors |\n|---|--:|--:|--:|--:|--:|--:|---|\n")
+	p("| Webhook | Rate | Requests | Success | Max latency | CPU per request | RSS after | Policy memo hits | Errors |\n|---|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, s := range e.Steps {
 		label := fmt.Sprint(s.Rate)
 		if s.Rate == 0 {
 			label = "max"
 		}
-		p("| %s | %s | %d | %.1f%% | %s | %s | %s | %s |\n", s.Target, label, s.Requests, 100*s.Success, fmtDur(s.Max), cpuPer(s), fmtBytes(float64(s.RSS)), strings.Join(s.Errors, "; "))
+		p("| %s | %s | %d | %.1f%% | %s | %s | %s | %s | %s |\n", s.Target, label, s.Requests, 100*s.Success, fmtDur(s.Max), cpuPer(s), fmtBytes(float64(s.RSS)), s.MemoRate(), strings.Join(s.Errors, "; "))
 	}
 	p("\nCPU per request is the webhook process's user and system time over the step (/proc/PID/stat, 10 ms ticks) divided by its requests: less sensitive to other load on the machine than latency.\n")
 	p("\nLatency by request kind, p50 / p99 (the same steps):\n\n| Rate | Kind |")
@@ -301,6 +307,24 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	p("\n\n")
 	if plot != "" {
 		p("![latency against rate](%s)\n\n", plot)
+	}
+	if len(e.GitOps) > 0 {
+		p("### GitOps steady state\n\nBeside the worst case above, the load a cluster run by a GitOps controller sends: objects re-applied unchanged, a rollout's Pods, and now and then a new config. The targets are judged on the worst case; this is reported beside it. Round-robin over ten requests, as fast as %d connections go for %s, each webhook in turn:\n\n", e.MaxConns, e.GitOps[0].Duration)
+		for _, k := range e.GitOpsMix {
+			p("- %s\n", k)
+		}
+		p("\n(three of each of the first three, then one new ConfigMap).\n\n")
+		p("| Webhook | Requests | Success | ok req/s | p50 | p99 | CPU per request | throughput / null's | Policy memo hits |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		var null float64
+		for _, s := range e.GitOps {
+			if s.Target == "null" {
+				null = s.Throughput
+			}
+		}
+		for _, s := range e.GitOps {
+			p("| %s | %d | %.1f%% | %.0f | %s | %s | %s | %s | %s |\n", s.Target, s.Requests, 100*s.Success, s.Throughput, fmtDur(s.P50), fmtDur(s.P99), cpuPer(s), ratio(s.Throughput, null), s.MemoRate())
+		}
+		p("\n")
 	}
 	if sc := e.Scale; sc != nil {
 		p("### Memory with a full cache\n\n%d ConfigMaps (the mix's config) and %d agent DaemonSets reading them, created in a namespace of their own in %s; modeguard caches every ConfigMap and workload (stripped by its cache transforms).\n\n", sc.ConfigMaps, sc.Workloads, sc.Took.Round(time.Second))
@@ -377,6 +401,42 @@ func (r *report) writeSummary(w io.Writer) {
 			}
 			p(".\n")
 		}
+	}
+	if e := r.E2E; e != nil {
+		if mg := e.max("modeguard"); mg != nil {
+			p("- The policy memo at the maximum rate of the worst case answered %s of the evaluations", mg.MemoRate())
+			for _, s := range e.GitOps {
+				if s.Target == "modeguard" {
+					p(", in the GitOps steady state %s", s.MemoRate())
+				}
+			}
+			p(".\n")
+		}
+		var mg, null, opa *Step
+		for i := range e.GitOps {
+			switch s := &e.GitOps[i]; s.Target {
+			case "modeguard":
+				mg = s
+			case "null":
+				null = s
+			case "opa":
+				opa = s
+			}
+		}
+		if mg != nil && null != nil {
+			p("- GitOps steady state (the same objects re-applied, a rollout's Pods, one new ConfigMap in ten), maximum throughput: modeguard %.0f req/s, null %.0f req/s: modeguard/null **%s**", mg.Throughput, null.Throughput, ratio(mg.Throughput, null.Throughput))
+			if opa != nil {
+				p("; OPA %.0f req/s: modeguard/OPA **%s**", opa.Throughput, ratio(mg.Throughput, opa.Throughput))
+			}
+			p("; modeguard p99 %s, CPU per request %s.\n", fmtDur(mg.P99), cpuPer(*mg))
+		}
+	}
+	if b := r.find("BenchmarkDecision/typical"); b != nil && b.Median("rego-exprs") > 0 {
+		p("- The typical decision evaluates %.0f Rego expressions (OPA's profiler)", b.Median("rego-exprs"))
+		if h := r.find("BenchmarkDecision/typical-memo-hit"); h != nil {
+			p("; %s per decision evaluated, %s when the memo knows the input", fmtNs(b.Median("ns/op")), fmtNs(h.Median("ns/op")))
+		}
+		p(".\n")
 	}
 	if r.Cost != "" {
 		p("- %s\n", r.Cost)

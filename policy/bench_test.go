@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/open-policy-agent/opa/v1/profiler"
+	"github.com/open-policy-agent/opa/v1/rego"
+
 	"github.com/modeguard/modeguard/internal/benchconfig"
 	"github.com/modeguard/modeguard/riverconfig"
 	"github.com/modeguard/modeguard/workload"
@@ -44,19 +47,30 @@ spec:
 }
 
 // BenchmarkDecision is one full decision with the facts already built:
-// input conversion, evaluation of every rule, action resolution.
+// input conversion, evaluation of every rule, action resolution; the memo
+// off, so that every one evaluates, except in typical-memo-hit (the same
+// input again: a hash and a lookup).
 func BenchmarkDecision(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		config string
-	}{{"typical", benchconfig.Typical}, {"large3000", benchconfig.Large(3000)}} {
+		memo   bool
+	}{{"typical", benchconfig.Typical, false}, {"large3000", benchconfig.Large(3000), false}, {"typical-memo-hit", benchconfig.Typical, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			e, err := New(context.Background(), Options{})
+			o := Options{MemoEntries: -1}
+			if c.memo {
+				o.MemoEntries = 0
+			}
+			e, err := New(context.Background(), o)
 			if err != nil {
 				b.Fatal(err)
 			}
 			in := benchInput(b, c.config)
+			if c.memo { // facts from the engine's cache, as review parses them
+				in.Config.Files = []*riverconfig.Facts{e.ParseConfig("config.alloy", []byte(c.config))}
+			}
 			ctx := context.Background()
+			exprs := regoExpressions(b, e, in)
 			b.ReportAllocs()
 			var n int
 			for b.Loop() {
@@ -67,8 +81,28 @@ func BenchmarkDecision(b *testing.B) {
 				n = len(e.Resolve(vs, Scope{}))
 			}
 			b.ReportMetric(float64(n), "decisions")
+			b.ReportMetric(float64(exprs), "rego-exprs")
 		})
 	}
+}
+
+// regoExpressions counts the Rego expressions one evaluation of in
+// evaluates (OPA's profiler: each expression's evaluations summed), the
+// measure of how deep the rules are.
+func regoExpressions(b testing.TB, e *Engine, in *Input) int {
+	v, err := ToValue(in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := profiler.New()
+	if _, err := e.current().query.Eval(context.Background(), rego.EvalParsedInput(v), rego.EvalQueryTracer(p)); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for _, s := range p.ReportTopNResults(-1, []string{"num_eval"}) {
+		n += s.NumEval
+	}
+	return n
 }
 
 // BenchmarkEvaluateComponents evaluates every rule on configs of 100 to

@@ -58,6 +58,11 @@ type Options struct {
 	// DefaultFileCacheBytes; a negative FileCacheEntries for no cache.
 	FileCacheEntries int
 	FileCacheBytes   int64
+	// MemoEntries and MemoBytes bound the engine's Memo of evaluations: 0
+	// for DefaultMemoEntries and DefaultMemoBytes; a negative MemoEntries
+	// for no memo.
+	MemoEntries int
+	MemoBytes   int64
 }
 
 // Engine evaluates the rule catalog. It compiles once per (re)load and
@@ -67,6 +72,7 @@ type Engine struct {
 	policyDir string
 	builtin   []source
 	files     *FileCache // nil: no cache
+	memo      *Memo      // nil: no memo
 
 	mu  sync.RWMutex
 	cur *compiled
@@ -77,6 +83,9 @@ type compiled struct {
 	catalog *catalog
 	version string
 	loaded  time.Time
+	// nondeterministic are the builtins of the policy whose results may
+	// differ for one input: when there are any, nothing is memoized.
+	nondeterministic []string
 }
 
 // New compiles the built-in rules and the custom ones in opts.PolicyDir.
@@ -92,6 +101,9 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	e := &Engine{settings: s, policyDir: opts.PolicyDir, builtin: b}
 	if opts.FileCacheEntries >= 0 {
 		e.files = NewFileCache(opts.FileCacheEntries, opts.FileCacheBytes)
+	}
+	if opts.MemoEntries >= 0 {
+		e.memo = NewMemo(opts.MemoEntries, opts.MemoBytes)
 	}
 	c, err := e.compile(ctx)
 	if err != nil {
@@ -174,7 +186,8 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing policy query: %w", err)
 	}
-	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now()}, nil
+	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(),
+		nondeterministic: nondeterministic(compiler)}, nil
 }
 
 // compilePolicy compiles the rule modules of srcs (test files left out) as
@@ -278,10 +291,34 @@ func (e *Engine) ParseConfig(filename string, src []byte) *riverconfig.Facts {
 // FileCache is the engine's cache of parsed files (nil when disabled).
 func (e *Engine) FileCache() *FileCache { return e.files }
 
+// Memo is the engine's memo of evaluations (nil when disabled).
+func (e *Engine) Memo() *Memo { return e.memo }
+
+// Nondeterministic lists the builtins of the policy in force whose result
+// may differ between evaluations of one input; while there are any, the
+// engine's Memo is bypassed.
+func (e *Engine) Nondeterministic() []string { return e.current().nondeterministic }
+
 // Evaluate runs every rule on the input and returns the violations sorted by
 // rule id, file, line and message. Config files that came from ParseConfig
-// are converted to Rego values once.
+// are converted to Rego values once. An input evaluated recently by the
+// same (deterministic) policy is answered from the engine's Memo; the
+// violations returned may be shared with it, so callers copy a violation
+// before modifying it (its Fix among them).
 func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
+	if in.APIVersion == "" {
+		in.APIVersion = InputAPIVersion
+	}
+	c := e.current()
+	var key memoKey
+	memo := e.memo != nil && len(c.nondeterministic) == 0
+	if memo {
+		if key, memo = e.memoKeyOf(c.version, in); memo {
+			if vs, hit := e.memo.get(key); hit {
+				return slices.Clone(vs), nil
+			}
+		}
+	}
 	var v ast.Value
 	var err error
 	if e.files != nil {
@@ -292,19 +329,25 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
 	if err != nil {
 		return nil, err
 	}
-	vs, err := e.EvaluateValue(ctx, v)
-	if err != nil || in.Subject.Kind != workload.KindPod.Name {
-		return vs, err
+	vs, err := e.evaluate(ctx, c, v)
+	if err != nil {
+		return nil, err
 	}
-	// Pods are made by controllers: only rules that name Pod in appliesTo
-	// act on them; the others already acted on the workload.
-	kept := vs[:0]
-	for _, v := range vs {
-		if slices.ContainsFunc(v.Rule.AppliesTo, workload.KindPod.Is) {
-			kept = append(kept, v)
+	if in.Subject.Kind == workload.KindPod.Name {
+		// Pods are made by controllers: only rules that name Pod in
+		// appliesTo act on them; the others already acted on the workload.
+		kept := vs[:0]
+		for _, v := range vs {
+			if slices.ContainsFunc(v.Rule.AppliesTo, workload.KindPod.Is) {
+				kept = append(kept, v)
+			}
 		}
+		vs = kept
 	}
-	return kept, nil
+	if memo {
+		e.memo.put(key, slices.Clone(vs))
+	}
+	return vs, nil
 }
 
 // ToValue converts the input once into the AST value OPA evaluates.
@@ -324,7 +367,10 @@ func ToValue(in *Input) (ast.Value, error) {
 
 // EvaluateValue is Evaluate on an input already converted with ToValue.
 func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violation, error) {
-	c := e.current()
+	return e.evaluate(ctx, e.current(), input)
+}
+
+func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) ([]Violation, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.settings.Timeout())
 	defer cancel()
 	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input),

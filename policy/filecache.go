@@ -160,6 +160,20 @@ func fileKeyOf(filename string, src []byte) fileKey {
 	return k
 }
 
+// keyOf returns the key of the text whose facts f are, when f came from c
+// and is still held.
+func (c *FileCache) keyOf(f *riverconfig.Facts) (fileKey, bool) {
+	if c == nil || f == nil {
+		return fileKey{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.byFacts[f]; e != nil {
+		return e.key, true
+	}
+	return fileKey{}, false
+}
+
 // fileValue returns the Rego value of f and of its component index: from
 // the cache when f came from it, else converted now.
 func (c *FileCache) fileValue(f *riverconfig.Facts) (value, index *ast.Term, err error) {

@@ -60,3 +60,22 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// regoExpressionBudget bounds the Rego expressions one typical decision
+// evaluates (BenchmarkDecision's input), so that the rules do not grow
+// deeper unnoticed. The goal is at most 100 (each rule a few lookups of
+// facts Go computed); 345 today, most of it the rules' walks over every
+// collector and source (see TestRegoProfile).
+const regoExpressionBudget = 350
+
+// TestRegoExpressionBudget: the typical decision stays within the budget.
+func TestRegoExpressionBudget(t *testing.T) {
+	t.Parallel()
+	e, err := New(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := regoExpressions(t, e, benchInput(t, benchconfig.Typical)); n > regoExpressionBudget {
+		t.Errorf("the typical decision evaluates %d Rego expressions, want at most %d (MODEGUARD_REGO_PROFILE=30 go test ./policy -run TestRegoProfile -v shows where)", n, regoExpressionBudget)
+	}
+}

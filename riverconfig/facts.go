@@ -25,6 +25,19 @@ type Facts struct {
 	Collectors []Collector `json:"collectors"`
 	// Unverifiable lists what the engine cannot see through.
 	Unverifiable []Unverifiable `json:"unverifiable"`
+	// NodeNames lists the node-name expressions the components read: each
+	// NodeName of an attribute of a component's blocks, and each
+	// component's own NodeName, in component order. The rules read them
+	// here rather than walk every attribute of every block.
+	NodeNames []NodeNameUse `json:"nodeNames"`
+}
+
+// NodeNameUse is one node-name expression a component reads.
+type NodeNameUse struct {
+	// Component and Name are the component's ID and Name.
+	Component string    `json:"component"`
+	Name      string    `json:"name"`
+	NodeName  *NodeName `json:"nodeName"`
 }
 
 // Diagnostic is a parse error at file:line:column.

@@ -48,6 +48,7 @@ func Parse(filename string, src []byte) (facts *Facts) {
 	}
 	p.file(file)
 	p.finishFlavor()
+	facts.NodeNames = nodeNameUses(facts.Components)
 	return facts
 }
 
@@ -92,7 +93,32 @@ func newFacts(filename string) *Facts {
 		Components:   []Component{},
 		Collectors:   []Collector{},
 		Unverifiable: []Unverifiable{},
+		NodeNames:    []NodeNameUse{},
 	}
+}
+
+// nodeNameUses lists the node-name expressions of comps (Facts.NodeNames):
+// those of their blocks' attributes (by attribute name), then their own.
+func nodeNameUses(comps []Component) []NodeNameUse {
+	out := []NodeNameUse{}
+	for _, c := range comps {
+		for _, b := range c.Blocks {
+			names := make([]string, 0, len(b.Attributes))
+			for n, a := range b.Attributes {
+				if a.NodeName != nil {
+					names = append(names, n)
+				}
+			}
+			sort.Strings(names)
+			for _, n := range names {
+				out = append(out, NodeNameUse{Component: c.ID, Name: c.Name, NodeName: b.Attributes[n].NodeName})
+			}
+		}
+		if c.NodeName != nil {
+			out = append(out, NodeNameUse{Component: c.ID, Name: c.Name, NodeName: c.NodeName})
+		}
+	}
+	return out
 }
 
 // flavorFromName tells the flavor from the file extension.

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -59,6 +61,15 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctrl.SetLogger(lo.logger(stderr))
 	log := ctrl.Log.WithName("setup")
 	log.Info("Build", "version", version.String(), "commit", version.CommitString())
+	// The Go heap limit at 90% of the container's memory limit (its
+	// cgroup's): the collector works harder near it rather than the kernel
+	// killing the pod. GOMEMLIMIT, or AUTOMEMLIMIT=off, in the environment
+	// take precedence.
+	if limit, err := memlimit.Set(memlimit.WithRatio(0.9)); err != nil {
+		log.Info("Go memory limit not set from the container's", "reason", err.Error())
+	} else if limit < math.MaxInt64 {
+		log.Info("Go memory limit set from the container's", "bytes", limit)
+	}
 	cfg, err := config.GetConfig()
 	if err != nil {
 		log.Error(err, "Reading the Kubernetes client configuration")

@@ -32,8 +32,17 @@ import data.modeguard.lib
 # (discovery.kubernetes selectors fields, discovery.relabel regexes, the
 # node_name of an enabled loki.source.podlogs node_filter), and on the
 # component for a node_filter without node_name (it reads NODE_NAME).
+# The facts list them in nodeNames.
+node_names contains [i, u.component, u.nodeName] if {
+	some i, f in lib.files
+	some u in f.nodeNames
+	not podlogs_clustered(f, u.name, u.component)
+}
+
+# Without that list (inputs written by hand, e.g. in Rego tests): a walk.
 node_names contains [i, c.id, nn] if {
 	some i, f in lib.files
+	not f.nodeNames
 	some c in f.components
 	some b in c.blocks
 	some a in b.attributes
@@ -44,6 +53,7 @@ node_names contains [i, c.id, nn] if {
 
 node_names contains [i, c.id, nn] if {
 	some i, f in lib.files
+	not f.nodeNames
 	some c in f.components
 	nn := c.nodeName
 	is_object(nn)
@@ -55,9 +65,11 @@ node_names contains [i, c.id, nn] if {
 # clustering would drop most of them (MG005). Its node name is not fixed
 # (as MG001 adds no selector there); a name that does not arrive is only
 # recorded below.
-clustered_filter(f, c) if {
-	c.name == "loki.source.podlogs"
-	lib.feeds_clustered(f, c.id)
+clustered_filter(f, c) if podlogs_clustered(f, c.name, c.id)
+
+podlogs_clustered(f, name, id) if {
+	name == "loki.source.podlogs"
+	lib.feeds_clustered(f, id)
 }
 
 # The node name of a podlogs node_filter: implicit, or node_name's.

@@ -179,11 +179,14 @@ func (c *Core) Review(ctx context.Context, webhook string, s *Subject, sur *revi
 // result cache: the policy version, the request's operation and dry-run
 // flag, the subject's content (for a Pod, without the fields that differ
 // between the Pods of one controller and that no rule reads), the
-// resourceVersion of the ConfigMap it reads, the namespace's labels and the
-// namespace's HPAs. "" (not cached) for a ConfigMap, before Guard, or when a
-// lookup failed.
+// resourceVersion of the ConfigMap it reads (of each workload reading it,
+// for a ConfigMap), the namespace's labels and the namespace's HPAs: a
+// GitOps controller re-applying an unchanged ConfigMap or workload is
+// answered from the cache. "" (not cached) before Guard, or when a lookup
+// failed.
 func (c *Core) Key(s *Subject, sur *review.Surroundings) string {
-	if s.Facts == nil || sur == nil || sur.Err != nil {
+	_, isCM := s.Object.(*corev1.ConfigMap)
+	if (s.Facts == nil && !isCM) || sur == nil || sur.Err != nil {
 		return ""
 	}
 	h := sha256.New()
@@ -191,7 +194,24 @@ func (c *Core) Key(s *Subject, sur *review.Surroundings) string {
 	if err := json.NewEncoder(h).Encode(normalized(s.Object)); err != nil {
 		return ""
 	}
-	if cfg := s.Facts.Config; cfg != nil && cfg.ConfigMap != "" {
+	consumers := make([]string, 0, len(sur.Consumers)) // a ConfigMap's
+	for _, w := range sur.Consumers {
+		m, err := meta.Accessor(w)
+		if err != nil {
+			return ""
+		}
+		rv := m.GetResourceVersion()
+		if rv == "" { // a Lookup without resourceVersions (tests, the CLI's Set)
+			rv = contentHash(w)
+		}
+		consumers = append(consumers, review.KindOf(w)+"\x00"+m.GetName()+"\x00"+rv)
+	}
+	slices.Sort(consumers)
+	for _, w := range consumers {
+		field(h, "consumer", w)
+	}
+	if s.Facts != nil && s.Facts.Config != nil && s.Facts.Config.ConfigMap != "" {
+		cfg := s.Facts.Config
 		rv := "absent"
 		if cm := sur.ConfigMap; cm != nil {
 			rv = cm.ResourceVersion

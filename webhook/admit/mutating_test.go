@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +140,39 @@ func TestMutating(t *testing.T) {
 		}
 		if !testutil.HasWarning(resp.Warnings, "MG002", "[fixed]") || !testutil.HasWarning(resp.Warnings, "MG002", "will be applied to ConfigMap mg002-fires/alloy") {
 			t.Errorf("warnings %q: want MG002 fixed here and pending on the ConfigMap", resp.Warnings)
+		}
+	})
+
+	t.Run("ConfigMap re-applied: answered from the result cache until a reader changes", func(t *testing.T) {
+		t.Parallel()
+		core, reg := admittest.Core(t, nil, mg001)
+		h := admit.NewMutating(core, admittest.Decoder(), 0)
+		cm := admittest.Find[*corev1.ConfigMap](t, mg001)
+		req := admittest.Request(t, cm, admissionv1.Update, false)
+		first := h.Handle(ctx, req)
+		again := h.Handle(ctx, req)
+		if len(first.Patches) == 0 || !reflect.DeepEqual(first.Patches, again.Patches) || !slices.Equal(first.Warnings, again.Warnings) {
+			t.Errorf("the second answer differs from the first (or no patch): %+v\nvs %+v", again, first)
+		}
+		m := admittest.Metrics(t, reg)
+		if got := m.Sum(metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit}); got != 1 {
+			t.Errorf("skipped{cache-hit} = %v, want 1", got)
+		}
+		s, err := admit.Decode(admittest.Decoder(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sur := core.Surround(ctx, s)
+		key := core.Key(s, sur)
+		if key == "" || len(sur.Consumers) != 1 {
+			t.Fatalf("key %q with %d consumers, want a key and 1 consumer", key, len(sur.Consumers))
+		}
+		changed := *sur
+		ds := sur.Consumers[0].DeepCopyObject().(*appsv1.DaemonSet)
+		ds.Spec.Template.Spec.HostNetwork = !ds.Spec.Template.Spec.HostNetwork
+		changed.Consumers = []runtime.Object{ds}
+		if core.Key(s, &changed) == key {
+			t.Error("a reader of the ConfigMap changed, but the key did not")
 		}
 	})
 
@@ -303,22 +337,31 @@ func BenchmarkHandler(b *testing.B) {
 		subject func(testing.TB, []runtime.Object) runtime.Object
 		webhook string
 		check   func(admission.Response) bool
+		memo    bool // the engine's memo on: the same input answered from it
 	}{
 		{"mutate/ConfigMap", mg001, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*corev1.ConfigMap](t, o) }, "mutate",
-			func(r admission.Response) bool { return len(r.Patches) > 0 }},
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"mutate/ConfigMap-3000-lines", big, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*corev1.ConfigMap](t, o) }, "mutate",
-			func(r admission.Response) bool { return len(r.Patches) > 0 }},
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"mutate/DaemonSet", mg002, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*appsv1.DaemonSet](t, o) }, "mutate",
-			func(r admission.Response) bool { return len(r.Patches) > 0 }},
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"mutate/Pod-cache-hit", mg002, func(t testing.TB, o []runtime.Object) runtime.Object {
 			return daemonSetPod(admittest.Find[*appsv1.DaemonSet](t, o), "node-a")
-		}, "mutate", func(r admission.Response) bool { return len(r.Patches) > 0 }},
+		}, "mutate", func(r admission.Response) bool { return len(r.Patches) > 0 }, false},
 		{"validate/DaemonSet", admittest.Example(b, "mg004-fires"), func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*appsv1.DaemonSet](t, o) }, "validate",
-			func(r admission.Response) bool { return !r.Allowed }},
+			func(r admission.Response) bool { return !r.Allowed }, false},
+		{"mutate/ConfigMap-memo-hit", mg001, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*corev1.ConfigMap](t, o) }, "mutate",
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, true},
+		{"mutate/DaemonSet-memo-hit", mg002, func(t testing.TB, o []runtime.Object) runtime.Object { return admittest.Find[*appsv1.DaemonSet](t, o) }, "mutate",
+			func(r admission.Response) bool { return len(r.Patches) > 0 }, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			core, _ := admittest.Core(b, nil, bc.objs)
-			cacheSize := -1 // every request evaluates
+			o := policy.Options{MemoEntries: -1} // every request evaluates
+			if bc.memo {
+				o.MemoEntries = 0
+			}
+			core, _ := admittest.CoreWith(b, o, bc.objs)
+			cacheSize := -1 // no result cache
 			if strings.HasSuffix(bc.name, "cache-hit") {
 				cacheSize = 0
 			}
@@ -344,7 +387,7 @@ func BenchmarkHandler(b *testing.B) {
 	// The typical ConfigMap again, its text different in every request (a
 	// comment), so that no cache knows it: what a new config costs.
 	b.Run("mutate/ConfigMap-distinct", func(b *testing.B) {
-		core, _ := admittest.Core(b, nil, mg001)
+		core, _ := admittest.CoreWith(b, policy.Options{MemoEntries: -1}, mg001)
 		h := admit.NewMutating(core, admittest.Decoder(), -1)
 		cm := admittest.Find[*corev1.ConfigMap](b, mg001)
 		reqs := make([]admission.Request, 1000) // more than the file cache holds

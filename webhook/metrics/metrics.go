@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ const (
 	EvaluationsTotal      = "modeguard_evaluations_total"
 	StaleReadsTotal       = "modeguard_cache_stale_reads_total"
 	LookupErrorsTotal     = "modeguard_lookup_errors_total"
+	PolicyMemoTotal       = "modeguard_policy_memo_total"
 )
 
 // Results of an admission request (label result).
@@ -230,4 +232,30 @@ func (m *Metrics) StaleRead(kind string) {
 // LookupError records a lookup that failed; kind is what was looked up.
 func (m *Metrics) LookupError(kind string) {
 	m.lookupErrors.WithLabelValues(kind).Inc()
+}
+
+// WatchMemo exports the policy engine's memo of evaluations as
+// PolicyMemoTotal{result="hit"|"miss"}, read from stats (policy.Memo.Stats)
+// at each scrape. A second call on one registry keeps the first.
+func WatchMemo(reg prometheus.Registerer, stats func() (hits, misses int64)) error {
+	for _, result := range []string{"hit", "miss"} {
+		c := prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        PolicyMemoTotal,
+			Help:        "Policy evaluations answered from the memo of recent inputs (hit) or evaluated (miss).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, func() float64 {
+			h, m := stats()
+			if result == "hit" {
+				return float64(h)
+			}
+			return float64(m)
+		})
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return fmt.Errorf("registering %s: %w", PolicyMemoTotal, err)
+			}
+		}
+	}
+	return nil
 }

@@ -90,6 +90,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
 	m.PolicyLoaded(engine.LoadedAt())
+	if err := metrics.WatchMemo(ctrlmetrics.Registry, engine.Memo().Stats); err != nil {
+		return nil, err
+	}
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
