@@ -166,6 +166,9 @@ func configLine(d *manifest.Document, key string, line int) int {
 	if d == nil || line <= 0 {
 		return 0
 	}
+	if d.Kind == workload.KindAlloy.Name {
+		key = "content" // an Alloy object's config is spec.alloy.configMap.content
+	}
 	re := regexp.MustCompile(`^\s+` + regexp.QuoteMeta(key) + `:\s*[|>][-+0-9]*\s*(#.*)?$`)
 	for i, l := range strings.Split(string(d.Raw), "\n") {
 		if re.MatchString(strings.TrimRight(l, "\r")) {
