@@ -97,8 +97,9 @@ func copyValue(v any) any {
 	return v
 }
 
-// addAlloyToScheme registers Alloy and AlloyList.
-func addAlloyToScheme(s *runtime.Scheme) error {
+// AddAlloyToScheme registers Alloy and AlloyList (for a client or an
+// admission decoder).
+func AddAlloyToScheme(s *runtime.Scheme) error {
 	s.AddKnownTypes(AlloyGroupVersion, &Alloy{}, &AlloyList{})
 	metav1.AddToGroupVersion(s, AlloyGroupVersion)
 	return nil

@@ -37,7 +37,7 @@ var ErrNotWorkload = errors.New("not a Pod, DaemonSet, StatefulSet, Deployment o
 var deserializer = sync.OnceValues(func() (runtime.Decoder, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme, addAlloyToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme, AddAlloyToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("building the workload scheme: %w", err)

@@ -31,6 +31,7 @@ import (
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/webhook/resubmit"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // gracefulShutdownTimeout bounds how long the manager waits for its
@@ -93,6 +94,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := workload.AddAlloyToScheme(scheme); err != nil {
 		return nil, err
 	}
 	watches := lookup.NewWatches()
