@@ -135,9 +135,7 @@ func SurroundWith(ctx context.Context, lk Lookup, subject runtime.Object, agents
 		if !f.Agent {
 			return sur
 		}
-		if f.Config != nil && !inlineAlloy(f) {
-			sur.ConfigMapName = f.Config.ConfigMap
-		}
+		sur.ConfigMapName = f.ReadsConfigMap()
 	}
 	ns := sur.Namespace
 	look := func(kind, name string, read func() error) bool {

@@ -53,10 +53,10 @@ func NewSetWith(objs []runtime.Object, agents workload.Recognizer) *Set {
 			continue
 		}
 		f, err := agents.FromObject(o, nil)
-		if err != nil || !f.Agent || f.Config == nil || f.Config.ConfigMap == "" || inlineAlloy(f) {
+		if err != nil || f.ReadsConfigMap() == "" {
 			continue
 		}
-		k := [2]string{f.Namespace, f.Config.ConfigMap}
+		k := [2]string{f.Namespace, f.ReadsConfigMap()}
 		s.consumers[k] = append(s.consumers[k], o)
 	}
 	return s
@@ -80,11 +80,4 @@ func (s *Set) HPAs(_ context.Context, namespace string) ([]autoscalingv2.Horizon
 // NamespaceLabels implements Lookup.
 func (s *Set) NamespaceLabels(_ context.Context, namespace string) (map[string]string, error) {
 	return s.namespaces[namespace], nil
-}
-
-// inlineAlloy reports whether facts are an Alloy object's whose config is
-// its own value spec.alloy.configMap.content: it reads no ConfigMap of the
-// input (the ConfigMap the operator renders from it is the operator's).
-func inlineAlloy(f *workload.Facts) bool {
-	return f.Alloy != nil && f.Alloy.InlineConfig
 }

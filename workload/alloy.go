@@ -572,6 +572,17 @@ func (r Recognizer) alloyFacts(a *Alloy, hpas []autoscalingv2.HorizontalPodAutos
 	return f, nil
 }
 
+// ReadsConfigMap is the ConfigMap the agent reads as a ConfigMap of the
+// input or the cluster: Config.ConfigMap, but "" for an Alloy object whose
+// config is its own value spec.alloy.configMap.content (the ConfigMap the
+// operator renders from it is read by the workload the operator renders).
+func (f *Facts) ReadsConfigMap() string {
+	if f == nil || !f.Agent || f.Config == nil || (f.Alloy != nil && f.Alloy.InlineConfig) {
+		return ""
+	}
+	return f.Config.ConfigMap
+}
+
 // AlloyConfigMap returns the ConfigMap the chart renders from an Alloy
 // object's spec.alloy.configMap.content; nil when the config is not inline
 // or cannot be read (RenderAlloy's notes say why).

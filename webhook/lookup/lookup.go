@@ -327,10 +327,10 @@ func (c *Cache) NamespaceLabels(ctx context.Context, namespace string) (map[stri
 // recognizes them) reads, "" for anything else.
 func ConfigMapOf(obj runtime.Object, agents workload.Recognizer) string {
 	f, err := agents.FromObject(obj, nil)
-	if err != nil || !f.Agent || f.Config == nil {
+	if err != nil {
 		return ""
 	}
-	return f.Config.ConfigMap
+	return f.ReadsConfigMap()
 }
 
 func (c *Cache) indexConfigMap(o client.Object) []string {
