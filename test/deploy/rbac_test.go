@@ -70,6 +70,7 @@ func TestRBAC(t *testing.T) {
 		{"patch", "apps", "daemonsets", "agents", "alloy"},
 		{"patch", "apps", "statefulsets", "agents", "alloy"},
 		{"patch", "apps", "deployments", "agents", "alloy"},
+		{"patch", "collectors.grafana.com", "alloys", "agents", "alloy"},
 		{"create", "coordination.k8s.io", "leases", namespace, ""},
 		{"get", "coordination.k8s.io", "leases", namespace, leaseName},
 		{"update", "coordination.k8s.io", "leases", namespace, leaseName},
@@ -136,8 +137,10 @@ func TestRBAC(t *testing.T) {
 			cannot = append(cannot, access{verb, "apps", res, "agents", "w"})
 		}
 		cannot = append(cannot, access{verb, "autoscaling", "horizontalpodautoscalers", "agents", "h"})
-		// Alloy objects: read only (fixes reach them through the webhook).
-		cannot = append(cannot, access{verb, "collectors.grafana.com", "alloys", "agents", "a"})
+		// Alloy objects: read and the annotation bump only.
+		if verb != "patch" {
+			cannot = append(cannot, access{verb, "collectors.grafana.com", "alloys", "agents", "a"})
+		}
 	}
 	for _, verb := range []string{"update", "patch"} {
 		cannot = append(cannot, access{verb, "", "pods", "agents", "p"})

@@ -428,6 +428,7 @@ func wantGrants(certManager bool) []grant {
 		gs = append(gs, cluster(r.group, r.resource, "", read...)...)
 	}
 	gs = append(gs, cluster("", "configmaps", "", "patch", "update")...)
+	gs = append(gs, cluster("collectors.grafana.com", "alloys", "", "patch")...)
 	for _, res := range []string{"daemonsets", "deployments", "statefulsets"} {
 		gs = append(gs, cluster("apps", res, "", "patch")...)
 	}
