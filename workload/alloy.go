@@ -111,7 +111,6 @@ const (
 	alloyDefaultType   = ModeDaemonSet
 	alloyDefaultKey    = "config.alloy"
 	alloyConfigDir     = "/etc/alloy"
-	alloyDefaultImage  = "docker.io/grafana/alloy"
 	alloyContainerName = "alloy"
 )
 
@@ -132,7 +131,9 @@ var alloyDefaults = map[string]any{
 		"extraArgs":            []any{},
 		"enableHttpServerPort": true,
 	},
-	"image": map[string]any{"registry": "docker.io", "repository": "grafana/alloy"},
+	// The chart's default image.registry is left out: the image is
+	// recognized by its repository, whatever registry serves it.
+	"image": map[string]any{"repository": "grafana/alloy"},
 	"controller": map[string]any{
 		"type":        alloyDefaultType,
 		"replicas":    int64(1),
