@@ -45,6 +45,9 @@ type Fix struct {
 	// workload applies a workload fix to the agent container c, which
 	// facts.Container describes; where names the container in errors.
 	workload func(c *corev1.Container, facts *workload.Facts, p params, where string) error
+	// alloy applies a workload fix to an Alloy object: to its values, which
+	// the alloy-operator renders the workload from (nil: not applicable).
+	alloy func(a *workload.Alloy, p params) error
 }
 
 // Param is one parameter of a fix.
@@ -124,7 +127,8 @@ var registry = []Fix{
 		Name:   FixNodeNameEnv,
 		Target: policy.TargetWorkload,
 		Doc: `The agent container's env entry var comes from fieldRef spec.nodeName. Existing entries of that name ` +
-			`(a literal or any other source) are changed where they stand; otherwise one is appended.`,
+			`(a literal or any other source) are changed where they stand; otherwise one is appended. On an Alloy ` +
+			`object the entry goes to spec.alloy.extraEnv (HOSTNAME and K8S_NODE_NAME the chart always sets so).`,
 		Params: []Param{{
 			Name: "var",
 			Doc:  "the env var to set from the node name",
@@ -139,6 +143,7 @@ var registry = []Fix{
 			setNodeNameEnv(c, p["var"])
 			return nil
 		},
+		alloy: func(a *workload.Alloy, p params) error { return workload.SetAlloyNodeNameEnv(a, p["var"]) },
 	},
 	{
 		Name:   FixClusterFlags,
@@ -148,11 +153,15 @@ var registry = []Fix{
 			`Flags already present are changed in place (--cluster.enabled=false becomes =true), never duplicated. ` +
 			`A join address or discover-peers flag already set is a peer source and stays as it is (the two are ` +
 			`mutually exclusive). A container setting neither command nor args is not applicable: writing args ` +
-			`would replace the image's default command.`,
+			`would replace the image's default command. On an Alloy object it sets spec.alloy.clustering.enabled: true ` +
+			`(the chart then writes both flags, joining its <fullname>-cluster Service).`,
 		Params: []Param{{Name: "joinAddresses", Doc: "the peers to join: a StatefulSet's governing Service"}},
 		workload: func(c *corev1.Container, facts *workload.Facts, p params, where string) error {
 			return clusterFlags(c, facts.Container, p["joinAddresses"], where)
 		},
+		// The chart writes the flags from spec.alloy.clustering.enabled, with
+		// its own headless Service as the peers: joinAddresses is not used.
+		alloy: func(a *workload.Alloy, _ params) error { workload.SetAlloyClustering(a); return nil },
 	},
 }
 

@@ -23,6 +23,9 @@ const nodeNameField = "spec.nodeName"
 // agent container its facts name (workload.FromObject(obj); pass nil to
 // compute them). It is idempotent: fixing a fixed object changes nothing.
 func Workload(obj runtime.Object, facts *workload.Facts, req policy.FixRequest) error {
+	if a, ok := obj.(*workload.Alloy); ok && a != nil {
+		return alloyFix(a, req)
+	}
 	kind, name, spec, err := podSpec(obj)
 	if err != nil {
 		return err
@@ -48,6 +51,28 @@ func Workload(obj runtime.Object, facts *workload.Facts, req policy.FixRequest) 
 		return err
 	}
 	return fix.workload(c, facts, p, fmt.Sprintf("%s %s container %s", kind, name, c.Name))
+}
+
+// alloyFix applies a workload fix to an Alloy object's values: the
+// alloy-operator renders its workload from them, and would undo an edit of
+// the workload itself.
+func alloyFix(a *workload.Alloy, req policy.FixRequest) error {
+	where := "Alloy " + objectName(a.Namespace, a.Name)
+	fix, err := lookupFor(req, policy.TargetWorkload, where)
+	if err != nil {
+		return err
+	}
+	if fix.alloy == nil {
+		return notApplicablef("fix %s has no Alloy value to change (%s)", fix.Name, where)
+	}
+	p, err := fix.params(req)
+	if err != nil {
+		return err
+	}
+	if err := fix.alloy(a, p); err != nil {
+		return notApplicablef("%s: %v", where, err)
+	}
+	return nil
 }
 
 // podSpec returns the pod spec a fix edits: a Pod's own, or a workload's pod

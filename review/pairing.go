@@ -38,6 +38,9 @@ type pairing struct {
 	submitted map[string]string
 
 	wlChanged, cmChanged bool
+	// inline: wl is an Alloy object and cm the ConfigMap the chart renders
+	// from its spec.alloy.configMap.content, where cm's fixes go back.
+	inline bool
 
 	// facts are the workload's, from the pass that computed them; stale
 	// once a fix has edited the workload since.
@@ -79,6 +82,10 @@ func (p *pairing) run(ctx context.Context) error {
 			}
 			key := p.fixKey(d)
 			if why, done := tried[key]; done {
+				if owned := (*ownedError)(nil); errors.As(why, &owned) {
+					final = append(final, p.ownedFinding(finding(d), owned))
+					continue
+				}
 				if triedIn[key] == pass {
 					// Another violation of this pass asks for the same
 					// edit (MG001 once per collector a discovery feeds):
@@ -109,6 +116,11 @@ func (p *pairing) run(ctx context.Context) error {
 			}
 			err := p.apply(d, facts)
 			tried[key], triedIn[key] = err, pass
+			var owned *ownedError
+			if errors.As(err, &owned) {
+				final = append(final, p.ownedFinding(finding(d), owned))
+				continue
+			}
 			if err != nil {
 				final = append(final, finding(engine.FixFailed(d, p.scopeFor(d.Violation), err)))
 				continue
@@ -198,6 +210,9 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 		if p.cm == nil {
 			return errors.New("the ConfigMap is not known")
 		}
+		if owner := workload.AlloyOwner(p.cm); owner != "" && !p.inline {
+			return &ownedError{owner: owner, object: ObjectRef{Kind: workload.KindConfigMap.Name, Namespace: p.cm.Namespace, Name: p.cm.Name}}
+		}
 		if _, ok := p.cm.Data[d.File]; !ok {
 			return fmt.Errorf("ConfigMap %s/%s has no key %q", p.cm.Namespace, p.cm.Name, d.File)
 		}
@@ -214,6 +229,11 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 	if p.wl == nil {
 		return errors.New("no agent workload is known for this ConfigMap")
 	}
+	if m, err := meta.Accessor(p.wl); err == nil {
+		if owner := workload.AlloyOwner(m); owner != "" {
+			return &ownedError{owner: owner, object: *p.wlRef()}
+		}
+	}
 	p.factsStale = true // even a failed fix may have edited it
 	if err := p.rv.Fixer.Workload(p.wl, facts, *d.Fix); err != nil {
 		return err
@@ -225,7 +245,13 @@ func (p *pairing) apply(d policy.Decision, facts *workload.Facts) error {
 func (p *pairing) finding(d policy.Decision) Finding {
 	f := Finding{Decision: d}
 	wlRef := p.wlRef()
+	if _, ok := p.wl.(*workload.Alloy); ok {
+		f.Value = workload.AlloyValue(d.Rule.ID, d.Target, p.inline)
+	}
 	switch {
+	case d.Target == policy.TargetConfig && p.inline:
+		// The config is the Alloy object's value: the finding is its.
+		f.Object, f.Key = *wlRef, d.File
 	case d.Target == policy.TargetConfig && p.cm != nil:
 		f.Object = ObjectRef{Kind: workload.KindConfigMap.Name, Namespace: p.cm.Namespace, Name: p.cm.Name}
 		f.Key = d.File
@@ -237,6 +263,36 @@ func (p *pairing) finding(d policy.Decision) Finding {
 	if p.via && wlRef != nil {
 		f.Via = wlRef
 	}
+	return f
+}
+
+// ownedError says a fix was not applied because an Alloy object owns the
+// object it would edit: the alloy-operator re-renders it from the Alloy
+// object's values and would undo the edit.
+type ownedError struct {
+	owner  string // namespace/name of the Alloy object
+	object ObjectRef
+}
+
+func (e *ownedError) Error() string {
+	return fmt.Sprintf("%s %s/%s is owned by Alloy %s", e.object.Kind, e.object.Namespace, e.object.Name, e.owner)
+}
+
+// ownedFinding is the finding of a fix not applied to an object an Alloy
+// object owns: a warning naming the owner (and the value to change there,
+// when the rule says one), recorded, never a patch the operator would undo.
+func (p *pairing) ownedFinding(f Finding, e *ownedError) Finding {
+	f.Owner = e.owner
+	if f.Value == "" {
+		f.Value = workload.AlloyValue(f.Rule.ID, f.Target, true)
+	}
+	where := "its values"
+	if f.Value != "" {
+		where = f.Value
+	}
+	f.Action = policy.ActionWarn
+	f.Why = append(append([]string(nil), f.Why...), fmt.Sprintf("not fixed: %s; the alloy-operator re-renders it from the Alloy object's values and would undo a patch: warn", e.Error()))
+	f.Message = fmt.Sprintf("%s (not fixed here: owned by Alloy %s, whose operator would undo a patch; change %s of Alloy %s)", f.Message, e.owner, where, e.owner)
 	return f
 }
 

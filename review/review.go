@@ -135,9 +135,7 @@ func SurroundWith(ctx context.Context, lk Lookup, subject runtime.Object, agents
 		if !f.Agent {
 			return sur
 		}
-		if f.Config != nil {
-			sur.ConfigMapName = f.Config.ConfigMap
-		}
+		sur.ConfigMapName = f.ReadsConfigMap()
 	}
 	ns := sur.Namespace
 	look := func(kind, name string, read func() error) bool {
@@ -218,6 +216,14 @@ type Finding struct {
 	// Applied is true when the fix was applied to Result.Fixed (the subject)
 	// or Result.Related (the other object).
 	Applied bool `json:"applied,omitempty"`
+	// Value is, for a finding about an Alloy object (Object, or Via), the
+	// value of its spec to change: spec.alloy.clustering.enabled,
+	// spec.controller.type, spec.alloy.configMap.content, ...
+	Value string `json:"value,omitempty"`
+	// Owner names the Alloy object (namespace/name) that owns the object
+	// the finding is about: its fix was not applied there, since the
+	// alloy-operator re-renders what it owns; change the owner's Value.
+	Owner string `json:"owner,omitempty"`
 	// Via names the workload whose mode the finding depends on, when the
 	// subject is a ConfigMap read by several.
 	Via *ObjectRef `json:"via,omitempty"`
@@ -338,7 +344,17 @@ func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, 
 	}
 	wl := subject.DeepCopyObject()
 	var cm *corev1.ConfigMap
-	if facts.Config != nil && facts.Config.ConfigMap != "" {
+	alloy, _ := wl.(*workload.Alloy)
+	if facts.Alloy != nil {
+		for _, n := range facts.Alloy.Notes {
+			res.Notes = append(res.Notes, "Alloy values: "+n)
+		}
+	}
+	if alloy != nil && facts.Alloy != nil && facts.Alloy.InlineConfig {
+		// The config is the value spec.alloy.configMap.content: review the
+		// ConfigMap the chart renders from it, and write fixes back there.
+		cm = workload.AlloyConfigMap(alloy)
+	} else if facts.Config != nil && facts.Config.ConfigMap != "" {
 		if sur.ConfigMapName != facts.Config.ConfigMap {
 			return fmt.Errorf("reviewing %s %s/%s, which reads ConfigMap %q, with the surroundings of one reading %q", res.Subject.Kind, res.Subject.Namespace, res.Subject.Name, facts.Config.ConfigMap, sur.ConfigMapName)
 		}
@@ -352,11 +368,19 @@ func (rv *Reviewer) reviewWorkload(ctx context.Context, subject runtime.Object, 
 	}
 	// facts are wl's too (a copy of subject): the first pass reads them.
 	p := &pairing{rv: rv, subjectKind: res.Subject.Kind, wl: wl, cm: cm, hpas: sur.HPAs, opts: opts, scope: scope, res: res, facts: facts}
-	if cm != nil {
+	p.inline = alloy != nil && facts.Alloy != nil && facts.Alloy.InlineConfig && cm != nil
+	switch {
+	case p.inline:
+		p.submitted = workload.AlloyConfigMap(subject.(*workload.Alloy)).Data
+	case cm != nil:
 		p.submitted = sur.ConfigMap.Data
 	}
 	if err := p.run(ctx); err != nil {
 		return err
+	}
+	if p.inline && p.cmChanged {
+		workload.SetAlloyContent(alloy, cm.Data[facts.Config.Keys[0]])
+		p.wlChanged, p.cmChanged = true, false
 	}
 	if p.wlChanged && !equality.Semantic.DeepEqual(wl, subject) {
 		res.Fixed = wl

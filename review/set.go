@@ -53,10 +53,10 @@ func NewSetWith(objs []runtime.Object, agents workload.Recognizer) *Set {
 			continue
 		}
 		f, err := agents.FromObject(o, nil)
-		if err != nil || !f.Agent || f.Config == nil || f.Config.ConfigMap == "" {
+		if err != nil || f.ReadsConfigMap() == "" {
 			continue
 		}
-		k := [2]string{f.Namespace, f.Config.ConfigMap}
+		k := [2]string{f.Namespace, f.ReadsConfigMap()}
 		s.consumers[k] = append(s.consumers[k], o)
 	}
 	return s

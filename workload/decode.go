@@ -19,7 +19,8 @@ import (
 )
 
 // ErrUnsupportedKind is returned by Decode for a kind outside core/v1,
-// apps/v1, autoscaling/v1 and autoscaling/v2.
+// apps/v1, autoscaling/v1, autoscaling/v2 and Alloy
+// (collectors.grafana.com/v1alpha1).
 var ErrUnsupportedKind = errors.New("unsupported kind")
 
 // ErrEmptyDocument is returned by Decode for data holding no object (only
@@ -36,7 +37,7 @@ var ErrNotWorkload = errors.New("not a Pod, DaemonSet, StatefulSet, Deployment o
 var deserializer = sync.OnceValues(func() (runtime.Decoder, error) {
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme,
+		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv1.AddToScheme, autoscalingv2.AddToScheme, AddAlloyToScheme,
 	} {
 		if err := add(s); err != nil {
 			return nil, fmt.Errorf("building the workload scheme: %w", err)

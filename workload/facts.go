@@ -5,7 +5,7 @@ package workload
 // out, except the few every rule tests (kind, name, agent, reason, mode,
 // modeSource, replicated, hostNetwork).
 type Facts struct {
-	// Kind is Pod, DaemonSet, StatefulSet, Deployment or ReplicaSet.
+	// Kind is Pod, DaemonSet, StatefulSet, Deployment, ReplicaSet or Alloy.
 	Kind string `json:"kind"`
 	// Namespace and Name are the object's own (namespace may be empty in a
 	// manifest file).
@@ -72,6 +72,11 @@ type Facts struct {
 	// Config is where the agent reads its config: run path → volumeMount →
 	// volume (+items) → ConfigMap and keys.
 	Config *Config `json:"config,omitempty"`
+
+	// Alloy is set for an Alloy object (Kind "Alloy"): the facts above are
+	// those of the workload the Alloy chart renders from its spec, and
+	// these say where its config lives.
+	Alloy *AlloyFacts `json:"alloy,omitempty"`
 }
 
 // Flavors.

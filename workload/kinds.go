@@ -54,6 +54,9 @@ type Kind struct {
 	// MetadataOnly marks the kinds modeguard reads only the metadata of (a
 	// Namespace's labels): an informer of them keeps their metadata.
 	MetadataOnly bool
+	// CRD marks the kinds a CustomResourceDefinition serves: a cluster may
+	// not have them, so the webhook watches them only once it does.
+	CRD bool
 
 	// New returns an empty object of the kind.
 	New func() Object
@@ -187,6 +190,16 @@ var (
 		New:        func() Object { return &autoscalingv2.HorizontalPodAutoscaler{} },
 		NewList:    func() ObjectList { return &autoscalingv2.HorizontalPodAutoscalerList{} },
 	}
+	// KindAlloy is an Alloy object of the alloy-operator: a workload whose
+	// facts follow from the Alloy chart rendering its spec (alloy.go). It
+	// has no pod template of its own (Pod is nil): fixes change its values.
+	KindAlloy = &Kind{
+		Name: "Alloy", GVK: AlloyGroupVersion.WithKind("Alloy"), Resource: "alloys",
+		Namespaced: true, Reviewed: true, Workload: true, CRD: true,
+		New:     func() Object { return &Alloy{} },
+		NewList: func() ObjectList { return &AlloyList{} },
+		Spec:    func(obj runtime.Object) any { return &obj.(*Alloy).Spec },
+	}
 	KindNamespace = &Kind{
 		Name: "Namespace", GVK: corev1.SchemeGroupVersion.WithKind("Namespace"), Resource: "namespaces",
 		MetadataOnly: true,
@@ -205,7 +218,7 @@ var byType map[reflect.Type]*Kind
 // init fills Kinds: as initializers they would refer to themselves
 // (facts functions look kinds up).
 func init() {
-	Kinds = []*Kind{KindDaemonSet, KindStatefulSet, KindDeployment, KindReplicaSet, KindPod, KindConfigMap, KindHPA, KindNamespace}
+	Kinds = []*Kind{KindDaemonSet, KindStatefulSet, KindDeployment, KindAlloy, KindReplicaSet, KindPod, KindConfigMap, KindHPA, KindNamespace}
 	byType = make(map[reflect.Type]*Kind, len(Kinds))
 	for _, k := range Kinds {
 		byType[reflect.TypeOf(k.New())] = k

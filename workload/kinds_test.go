@@ -17,7 +17,7 @@ import (
 func TestKinds(t *testing.T) {
 	t.Parallel()
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, AddAlloyToScheme} {
 		if err := add(s); err != nil {
 			t.Fatal(err)
 		}
@@ -43,7 +43,8 @@ func TestKinds(t *testing.T) {
 					t.Errorf("NewList() is %T, want %T", got, list)
 				}
 			}
-			if plural, _ := meta.UnsafeGuessKindToResource(k.GVK); plural.Resource != k.Resource {
+			// A CRD names its plural itself (alloys, where the guess says alloies).
+			if plural, _ := meta.UnsafeGuessKindToResource(k.GVK); plural.Resource != k.Resource && !k.CRD {
 				t.Errorf("resource %q, want %q", k.Resource, plural.Resource)
 			}
 			if got := KindOf(k.New()); got != k {
@@ -55,8 +56,13 @@ func TestKinds(t *testing.T) {
 			if got := KindNamed(k.Name); got != k {
 				t.Errorf("KindNamed(%q) = %v, want this kind", k.Name, got)
 			}
-			if k.Workload && (k.Pod == nil || k.NewList == nil || k.Spec == nil || k.Mode == "") {
+			if k.Workload && !k.CRD && (k.Pod == nil || k.NewList == nil || k.Spec == nil || k.Mode == "") {
 				t.Error("a workload kind without Pod, NewList, Spec or Mode")
+			}
+			// A CRD kind (an Alloy object) has its facts from its spec, its
+			// mode from its values.
+			if k.CRD && (k.NewList == nil || k.Spec == nil || k.Mode != "") {
+				t.Error("a CRD kind without NewList or Spec, or with a fixed Mode")
 			}
 			if k.Pod != nil {
 				obj := k.New()
@@ -96,7 +102,7 @@ func TestNames(t *testing.T) {
 		{nil, "nothing"},
 		{[]*Kind{KindPod}, "a Pod"},
 		{[]*Kind{KindPod, KindDaemonSet}, "a Pod or DaemonSet"},
-		{Workloads(), "a DaemonSet, StatefulSet or Deployment"},
+		{Workloads(), "a DaemonSet, StatefulSet, Deployment or Alloy"},
 	} {
 		if got := Names(tc.kinds); got != tc.want {
 			t.Errorf("Names(%d kinds) = %q, want %q", len(tc.kinds), got, tc.want)

@@ -48,6 +48,9 @@ func (r Recognizer) FromObject(obj runtime.Object, hpas []autoscalingv2.Horizont
 		return nil, fmt.Errorf("nil object: %w", ErrNotWorkload)
 	}
 	k := KindOf(obj)
+	if a, ok := obj.(*Alloy); ok {
+		return r.alloyFacts(a, hpas)
+	}
 	if k == nil || k.Pod == nil || k.facts == nil {
 		return nil, fmt.Errorf("%T: %w", obj, ErrNotWorkload)
 	}

@@ -190,6 +190,9 @@ func configPos(d *manifest.Document, key string, line, col int) (int, int) {
 	if d == nil || line <= 0 {
 		return 0, 0
 	}
+	if d.Kind == workload.KindAlloy.Name {
+		key = "content" // an Alloy object's config is spec.alloy.configMap.content
+	}
 	re := regexp.MustCompile(`^\s+` + regexp.QuoteMeta(key) + `:\s*[|>][-+0-9]*\s*(#.*)?$`)
 	lines := strings.Split(string(d.Raw), "\n")
 	for i, l := range lines {

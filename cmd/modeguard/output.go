@@ -12,6 +12,7 @@ import (
 
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/workload"
 )
 
 func useColor(mode string, w io.Writer) bool {
@@ -92,7 +93,11 @@ func writeText(w io.Writer, c *checked, color, showAudit bool) {
 		if f.Via != nil && *f.Via != f.Object {
 			obj += " (read by " + objectName(*f.Via) + ")"
 		}
-		fmt.Fprintf(w, "  %s\n  %s\n  fix: %s\n\n", obj, f.Message, fixLine(f))
+		fmt.Fprintf(w, "  %s\n  %s\n", obj, f.Message)
+		if v := alloyValueLine(f); v != "" {
+			fmt.Fprintf(w, "  change: %s\n", v)
+		}
+		fmt.Fprintf(w, "  fix: %s\n\n", fixLine(f))
 	}
 	for i, r := range c.result.Results {
 		if r == nil {
@@ -130,7 +135,27 @@ type jsonFinding struct {
 	Fix          *policy.FixRequest `json:"fix,omitempty"`
 	Applied      bool               `json:"applied"`
 	Via          *review.ObjectRef  `json:"via,omitempty"`
-	Why          []string           `json:"why,omitempty"`
+	// Value is the value of an Alloy object's spec to change; Owner the
+	// Alloy object owning the object (which is then not patched).
+	Value string   `json:"value,omitempty"`
+	Owner string   `json:"owner,omitempty"`
+	Why   []string `json:"why,omitempty"`
+}
+
+// alloyValueLine says which value of which Alloy object a finding asks to
+// change, "" when it is not about one.
+func alloyValueLine(f review.Finding) string {
+	switch {
+	case f.Value == "":
+		return ""
+	case f.Owner != "":
+		return f.Value + " of Alloy " + f.Owner
+	case f.Object.Kind == workload.KindAlloy.Name:
+		return f.Value + " of " + objectName(f.Object)
+	case f.Via != nil && f.Via.Kind == workload.KindAlloy.Name:
+		return f.Value + " of " + objectName(*f.Via)
+	}
+	return ""
 }
 
 type jsonNote struct {
@@ -149,6 +174,7 @@ func toJSON(c *checked, i int) jsonFinding {
 		Rule: f.Rule.ID, Slug: f.Rule.Slug, Action: f.Action,
 		Kind: f.Object.Kind, Namespace: f.Object.Namespace, Name: f.Object.Name,
 		Component: f.Component, Message: f.Message, Fix: f.Fix, Applied: f.Applied, Via: f.Via, Why: f.Why,
+		Value: f.Value, Owner: f.Owner,
 	}
 	d := c.findingDoc(i)
 	if d != nil {

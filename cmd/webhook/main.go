@@ -121,6 +121,7 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 	fs.IntVar(&o.ResultCacheSize, "result-cache-size", 0, "Entries in each handler's result cache (identical Pods of a rollout cost one evaluation); 0: 4096; negative: no cache.")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "On SIGTERM, keep answering (not ready) this long before draining in-flight requests and stopping.")
 	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", o.PolicyPollInterval, "How often --policy-dir is re-read in case a change was not notified.")
+	fs.DurationVar(&o.CRDPollInterval, "crd-poll-interval", o.CRDPollInterval, "How often the API server is asked whether the Alloy CRD (alloys.collectors.grafana.com) is served yet, until it is; Alloy objects are checked from then on.")
 	config.RegisterFlags(fs)
 	lo := &logOptions{format: "json"}
 	fs.IntVar(&lo.verbosity, "v", 0, "Log verbosity: 0 logs decisions and problems, 1 also why objects were not evaluated, higher is noisier.")

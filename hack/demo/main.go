@@ -75,6 +75,11 @@ func demo(ctx context.Context, w io.Writer, once bool, only string) error {
 		return err
 	}
 	defer stopCluster()
+	// The Alloy examples are Alloy objects (the alloy-operator's CRD).
+	if err := c.InstallAlloyCRD(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Alloy CRD installed (%s); the webhook watches Alloy objects\n", e2e.AlloyCRDFile)
 
 	fmt.Fprintf(w, "\nThe cluster is up. In another shell:\n\n    export KUBECONFIG=%s\n    %s get ns\n\n", c.Kubeconfig, filepath.Join(root, "bin", "k8s", "kubectl"))
 

@@ -70,6 +70,7 @@ func TestRBAC(t *testing.T) {
 		{"patch", "apps", "daemonsets", "agents", "alloy"},
 		{"patch", "apps", "statefulsets", "agents", "alloy"},
 		{"patch", "apps", "deployments", "agents", "alloy"},
+		{"patch", "collectors.grafana.com", "alloys", "agents", "alloy"},
 		{"create", "coordination.k8s.io", "leases", namespace, ""},
 		{"get", "coordination.k8s.io", "leases", namespace, leaseName},
 		{"update", "coordination.k8s.io", "leases", namespace, leaseName},
@@ -78,6 +79,7 @@ func TestRBAC(t *testing.T) {
 		{"", "configmaps"}, {"", "namespaces"}, {"", "pods"},
 		{"apps", "daemonsets"}, {"apps", "deployments"}, {"apps", "replicasets"}, {"apps", "statefulsets"},
 		{"autoscaling", "horizontalpodautoscalers"},
+		{"collectors.grafana.com", "alloys"}, // the alloy-operator's objects, read once its CRD is served
 	} {
 		for _, verb := range []string{"get", "list", "watch"} {
 			can = append(can, access{verb, r.group, r.resource, "", ""}, access{verb, r.group, r.resource, "agents", ""})
@@ -135,6 +137,10 @@ func TestRBAC(t *testing.T) {
 			cannot = append(cannot, access{verb, "apps", res, "agents", "w"})
 		}
 		cannot = append(cannot, access{verb, "autoscaling", "horizontalpodautoscalers", "agents", "h"})
+		// Alloy objects: read and the annotation bump only.
+		if verb != "patch" {
+			cannot = append(cannot, access{verb, "collectors.grafana.com", "alloys", "agents", "a"})
+		}
 	}
 	for _, verb := range []string{"update", "patch"} {
 		cannot = append(cannot, access{verb, "", "pods", "agents", "p"})

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/modeguard/modeguard/policy"
@@ -84,6 +85,10 @@ func commons(m *admissionregistrationv1.MutatingWebhookConfiguration, v *admissi
 	return cs
 }
 
+// alloysWebhook is the webhook of both configurations that sends Alloy
+// objects.
+const alloysWebhook = "alloys.modeguard.dev"
+
 func checkWebhooks(t *testing.T, r render, objs []*unstructured.Unstructured) {
 	m, v := webhooks(t, objs)
 	wantPolicy := admissionregistrationv1.Ignore
@@ -123,11 +128,35 @@ func checkWebhooks(t *testing.T, r render, objs []*unstructured.Unstructured) {
 		// Every workload and Pod would reach the webhook without them; all
 		// ConfigMaps do, unless filtered on purpose.
 		wantConditions := c.name != "configmaps.modeguard.dev" || r.agentConfigMapsOnly
+		if c.name == alloysWebhook {
+			wantConditions = false // every Alloy object runs Alloy
+		}
 		if got := len(c.matchConditions) > 0; got != wantConditions {
 			t.Errorf("%s: has matchConditions %v, want %v", id, got, wantConditions)
 		}
 		if len(c.clientConfig.CABundle) != 0 {
 			t.Errorf("%s: a caBundle is rendered; it must come from the rotator or cert-manager", id)
+		}
+	}
+	// Both configurations send every Alloy object (the alloy-operator's
+	// custom resource), created or updated.
+	wantAlloys := []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+		Rule: admissionregistrationv1.Rule{APIGroups: []string{"collectors.grafana.com"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"alloys"},
+			Scope: ptr.To(admissionregistrationv1.NamespacedScope)},
+	}}
+	for _, config := range []string{"mutating", "validating"} {
+		found := false
+		for _, c := range commons(m, v) {
+			if c.config == config && c.name == alloysWebhook {
+				found = true
+				if !reflect.DeepEqual(c.rules, wantAlloys) {
+					t.Errorf("%s webhook %s: rules %+v, want %+v", config, c.name, c.rules, wantAlloys)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s configuration: no webhook %s for Alloy objects", config, alloysWebhook)
 		}
 	}
 	for _, cfg := range []metav1.Object{m, v} {
@@ -427,10 +456,12 @@ func wantGrants(certManager bool) []grant {
 		{"", "configmaps"}, {"", "namespaces"}, {"", "pods"},
 		{"apps", "daemonsets"}, {"apps", "deployments"}, {"apps", "replicasets"}, {"apps", "statefulsets"},
 		{"autoscaling", "horizontalpodautoscalers"},
+		{"collectors.grafana.com", "alloys"},
 	} {
 		gs = append(gs, cluster(r.group, r.resource, "", read...)...)
 	}
 	gs = append(gs, cluster("", "configmaps", "", "patch", "update")...)
+	gs = append(gs, cluster("collectors.grafana.com", "alloys", "", "patch")...)
 	for _, res := range []string{"daemonsets", "deployments", "statefulsets"} {
 		gs = append(gs, cluster("apps", res, "", "patch")...)
 	}

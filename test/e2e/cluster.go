@@ -198,7 +198,7 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 		"--webhook-host=" + wo.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", mp), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", hp),
 		"--namespace=modeguard-system", "--leader-elect", "--policy-dir=" + policyDir,
-		"--shutdown-delay=100ms", "--log-format=text",
+		"--shutdown-delay=100ms", "--log-format=text", "--crd-poll-interval=" + crdPollInterval.String(),
 	}, o.WebhookArgs...)
 	c.WebhookCA, c.WebhookCertDir = wo.LocalServingCAData, wo.LocalServingCertDir
 	c.WebhookLog = filepath.Join(c.opts.WorkDir, "webhook.log")

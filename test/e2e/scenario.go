@@ -20,6 +20,7 @@ import (
 	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // Step is one `kubectl apply` of one object.
@@ -245,6 +246,8 @@ func diffs(docs []manifest.Document, live map[string]runtime.Object) []string {
 			before, after = containers(o.Spec.Template.Spec), containers(l.(*appsv1.StatefulSet).Spec.Template.Spec)
 		case *appsv1.Deployment:
 			before, after = containers(o.Spec.Template.Spec), containers(l.(*appsv1.Deployment).Spec.Template.Spec)
+		case *workload.Alloy:
+			before, after = alloyValues(o), alloyValues(l.(*workload.Alloy))
 		default:
 			continue
 		}
@@ -264,6 +267,26 @@ func diffs(docs []manifest.Document, live map[string]runtime.Object) []string {
 			out = append(out, diff)
 		}
 	}
+	return out
+}
+
+// alloyValues renders an Alloy object's spec as YAML (its config content
+// apart, so that a diff of it reads as one of the config).
+func alloyValues(a *workload.Alloy) map[string]string {
+	out := map[string]string{}
+	if cm := workload.AlloyConfigMap(a); cm != nil {
+		for k, v := range cm.Data {
+			out["spec.alloy.configMap.content ("+k+")"] = v
+		}
+	}
+	spec := a.DeepCopy().Spec
+	if al, ok := spec["alloy"].(map[string]any); ok {
+		if c, ok := al["configMap"].(map[string]any); ok {
+			delete(c, "content")
+		}
+	}
+	b, _ := yaml.Marshal(spec)
+	out["spec"] = string(b)
 	return out
 }
 

@@ -16,6 +16,9 @@ func Line(res *review.Result, f review.Finding) string {
 	if f.Object != res.Subject {
 		s += fmt.Sprintf(" [%s %s/%s]", f.Object.Kind, f.Object.Namespace, f.Object.Name)
 	}
+	if f.Value != "" && f.Owner == "" { // an owned object's message names the owner's value
+		s += " [change " + f.Value + "]"
+	}
 	return s
 }
 

@@ -51,7 +51,7 @@ func Find[T kruntime.Object](t testing.TB, objs []kruntime.Object) T {
 // Request is an admission request for obj.
 func Request(t testing.TB, obj kruntime.Object, op admissionv1.Operation, dryRun bool) admission.Request {
 	t.Helper()
-	gvk, err := apiutil.GVKForObject(obj, clientgoscheme.Scheme)
+	gvk, err := apiutil.GVKForObject(obj, Scheme)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,8 +78,20 @@ func Request(t testing.TB, obj kruntime.Object, op admissionv1.Operation, dryRun
 	}}
 }
 
-// Decoder decodes the built-in kinds.
-func Decoder() admission.Decoder { return admission.NewDecoder(clientgoscheme.Scheme) }
+// Scheme holds the built-in kinds and Alloy objects, as the webhook's.
+var Scheme = func() *kruntime.Scheme {
+	s := kruntime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := workload.AddAlloyToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// Decoder decodes the built-in kinds and Alloy objects.
+func Decoder() admission.Decoder { return admission.NewDecoder(Scheme) }
 
 // Core returns a core reviewing with the built-in rules and settings s (nil:
 // defaults), looking objects up in objs, recording metrics on a registry of

@@ -10,8 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-
-	"github.com/modeguard/modeguard/workload"
 )
 
 var errDown = errors.New("the API server is down")
@@ -20,7 +18,7 @@ var errDown = errors.New("the API server is down")
 // fail (nil: never), and with its context's error once that is done.
 func reader(fail error) client.WithWatch {
 	b := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme)
-	for _, k := range workload.Workloads() {
+	for _, k := range staticWorkloads() { // a cluster without the Alloy CRD
 		b = b.WithIndex(k.New(), IndexConfigMap, (&Cache{}).indexConfigMap)
 	}
 	return b.WithInterceptorFuncs(interceptor.Funcs{

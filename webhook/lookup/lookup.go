@@ -55,7 +55,7 @@ func CacheOptions(w *Watches, agents workload.Recognizer) cache.Options {
 	by := map[client.Object]cache.ByObject{
 		workload.KindConfigMap.New(): {Transform: TransformConfigMap},
 	}
-	for _, k := range workload.Workloads() {
+	for _, k := range staticWorkloads() {
 		by[k.New()] = cache.ByObject{Transform: transform}
 	}
 	return cache.Options{
@@ -69,7 +69,7 @@ func CacheOptions(w *Watches, agents workload.Recognizer) cache.Options {
 // informed are the kinds the webhook keeps informers of: the agent
 // workloads and what the rules read around them.
 func informed() []*workload.Kind {
-	return append(workload.Workloads(), workload.KindConfigMap, workload.KindHPA, workload.KindNamespace)
+	return append(staticWorkloads(), workload.KindConfigMap, workload.KindHPA, workload.KindNamespace)
 }
 
 // Cache is a review.Lookup over the manager's informer cache.
@@ -80,6 +80,10 @@ type Cache struct {
 	informers []cache.Informer
 	watches   *Watches
 	agents    workload.Recognizer
+	// cache and crds: the informer cache, and the CRD kinds it watches
+	// since their CustomResourceDefinition was found (WatchCRDs).
+	cache cache.Cache
+	crds  crdKinds
 }
 
 // Setup starts the informers the webhook needs on c (so that they sync with
@@ -88,8 +92,8 @@ type Cache struct {
 // given to CacheOptions (nil: watches are not tracked), agents the
 // Recognizer given to it.
 func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logger, w *Watches, agents workload.Recognizer) (*Cache, error) {
-	lc := &Cache{reader: c, live: live, log: log, watches: w, agents: agents}
-	for _, k := range workload.Workloads() {
+	lc := &Cache{reader: c, live: live, log: log, watches: w, agents: agents, cache: c}
+	for _, k := range staticWorkloads() {
 		if err := c.IndexField(ctx, k.New(), IndexConfigMap, lc.indexConfigMap); err != nil {
 			return nil, fmt.Errorf("indexing %ss by ConfigMap: %w", k.Name, err)
 		}
@@ -168,7 +172,7 @@ func (c *Cache) Consumers(ctx context.Context, namespace, configMap string) ([]r
 	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
 	var out []runtime.Object
-	for _, k := range workload.Workloads() {
+	for _, k := range c.workloads() {
 		list := k.NewList()
 		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}); err != nil {
 			// Not synced yet (a request right after start), or broken:
@@ -240,7 +244,7 @@ func sameObjects(a, b []runtime.Object) bool {
 // namespace.
 func (c *Cache) AgentConfigMaps(ctx context.Context) ([]types.NamespacedName, error) {
 	seen := map[types.NamespacedName]bool{}
-	for _, k := range workload.Workloads() {
+	for _, k := range c.workloads() {
 		list := k.NewList()
 		if err := c.reader.List(ctx, list, client.MatchingFields{IndexAgent: "true"}); err != nil {
 			return nil, fmt.Errorf("listing agent %ss: %w", k.Name, err)
@@ -323,10 +327,10 @@ func (c *Cache) NamespaceLabels(ctx context.Context, namespace string) (map[stri
 // recognizes them) reads, "" for anything else.
 func ConfigMapOf(obj runtime.Object, agents workload.Recognizer) string {
 	f, err := agents.FromObject(obj, nil)
-	if err != nil || !f.Agent || f.Config == nil {
+	if err != nil {
 		return ""
 	}
-	return f.Config.ConfigMap
+	return f.ReadsConfigMap()
 }
 
 func (c *Cache) indexConfigMap(o client.Object) []string {

@@ -113,6 +113,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, resync <-chan event.Gene
 		Named(controllerName).
 		For(workload.KindConfigMap.New(), builder.WithPredicates(consumed))
 	for _, k := range workload.Workloads() {
+		if k.CRD {
+			// A cluster may not serve it (the Alloy CRD): a watch would
+			// fail there. A changed Alloy object is admitted, and so
+			// reviewed, anyway.
+			continue
+		}
 		b = b.Watches(k.New(), toConfigMap)
 	}
 	return b.WatchesRawSource(source.Channel(resync, all)).Complete(r)

@@ -34,6 +34,7 @@ const (
 	DefaultLeaderElectionID       = "modeguard-webhook.modeguard.dev"
 	DefaultShutdownDelay          = 5 * time.Second
 	DefaultPolicyPollInterval     = 30 * time.Second
+	DefaultCRDPollInterval        = 30 * time.Second
 )
 
 // Options configure a Server. cmd/webhook fills them from flags.
@@ -91,6 +92,10 @@ type Options struct {
 	// PolicyPollInterval is how often the policy directory is re-read in
 	// case a file change was not notified.
 	PolicyPollInterval time.Duration
+	// CRDPollInterval is how often the API server is asked whether a
+	// custom resource modeguard reads (the Alloy CRD) is served yet, until
+	// it is.
+	CRDPollInterval time.Duration
 
 	// CertSecret is the certificate Secret in self-managed mode.
 	CertSecret string
@@ -120,6 +125,7 @@ func DefaultOptions() Options {
 		RequestTimeout:                 admit.DefaultTimeout,
 		ShutdownDelay:                  DefaultShutdownDelay,
 		PolicyPollInterval:             DefaultPolicyPollInterval,
+		CRDPollInterval:                DefaultCRDPollInterval,
 	}
 }
 

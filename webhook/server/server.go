@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -31,6 +32,7 @@ import (
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/webhook/resubmit"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // gracefulShutdownTimeout bounds how long the manager waits for its
@@ -70,6 +72,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	if o.PolicyPollInterval <= 0 {
 		o.PolicyPollInterval = DefaultPolicyPollInterval
 	}
+	if o.CRDPollInterval <= 0 {
+		o.CRDPollInterval = DefaultCRDPollInterval
+	}
 	if o.Fixer == nil {
 		o.Fixer = mutate.Fixer{}
 	}
@@ -96,6 +101,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := workload.AddAlloyToScheme(scheme); err != nil {
 		return nil, err
 	}
 	watches := lookup.NewWatches()
@@ -132,6 +140,21 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	}
 	s.lookup, err = lookup.Setup(ctx, s.mgr.GetCache(), s.mgr.GetAPIReader(), log.WithName("lookup"), watches, settings.Agents())
 	if err != nil {
+		return nil, err
+	}
+	// Custom resources (Alloy objects) are watched once their CRD is
+	// served: found at start, or later when it is installed.
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the discovery client: %w", err)
+	}
+	if err := s.mgr.Add(everyReplica(func(ctx context.Context) error {
+		if err := s.lookup.WatchCRDs(ctx, lookup.ServedBy(disc), o.CRDPollInterval); err != nil {
+			return err
+		}
+		<-ctx.Done()
+		return nil
+	})); err != nil {
 		return nil, err
 	}
 
@@ -252,3 +275,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	return s.Start(ctx)
 }
+
+// everyReplica is a Runnable every replica runs, leader or not (each
+// replica answers admission requests from its own cache).
+type everyReplica func(ctx context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable.
+func (everyReplica) NeedLeaderElection() bool { return false }
