@@ -73,7 +73,7 @@ func (p *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	return resp
 }
 
-func (p *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, string) {
+func (p *Handler) handle(ctx context.Context, req admission.Request) (resp admission.Response, result string) {
 	log := logf.FromContext(ctx)
 	s, err := Decode(p.decoder, req)
 	if errors.Is(err, ErrUnhandledKind) {
@@ -92,6 +92,9 @@ func (p *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		return admission.Allowed(""), metrics.ResultSkipped
 	}
 	sur := p.core.Surround(ctx, s)
+	if s.DryRun && p.webhook == "validate" {
+		defer func() { resp = p.core.dryRunDone(req, s, sur, resp, result) }()
+	}
 	key := p.core.Key(s, sur)
 	if a, ok := p.cache.Get(key); ok {
 		p.core.Metrics.Skipped(metrics.SkipCacheHit)

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modeguard/modeguard/review"
-	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/workload"
 )
 
@@ -121,6 +120,9 @@ func (o *Overlay) Remember(user string, obj runtime.Object, size int) {
 	}
 	c := obj.DeepCopyObject().(workload.Object)
 	strip(c)
+	// Without it, a result cache keys the object by its content, not by
+	// the resourceVersion of the cluster's version it updates.
+	c.SetResourceVersion("")
 	e := &entry{key: key, obj: c, base: m.GetResourceVersion(), size: int64(size)}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -291,12 +293,12 @@ func (v *view) Consumers(ctx context.Context, namespace, configMap string) ([]ru
 			out = append(out, c)
 			continue
 		}
-		if lookup.ConfigMapOf(e.obj, v.o.agents) == configMap {
+		if v.o.configMapOf(e.obj) == configMap {
 			out = append(out, e.obj.DeepCopyObject())
 		}
 	}
 	for _, e := range entries {
-		if _, ok := byKey[e.key]; ok && lookup.ConfigMapOf(e.obj, v.o.agents) == configMap {
+		if _, ok := byKey[e.key]; ok && v.o.configMapOf(e.obj) == configMap {
 			out = append(out, e.obj.DeepCopyObject())
 		}
 	}
@@ -352,12 +354,26 @@ func (v *view) NamespaceLabels(ctx context.Context, namespace string) (map[strin
 	return v.base.NamespaceLabels(ctx, namespace)
 }
 
+// configMapOf is the ConfigMap an agent workload reads, "" for anything
+// else (as lookup.ConfigMapOf, which this package cannot import: lookup's
+// tests reach admit, which imports this package).
+func (o *Overlay) configMapOf(obj runtime.Object) string {
+	f, err := o.agents.FromObject(obj, nil)
+	if err != nil || !f.Agent || f.Config == nil {
+		return ""
+	}
+	return f.Config.ConfigMap
+}
+
+// lastApplied is kubectl's copy of the applied object (lookup.LastApplied).
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
 // strip drops what no rule reads and that only costs memory: managedFields
 // and kubectl's last-applied copy of the whole object. o is a copy.
 func strip(o metav1.Object) {
 	o.SetManagedFields(nil)
-	if a := o.GetAnnotations(); a[lookup.LastApplied] != "" {
-		delete(a, lookup.LastApplied)
+	if a := o.GetAnnotations(); a[lastApplied] != "" {
+		delete(a, lastApplied)
 		o.SetAnnotations(a)
 	}
 }
