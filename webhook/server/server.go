@@ -28,6 +28,7 @@ import (
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/dryrun"
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/webhook/resubmit"
@@ -134,6 +135,12 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 
 	reviewer := &review.Reviewer{Engine: engine, Fixer: o.Fixer}
 	core := &admit.Core{Reviewer: reviewer, Lookup: s.lookup, Metrics: m, FailurePolicy: o.FailurePolicy, Timeout: o.RequestTimeout}
+	if !o.DryRunOverlayOff {
+		core.Overlay = dryrun.New(o.DryRun, settings.Agents())
+		if err := metrics.RegisterOverlay(ctrlmetrics.Registry, core.Overlay.Len); err != nil {
+			return nil, fmt.Errorf("registering the dry-run overlay metrics: %w", err)
+		}
+	}
 	decoder := admission.NewDecoder(scheme)
 	srv := s.mgr.GetWebhookServer()
 	srv.Register(admit.MutatePath, &webhook.Admission{Handler: admit.NewMutating(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
