@@ -101,6 +101,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	watches.Log = log.WithName("lookup")
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(watches.Transport)
+	cfg.WarningHandler, cfg.WarningHandlerWithContext = nil, quietWarnings{log: log.WithName("apiserver")}
 	stack, err := certStack(cfg, o)
 	if err != nil {
 		return nil, err
