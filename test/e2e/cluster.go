@@ -440,7 +440,23 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin string, args ...string) (Ku
 	return r, nil
 }
 
+// KubeconfigFor writes a kubeconfig of another user (in system:masters),
+// for kubectl's --kubeconfig: requests of another user name.
+func (c *Cluster) KubeconfigFor(name string) (string, error) {
+	user, err := c.env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.opts.WorkDir, "kubeconfig-"+name)
+	return path, os.WriteFile(path, kc, 0o600)
+}
+
 // KubectlAllowFail runs kubectl and returns its outcome, failure included.
+// A first argument --kubeconfig=PATH replaces the administrator's.
 func (c *Cluster) KubectlAllowFail(ctx context.Context, stdin string, args ...string) KubectlResult {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -448,7 +464,10 @@ func (c *Cluster) KubectlAllowFail(ctx context.Context, stdin string, args ...st
 	if _, err := os.Stat(kubectl); err != nil {
 		return KubectlResult{Err: fmt.Errorf("kubectl missing from %s: run make k8s-bins", c.opts.Assets)}
 	}
-	cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	if len(args) == 0 || !strings.HasPrefix(args[0], "--kubeconfig=") {
+		args = append([]string{"--kubeconfig", c.Kubeconfig}, args...)
+	}
+	cmd := exec.CommandContext(ctx, kubectl, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
 	err := cmd.Run()
