@@ -40,6 +40,9 @@ type Options struct {
 	Log io.Writer
 	// WebhookArgs are extra flags for the webhook.
 	WebhookArgs []string
+	// Replicas is the number of webhook processes (0 or 1: one). With more,
+	// a Proxy on the webhook's address spreads connections over them.
+	Replicas int
 }
 
 // Cluster is a running control plane with the webhook installed.
@@ -69,6 +72,10 @@ type Cluster struct {
 	apiHost     string    // host:port of kube-apiserver
 	apiserver   *exec.Cmd // kube-apiserver when RestartAPIServer started it
 	apiDone     chan error
+	// Proxy spreads connections over the replicas (Options.Replicas > 1).
+	Proxy    *Proxy
+	backends []string
+	replicas []*replica
 }
 
 // FindRoot returns the nearest directory above the working directory with
@@ -202,7 +209,15 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 	}, o.WebhookArgs...)
 	c.WebhookCA, c.WebhookCertDir = wo.LocalServingCAData, wo.LocalServingCertDir
 	c.WebhookLog = filepath.Join(c.opts.WorkDir, "webhook.log")
+	if o.Replicas > 1 {
+		if err := c.setupReplicas(o.Replicas); err != nil {
+			return err
+		}
+	}
 	if err := c.startWebhook(ctx); err != nil {
+		return err
+	}
+	if err := c.startReplicas(ctx); err != nil {
 		return err
 	}
 	c.logf("webhook ready after %s in all", time.Since(began).Round(time.Millisecond))
@@ -416,6 +431,19 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+func httpGet(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 func tail(file string, n int) string {
 	b, _ := os.ReadFile(file)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -494,6 +522,7 @@ func (c *Cluster) Create(ctx context.Context, objs []runtime.Object) error {
 // removes the work directory.
 func (c *Cluster) Stop() error {
 	var errs []error
+	c.stopReplicas()
 	if c.webhook != nil && c.webhook.Process != nil {
 		_ = c.webhook.Process.Signal(syscall.SIGTERM)
 		select {
