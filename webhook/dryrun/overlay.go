@@ -66,6 +66,10 @@ type entry struct {
 // Overlay remembers dry-run objects; see the package doc. It is safe for
 // concurrent use.
 type Overlay struct {
+	// Peers, if set, are asked for what this replica's overlay lacks: the
+	// pair of a dry-run object that reached another replica.
+	Peers *Peers
+
 	opts   Options
 	agents workload.Recognizer
 	now    func() time.Time
@@ -236,6 +240,38 @@ type view struct {
 	o    *Overlay
 	user string
 	base review.Lookup
+
+	asked map[string][]*entry // the peers' entries by namespace, asked once
+}
+
+// fromPeers returns the peers' entries of the user in namespace, asking
+// them the first time (nil without peers).
+func (v *view) fromPeers(ctx context.Context, namespace string) []*entry {
+	if v.o.Peers == nil {
+		return nil
+	}
+	if es, ok := v.asked[namespace]; ok {
+		return es
+	}
+	es := decode(v.user, namespace, v.o.Peers.fetch(ctx, v.user, namespace))
+	if v.asked == nil {
+		v.asked = map[string][]*entry{}
+	}
+	v.asked[namespace] = es
+	return es
+}
+
+// withPeers returns own with the peers' entries of kinds added where own
+// has none of the same key.
+func (v *view) withPeers(ctx context.Context, namespace string, own []*entry, kinds ...*workload.Kind) []*entry {
+	out := slices.Clone(own)
+	for _, e := range v.fromPeers(ctx, namespace) {
+		if slices.ContainsFunc(kinds, func(k *workload.Kind) bool { return k.Name == e.key.Kind }) &&
+			!slices.ContainsFunc(own, func(o *entry) bool { return o.key == e.key }) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 var _ review.Lookup = (*view)(nil)
@@ -246,7 +282,16 @@ func (v *view) ConfigMap(ctx context.Context, namespace, name string) (*corev1.C
 	if err != nil {
 		return nil, err
 	}
-	e := v.o.get(Key{User: v.user, Namespace: namespace, Kind: workload.KindConfigMap.Name, Name: name})
+	key := Key{User: v.user, Namespace: namespace, Kind: workload.KindConfigMap.Name, Name: name}
+	e := v.o.get(key)
+	if e == nil && cm == nil {
+		// Not here: the dry run's earlier object may have reached a peer.
+		for _, pe := range v.fromPeers(ctx, namespace) {
+			if pe.key == key {
+				e = pe
+			}
+		}
+	}
 	if e == nil {
 		return cm, nil
 	}
@@ -272,8 +317,18 @@ func (v *view) Consumers(ctx context.Context, namespace, configMap string) ([]ru
 	}
 	kinds := workload.Workloads()
 	entries := v.o.namespace(v.user, namespace, kinds...)
+	out := v.consumers(namespace, configMap, cluster, entries, kinds)
+	if len(out) == 0 && v.o.Peers != nil {
+		// None here: the dry run's earlier workload may have reached a peer.
+		out = v.consumers(namespace, configMap, cluster, v.withPeers(ctx, namespace, entries, kinds...), kinds)
+	}
+	return out, nil
+}
+
+// consumers merges the cluster's consumers of configMap with entries.
+func (v *view) consumers(namespace, configMap string, cluster []runtime.Object, entries []*entry, kinds []*workload.Kind) []runtime.Object {
 	if len(entries) == 0 {
-		return cluster, nil
+		return cluster
 	}
 	byKey := map[Key]*entry{}
 	for _, e := range entries {
@@ -310,7 +365,7 @@ func (v *view) Consumers(ctx context.Context, namespace, configMap string) ([]ru
 		}
 		return strings.Compare(a.(metav1.Object).GetName(), b.(metav1.Object).GetName())
 	})
-	return out, nil
+	return out
 }
 
 // HPAs implements review.Lookup: the cluster's, each replaced by its

@@ -90,6 +90,12 @@ type Options struct {
 	// DryRunOverlayOff disables it (dry runs then see the cluster only).
 	DryRun           dryrun.Options
 	DryRunOverlayOff bool
+	// DryRunPeers (host:port of the other replicas) or DryRunPeerService
+	// (a headless Service selecting the replicas, in Namespace unless
+	// qualified; its endpoints less $POD_IP, at WebhookPort) are asked for
+	// a dry-run pair that reached another replica. Neither: not asked.
+	DryRunPeers       []string
+	DryRunPeerService string
 	// ShutdownDelay is how long the server keeps answering, not ready,
 	// after shutdown starts.
 	ShutdownDelay time.Duration
