@@ -43,6 +43,9 @@ type Options struct {
 	// Replicas is the number of webhook processes (0 or 1: one). With more,
 	// a Proxy on the webhook's address spreads connections over them.
 	Replicas int
+	// Peers makes the replicas share their dry-run overlays
+	// (--dry-run-peers: each is given the others' addresses).
+	Peers bool
 }
 
 // Cluster is a running control plane with the webhook installed.

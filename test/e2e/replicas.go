@@ -130,7 +130,23 @@ func (c *Cluster) setupReplicas(n int) error {
 	c.Proxy = p
 	c.webhookArgs = withFlag(c.webhookArgs, "--webhook-port", strings.TrimPrefix(backends[0], "127.0.0.1:"))
 	c.backends = backends
+	c.webhookArgs = c.peerFlag(c.webhookArgs, 0)
 	return nil
+}
+
+// peerFlag adds --dry-run-peers (every backend but the i-th) to args when
+// Options.Peers asks for it.
+func (c *Cluster) peerFlag(args []string, i int) []string {
+	if !c.opts.Peers {
+		return args
+	}
+	var others []string
+	for j, b := range c.backends {
+		if j != i {
+			others = append(others, b)
+		}
+	}
+	return withFlag(args, "--dry-run-peers", strings.Join(others, ","))
 }
 
 // startReplicas starts the processes setupReplicas planned past the first.
@@ -150,6 +166,7 @@ func (c *Cluster) startReplicas(ctx context.Context) error {
 		args := withFlag(c.webhookArgs, "--webhook-port", strings.TrimPrefix(b, "127.0.0.1:"))
 		args = withFlag(args, "--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", mp))
 		args = withFlag(args, "--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", hp))
+		args = c.peerFlag(args, i+1)
 		log := filepath.Join(c.opts.WorkDir, fmt.Sprintf("webhook-%d.log", i+2))
 		f, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {

@@ -26,6 +26,16 @@ import (
 // DaemonSet is denied was judged whole; one admitted with the
 // lacking-pair warning had its objects on different replicas.
 func TestDryRunTwoReplicas(t *testing.T) {
+	twoReplicas(t, false)
+}
+
+// With the replicas asking each other (--dry-run-peers), every dry-run
+// bundle is judged whole, quiet and under load: 20 of 20 each.
+func TestDryRunTwoReplicasPeers(t *testing.T) {
+	twoReplicas(t, true)
+}
+
+func twoReplicas(t *testing.T, peers bool) {
 	if testing.Short() {
 		t.Skip("e2e: starts kube-apiserver, etcd and two webhook processes; skipped under -short")
 	}
@@ -34,12 +44,12 @@ func TestDryRunTwoReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(os.TempDir(), "modeguard-e2e-webhook-replicas")
+	bin := filepath.Join(os.TempDir(), fmt.Sprintf("modeguard-e2e-webhook-replicas-%v", peers))
 	if out, err := runGo(root, "build", "-o", bin, "./cmd/webhook"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	ctx := context.Background()
-	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: bin, Log: testLog{t}, Replicas: 2})
+	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: bin, Log: testLog{t}, Replicas: 2, Peers: peers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +110,9 @@ func TestDryRunTwoReplicas(t *testing.T) {
 	wg.Wait()
 	t.Logf("under load (%d other requests): %d of %d dry-run bundles judged whole (%d lacked their pair); proxy connections: %d, %d",
 		sent.Load(), wholeLoad, n, lackingLoad, c.Proxy.Conns[0].Load(), c.Proxy.Conns[1].Load())
+	if peers && (whole != n || wholeLoad != n) {
+		t.Errorf("with peers: %d and %d of %d bundles judged whole, want all", whole, wholeLoad, n)
+	}
 	if c.Proxy.Conns[0].Load() == 0 || c.Proxy.Conns[1].Load() == 0 {
 		t.Errorf("proxy connections %d, %d: want both replicas reached", c.Proxy.Conns[0].Load(), c.Proxy.Conns[1].Load())
 	}
