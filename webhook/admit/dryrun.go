@@ -3,6 +3,7 @@ package admit
 import (
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/modeguard/modeguard/review"
@@ -26,6 +27,28 @@ func (c *Core) dryRunDone(req admission.Request, s *Subject, sur *review.Surroun
 		resp.Warnings = append(resp.Warnings, w)
 	}
 	return resp
+}
+
+// rememberUnreviewed remembers the object of a dry-run request of a kind
+// review reads but does not decide on (an HPA), for the next objects of the
+// user's dry run. The shipped webhook configurations do not send HPAs; one
+// that does makes a dry run's HPA count.
+func (c *Core) rememberUnreviewed(dec admission.Decoder, req admission.Request) {
+	if c.Overlay == nil || req.DryRun == nil || !*req.DryRun {
+		return
+	}
+	k := workload.KindFor(schema.GroupKind{Group: req.Kind.Group, Kind: req.Kind.Kind})
+	if !dryrun.Remembers(k) || k.Reviewed {
+		return
+	}
+	obj := k.New()
+	if err := dec.Decode(req, obj); err != nil {
+		return
+	}
+	if obj.GetNamespace() == "" {
+		obj.SetNamespace(req.Namespace)
+	}
+	c.Overlay.Remember(dryrun.User(req.UserInfo.Username, req.UserInfo.UID), obj, len(req.Object.Raw))
 }
 
 // LackingPair is the warning of a dry-run verdict given without the object

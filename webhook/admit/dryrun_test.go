@@ -12,6 +12,8 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/modeguard/modeguard/examples"
@@ -179,5 +181,35 @@ func TestDryRunOverlayFilledByValidating(t *testing.T) {
 	real.apply(objs[1])
 	if real.lacking != 0 {
 		t.Errorf("a real request: %d lacking-pair warnings, want 0", real.lacking)
+	}
+}
+
+// A dry-run HPA sent to the validating webhook is remembered: the next
+// workload of the dry run is judged with its replicas.
+func TestDryRunRemembersHPAs(t *testing.T) {
+	t.Parallel()
+	ov := dryrun.New(dryrun.Options{}, workload.Recognizer{})
+	a := newApplier(t, ov, "alice", true, nil)
+	min := int32(3)
+	h := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "alloy"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MinReplicas: &min, MaxReplicas: 5,
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "alloy"}},
+	}
+	req := admittest.Request(t, h, admissionv1.Create, true)
+	req.UserInfo = authenticationv1.UserInfo{Username: a.user, UID: a.user + "-uid"}
+	if resp := a.val.Handle(context.Background(), req); !resp.Allowed {
+		t.Fatalf("the HPA: denied %v", resp.Result)
+	}
+	hpas, err := ov.Lookup(dryrun.User(a.user, a.user+"-uid"), review.NewSet(nil)).HPAs(context.Background(), "ns")
+	if err != nil || len(hpas) != 1 || *hpas[0].Spec.MinReplicas != 3 {
+		t.Errorf("got %v, %v; want the dry run's HPA", hpas, err)
+	}
+	h.Name = "real"
+	if resp := a.val.Handle(context.Background(), admittest.Request(t, h, admissionv1.Create, false)); !resp.Allowed {
+		t.Fatal("a real HPA: denied")
+	}
+	if n, _ := ov.Len(); n != 1 {
+		t.Errorf("after a real HPA: %d entries, want 1 (real requests are not remembered)", n)
 	}
 }

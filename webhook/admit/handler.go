@@ -77,6 +77,9 @@ func (p *Handler) handle(ctx context.Context, req admission.Request) (resp admis
 	log := logf.FromContext(ctx)
 	s, err := Decode(p.decoder, req)
 	if errors.Is(err, ErrUnhandledKind) {
+		if p.webhook == "validate" {
+			p.core.rememberUnreviewed(p.decoder, req)
+		}
 		p.core.Metrics.Skipped(metrics.SkipUnhandled)
 		return admission.Allowed(""), metrics.ResultSkipped
 	}
