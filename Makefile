@@ -43,6 +43,8 @@ k8s-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s
 .PHONY: test
 test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefly), against a real kube-apiserver, and make reliability's short form.
 	$(GOTEST) -count=1 $$($(GO) list ./... | grep -v /test/reliability)
+	@# The corpus through a real API server: dry runs of new installs (skips without a corpus).
+	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestDryRunBundlesCorpus' ./test/e2e
 	@# Alone: its scenarios hold answers to the webhook's 3 s timeout.
 	$(GOTEST) -count=1 -timeout 15m ./test/reliability
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
