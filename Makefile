@@ -66,6 +66,8 @@ test: k8s-bins helm-template ## Run every test: unit, golden, Rego, fuzz (briefl
 	@# dashboard's and the alerts' PromQL.
 	cd hack/image && GOWORK=off $(GOTEST) -count=1 ./...
 	cd hack/monitoring && GOWORK=off $(GOTEST) -count=1 ./...
+	@# The corpus through a real API server: dry runs of new installs (skips without a corpus).
+	MODEGUARD_CORPUS=$(MODEGUARD_CORPUS) $(GOTEST) -count=1 -run 'TestDryRunBundlesCorpus' ./test/e2e
 	@# Alone: its scenarios hold answers to the webhook's 3 s timeout.
 	$(GOTEST) -count=1 -timeout 15m ./test/reliability
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh

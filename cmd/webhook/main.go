@@ -20,6 +20,7 @@ import (
 
 	"github.com/modeguard/modeguard/certs"
 	"github.com/modeguard/modeguard/internal/version"
+	"github.com/modeguard/modeguard/webhook/dryrun"
 	"github.com/modeguard/modeguard/webhook/server"
 )
 
@@ -119,6 +120,19 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 	fs.IntVar(&o.Limits.MaxConns, "max-connections", server.DefaultLimits().MaxConns, "Open connections the HTTPS server accepts at once; more wait in the listen backlog.")
 	fs.IntVar(&o.Limits.MaxInFlight, "max-in-flight", server.DefaultLimits().MaxInFlight, "Admission requests reviewed at once (each may hold a body of up to 7 MiB); more wait up to 5 s, then get 503 and the API server's failurePolicy applies.")
 	fs.IntVar(&o.ResultCacheSize, "result-cache-size", 0, "Entries in each handler's result cache (identical Pods of a rollout cost one evaluation); 0: 4096; negative: no cache.")
+	fs.DurationVar(&o.DryRun.TTL, "dry-run-ttl", dryrun.DefaultTTL, "How long a server-side dry run's objects are remembered for the same user's next dry-run requests (the ConfigMap of a bundle seen by its workload, and the reverse).")
+	fs.IntVar(&o.DryRun.MaxEntries, "dry-run-max-entries", dryrun.DefaultMaxEntries, "Objects the dry-run overlay holds at most (the oldest go first).")
+	fs.Int64Var(&o.DryRun.MaxBytes, "dry-run-max-bytes", dryrun.DefaultMaxBytes, "Bytes of objects the dry-run overlay holds at most (the oldest go first).")
+	fs.StringVar(&o.DryRunPeerService, "dry-run-peer-service", "", "Headless Service selecting the webhook's replicas (in --namespace unless qualified): a replica asks the others, over the webhook port and authenticated by the shared serving certificate, for a dry-run pair that reached them. Empty: replicas do not share dry-run objects.")
+	fs.Func("dry-run-peers", "Comma-separated host:port of the other replicas, instead of --dry-run-peer-service (local runs, tests).", func(s string) error {
+		for _, a := range strings.Split(s, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				o.DryRunPeers = append(o.DryRunPeers, a)
+			}
+		}
+		return nil
+	})
+	fs.BoolVar(&o.DryRunOverlayOff, "no-dry-run-overlay", false, "Judge each dry-run object against the cluster only (a dry run of a new install then sees no pair).")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "On SIGTERM, keep answering (not ready) this long before draining in-flight requests and stopping.")
 	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", o.PolicyPollInterval, "How often --policy-dir is re-read in case a change was not notified.")
 	fs.DurationVar(&o.CRDPollInterval, "crd-poll-interval", o.CRDPollInterval, "How often the API server is asked whether the Alloy CRD (alloys.collectors.grafana.com) is served yet, until it is; Alloy objects are checked from then on.")

@@ -40,6 +40,12 @@ type Options struct {
 	Log io.Writer
 	// WebhookArgs are extra flags for the webhook.
 	WebhookArgs []string
+	// Replicas is the number of webhook processes (0 or 1: one). With more,
+	// a Proxy on the webhook's address spreads connections over them.
+	Replicas int
+	// Peers makes the replicas share their dry-run overlays
+	// (--dry-run-peers: each is given the others' addresses).
+	Peers bool
 }
 
 // Cluster is a running control plane with the webhook installed.
@@ -69,6 +75,10 @@ type Cluster struct {
 	apiHost     string    // host:port of kube-apiserver
 	apiserver   *exec.Cmd // kube-apiserver when RestartAPIServer started it
 	apiDone     chan error
+	// Proxy spreads connections over the replicas (Options.Replicas > 1).
+	Proxy    *Proxy
+	backends []string
+	replicas []*replica
 }
 
 // FindRoot returns the nearest directory above the working directory with
@@ -202,7 +212,15 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 	}, o.WebhookArgs...)
 	c.WebhookCA, c.WebhookCertDir = wo.LocalServingCAData, wo.LocalServingCertDir
 	c.WebhookLog = filepath.Join(c.opts.WorkDir, "webhook.log")
+	if o.Replicas > 1 {
+		if err := c.setupReplicas(o.Replicas); err != nil {
+			return err
+		}
+	}
 	if err := c.startWebhook(ctx); err != nil {
+		return err
+	}
+	if err := c.startReplicas(ctx); err != nil {
 		return err
 	}
 	c.logf("webhook ready after %s in all", time.Since(began).Round(time.Millisecond))
@@ -416,6 +434,19 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+func httpGet(ctx context.Context, url string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
 func tail(file string, n int) string {
 	b, _ := os.ReadFile(file)
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
@@ -440,7 +471,23 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin string, args ...string) (Ku
 	return r, nil
 }
 
+// KubeconfigFor writes a kubeconfig of another user (in system:masters),
+// for kubectl's --kubeconfig: requests of another user name.
+func (c *Cluster) KubeconfigFor(name string) (string, error) {
+	user, err := c.env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return "", err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(c.opts.WorkDir, "kubeconfig-"+name)
+	return path, os.WriteFile(path, kc, 0o600)
+}
+
 // KubectlAllowFail runs kubectl and returns its outcome, failure included.
+// A first argument --kubeconfig=PATH replaces the administrator's.
 func (c *Cluster) KubectlAllowFail(ctx context.Context, stdin string, args ...string) KubectlResult {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -448,7 +495,10 @@ func (c *Cluster) KubectlAllowFail(ctx context.Context, stdin string, args ...st
 	if _, err := os.Stat(kubectl); err != nil {
 		return KubectlResult{Err: fmt.Errorf("kubectl missing from %s: run make k8s-bins", c.opts.Assets)}
 	}
-	cmd := exec.CommandContext(ctx, kubectl, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	if len(args) == 0 || !strings.HasPrefix(args[0], "--kubeconfig=") {
+		args = append([]string{"--kubeconfig", c.Kubeconfig}, args...)
+	}
+	cmd := exec.CommandContext(ctx, kubectl, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
 	err := cmd.Run()
@@ -475,6 +525,7 @@ func (c *Cluster) Create(ctx context.Context, objs []runtime.Object) error {
 // removes the work directory.
 func (c *Cluster) Stop() error {
 	var errs []error
+	c.stopReplicas()
 	if c.webhook != nil && c.webhook.Process != nil {
 		_ = c.webhook.Process.Signal(syscall.SIGTERM)
 		select {

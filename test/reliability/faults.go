@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/webhook/dryrun"
 	"github.com/modeguard/modeguard/webhook/metrics"
 )
 
@@ -86,7 +87,30 @@ func (s *suite) soak(ctx context.Context, r *Row) {
 	defer cancel()
 	l := runLoad(lctx, s.cl, s.cases, loadOptions{workers: s.o.Workers})
 	count(r, l)
-	flatness(r, s.smp.series(from, time.Now()))
+	pts := s.smp.series(from, time.Now())
+	flatness(r, pts)
+	overlaySize(r, pts)
+}
+
+// overlaySize notes the largest size of the dry-run overlay (the load's
+// requests are dry runs: each admitted one is remembered for a minute) and
+// fails past its bounds.
+func overlaySize(r *Row, pts []point) {
+	entries, bytes, n := -1.0, -1.0, 0
+	for _, p := range pts {
+		if p.overlayEntries >= 0 {
+			n++
+			entries, bytes = max(entries, p.overlayEntries), max(bytes, p.overlayBytes)
+		}
+	}
+	if n == 0 {
+		r.note("dry-run overlay size not read (no %s on /metrics)", metrics.DryRunOverlayEntries)
+		return
+	}
+	r.note("dry-run overlay at most %.0f entries, %.0f KiB over %d samples (bounds %d entries, %d MiB)", entries, bytes/1024, n, dryrun.DefaultMaxEntries, dryrun.DefaultMaxBytes>>20)
+	if entries > dryrun.DefaultMaxEntries || bytes > dryrun.DefaultMaxBytes {
+		r.problem("the dry-run overlay went past its bounds: %.0f entries, %.0f bytes", entries, bytes)
+	}
 }
 
 // flatness compares the first and the last quarter of the samples after a

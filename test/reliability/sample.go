@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/webhook/metrics/metricstest"
 )
 
@@ -20,6 +21,9 @@ type point struct {
 	pid        int
 	rss, hwm   uint64 // bytes: resident now, and the process's peak
 	goroutines int    // -1 when /metrics did not answer
+	// overlay is the dry-run overlay's size (entries, bytes) on /metrics,
+	// read with goroutines; -1 when not read.
+	overlayEntries, overlayBytes float64
 }
 
 // sampler samples the webhook's memory every interval and its goroutines
@@ -36,11 +40,11 @@ func (s *sampler) run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for i := 0; ; i++ {
-		p := point{at: time.Now(), pid: s.pid(), goroutines: -1}
+		p := point{at: time.Now(), pid: s.pid(), goroutines: -1, overlayEntries: -1, overlayBytes: -1}
 		if p.pid != 0 {
 			p.rss, p.hwm = memory(p.pid)
 			if i%2 == 0 {
-				p.goroutines = goroutines(ctx, s.metricsURL)
+				p.read(ctx, s.metricsURL)
 			}
 		}
 		s.mu.Lock()
@@ -56,10 +60,10 @@ func (s *sampler) run(ctx context.Context, interval time.Duration) {
 
 // now takes a sample at once (the start or end of a scenario).
 func (s *sampler) now(ctx context.Context) point {
-	p := point{at: time.Now(), pid: s.pid(), goroutines: -1}
+	p := point{at: time.Now(), pid: s.pid(), goroutines: -1, overlayEntries: -1, overlayBytes: -1}
 	if p.pid != 0 {
 		p.rss, p.hwm = memory(p.pid)
-		p.goroutines = goroutines(ctx, s.metricsURL)
+		p.read(ctx, s.metricsURL)
 	}
 	s.mu.Lock()
 	s.points = append(s.points, p)
@@ -143,6 +147,18 @@ func goroutines(ctx context.Context, url string) int {
 		return -1
 	}
 	return int(fams.Sum("go_goroutines", nil))
+}
+
+// read reads goroutines and the dry-run overlay's size from /metrics.
+func (p *point) read(ctx context.Context, url string) {
+	fams := families(ctx, url)
+	if _, ok := fams["go_goroutines"]; ok {
+		p.goroutines = int(fams.Sum("go_goroutines", nil))
+	}
+	if _, ok := fams[metrics.DryRunOverlayEntries]; ok {
+		p.overlayEntries = fams.Sum(metrics.DryRunOverlayEntries, nil)
+		p.overlayBytes = fams.Sum(metrics.DryRunOverlayBytes, nil)
+	}
 }
 
 // scrape reads one metric's sum from /metrics (-1 if unreadable).

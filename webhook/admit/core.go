@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/webhook/dryrun"
 	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/workload"
 )
@@ -38,6 +39,10 @@ type Core struct {
 	// Timeout bounds one request, review included (0: DefaultTimeout). A
 	// review past it stops at its next stage and FailurePolicy answers.
 	Timeout time.Duration
+	// Overlay remembers what dry runs admitted, so that the next object of
+	// a dry-run bundle is judged with them (nil: dry runs see the cluster
+	// only). Only dry-run requests read it; the validating handler fills it.
+	Overlay *dryrun.Overlay
 }
 
 // DefaultTimeout bounds a request when Core.Timeout is 0: below the
@@ -64,6 +69,9 @@ type Subject struct {
 	Operation string // CREATE or UPDATE
 	DryRun    bool
 	UID       string
+	// User keys the dry-run overlay: the requesting user's name and UID
+	// (dryrun.User).
+	User string
 	// Facts are the workload facts of a Pod or workload (nil for a
 	// ConfigMap), computed by Guard.
 	Facts *workload.Facts
@@ -96,7 +104,7 @@ func Decode(dec admission.Decoder, req admission.Request) (*Subject, error) {
 	return &Subject{
 		Object: obj, Kind: req.Kind.Kind, Namespace: ns, Name: name,
 		Operation: string(req.Operation), DryRun: req.DryRun != nil && *req.DryRun,
-		UID: string(req.UID),
+		UID: string(req.UID), User: dryrun.User(req.UserInfo.Username, req.UserInfo.UID),
 	}, nil
 }
 
@@ -150,9 +158,14 @@ func dataSize(cm *corev1.ConfigMap) int {
 }
 
 // Surround looks up the objects around s, once for the request: Key and
-// Review both read them.
+// Review both read them. A dry run also sees what the same user's earlier
+// dry runs admitted (Overlay).
 func (c *Core) Surround(ctx context.Context, s *Subject) *review.Surroundings {
-	return review.SurroundWith(ctx, c.Lookup, s.Object, c.Reviewer.Agents(), s.Facts) // the Guard's facts
+	lk := c.Lookup
+	if s.DryRun {
+		lk = c.Overlay.Lookup(s.User, lk)
+	}
+	return review.SurroundWith(ctx, lk, s.Object, c.Reviewer.Agents(), s.Facts) // the Guard's facts
 }
 
 // Review reviews s, with the objects around it sur (from Surround), for the

@@ -24,4 +24,10 @@
 // differ only in fields no rule reads (name, node, node affinity), so they
 // share one entry and cost one evaluation. ConfigMaps are not cached: each
 // admission of one carries new content.
+//
+// Dry-run requests read the lookup through the dry-run overlay
+// (Core.Overlay, package webhook/dryrun): the validating handler remembers
+// what a user's dry run admitted, so that the next object of the same dry
+// run is judged with it, and adds a warning naming `modeguard check` to a
+// dry-run verdict that still lacks its pair (LackingPair).
 package admit

@@ -73,10 +73,13 @@ func (p *Handler) Handle(ctx context.Context, req admission.Request) admission.R
 	return resp
 }
 
-func (p *Handler) handle(ctx context.Context, req admission.Request) (admission.Response, string) {
+func (p *Handler) handle(ctx context.Context, req admission.Request) (resp admission.Response, result string) {
 	log := logf.FromContext(ctx)
 	s, err := Decode(p.decoder, req)
 	if errors.Is(err, ErrUnhandledKind) {
+		if p.webhook == "validate" {
+			p.core.rememberUnreviewed(p.decoder, req)
+		}
 		p.core.Metrics.Skipped(metrics.SkipUnhandled)
 		return admission.Allowed(""), metrics.ResultSkipped
 	}
@@ -92,6 +95,9 @@ func (p *Handler) handle(ctx context.Context, req admission.Request) (admission.
 		return admission.Allowed(""), metrics.ResultSkipped
 	}
 	sur := p.core.Surround(ctx, s)
+	if s.DryRun && p.webhook == "validate" {
+		defer func() { resp = p.core.dryRunDone(req, s, sur, resp, result) }()
+	}
 	var key string
 	if p.cache != nil { // the key hashes the subject: not without a cache
 		key = p.core.Key(s, sur)

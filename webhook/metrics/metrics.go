@@ -23,6 +23,8 @@ const (
 	StaleReadsTotal       = "modeguard_cache_stale_reads_total"
 	LookupErrorsTotal     = "modeguard_lookup_errors_total"
 	PolicyMemoTotal       = "modeguard_policy_memo_total"
+	DryRunOverlayEntries  = "modeguard_dryrun_overlay_entries"
+	DryRunOverlayBytes    = "modeguard_dryrun_overlay_bytes"
 )
 
 // Results of an admission request (label result).
@@ -255,6 +257,27 @@ func WatchMemo(reg prometheus.Registerer, stats func() (hits, misses int64)) err
 			if !errors.As(err, &are) {
 				return fmt.Errorf("registering %s: %w", PolicyMemoTotal, err)
 			}
+		}
+	}
+	return nil
+}
+
+// RegisterOverlay registers the gauges of the dry-run overlay's size on reg,
+// read from size (entries, bytes) at each scrape. Gauges already registered
+// (a second server in one process) are replaced.
+func RegisterOverlay(reg prometheus.Registerer, size func() (int, int64)) error {
+	entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: DryRunOverlayEntries,
+		Help: "Objects the dry-run overlay remembers (dry-run objects of the last minute, by user).",
+	}, func() float64 { n, _ := size(); return float64(n) })
+	bytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: DryRunOverlayBytes,
+		Help: "Encoded size of the objects the dry-run overlay remembers.",
+	}, func() float64 { _, b := size(); return float64(b) })
+	for _, c := range []prometheus.Collector{entries, bytes} {
+		reg.Unregister(c)
+		if err := reg.Register(c); err != nil {
+			return err
 		}
 	}
 	return nil

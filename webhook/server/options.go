@@ -7,6 +7,7 @@ import (
 
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/dryrun"
 )
 
 // Certificate modes (--cert-mode).
@@ -86,6 +87,16 @@ type Options struct {
 	// ResultCacheSize bounds each handler's result cache (0: the default;
 	// negative: no cache).
 	ResultCacheSize int
+	// DryRun bounds the dry-run overlay (zero fields: the dryrun defaults);
+	// DryRunOverlayOff disables it (dry runs then see the cluster only).
+	DryRun           dryrun.Options
+	DryRunOverlayOff bool
+	// DryRunPeers (host:port of the other replicas) or DryRunPeerService
+	// (a headless Service selecting the replicas, in Namespace unless
+	// qualified; its endpoints less $POD_IP, at WebhookPort) are asked for
+	// a dry-run pair that reached another replica. Neither: not asked.
+	DryRunPeers       []string
+	DryRunPeerService string
 	// ShutdownDelay is how long the server keeps answering, not ready,
 	// after shutdown starts.
 	ShutdownDelay time.Duration
@@ -160,6 +171,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RequestTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--request-timeout=%v: want a positive duration like 2500ms", o.RequestTimeout))
+	}
+	if o.DryRun.TTL < 0 || o.DryRun.MaxEntries < 0 || o.DryRun.MaxBytes < 0 {
+		errs = append(errs, errors.New("--dry-run-ttl, --dry-run-max-entries and --dry-run-max-bytes must not be negative"))
 	}
 	if o.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("--shutdown-delay must not be negative"))

@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +32,7 @@ import (
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/dryrun"
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/webhook/resubmit"
@@ -111,6 +115,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	watches.Log = log.WithName("lookup")
 	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(watches.Transport)
+	cfg.WarningHandler, cfg.WarningHandlerWithContext = nil, quietWarnings{log: log.WithName("apiserver")}
 	stack, err := certStack(cfg, o)
 	if err != nil {
 		return nil, err
@@ -130,7 +135,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 		RenewDeadline:                 ptr.To(renewDeadline),
 		RetryPeriod:                   ptr.To(retryPeriod),
 		GracefulShutdownTimeout:       ptr.To(gracefulShutdownTimeout),
-		WebhookServer:                 newHTTPSServer(o.WebhookHost, o.WebhookPort, o.Limits, log.WithName("https"), stack.ConfigureTLS),
+		WebhookServer:                 newHTTPSServer(o.WebhookHost, o.WebhookPort, o.Limits, log.WithName("https"), tlsOpts(stack, o)...),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
@@ -160,6 +165,17 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 
 	reviewer := &review.Reviewer{Engine: engine, Fixer: o.Fixer}
 	core := &admit.Core{Reviewer: reviewer, Lookup: s.lookup, Metrics: m, FailurePolicy: o.FailurePolicy, Timeout: o.RequestTimeout}
+	if !o.DryRunOverlayOff {
+		core.Overlay = dryrun.New(o.DryRun, settings.Agents())
+		if err := metrics.RegisterOverlay(ctrlmetrics.Registry, core.Overlay.Len); err != nil {
+			return nil, fmt.Errorf("registering the dry-run overlay metrics: %w", err)
+		}
+		if addrs := peerAddrs(o); addrs != nil {
+			current := func() (*tls.Certificate, error) { return stack.Keeper.GetCertificate(nil) }
+			core.Overlay.Peers = &dryrun.Peers{Addrs: addrs, Certificate: current}
+			s.mgr.GetWebhookServer().Register(dryrun.PeerPath, core.Overlay.PeerHandler(dryrun.SameKey(current)))
+		}
+	}
 	decoder := admission.NewDecoder(scheme)
 	srv := s.mgr.GetWebhookServer()
 	srv.Register(admit.MutatePath, &webhook.Admission{Handler: admit.NewMutating(core, decoder, o.ResultCacheSize), RecoverPanic: ptr.To(true)})
@@ -198,6 +214,37 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// tlsOpts are the webhook server's TLS options: the certificate stack's,
+// and, when the replicas share their dry-run overlays, a request for the
+// client certificate a peer presents (the API server presents none, and
+// needs none: nothing but PeerPath reads it).
+func tlsOpts(stack *certs.Stack, o Options) []func(*tls.Config) {
+	opts := []func(*tls.Config){stack.ConfigureTLS}
+	if peerAddrs(o) != nil {
+		opts = append(opts, func(c *tls.Config) { c.ClientAuth = tls.RequestClientCert })
+	}
+	return opts
+}
+
+// peerAddrs finds the other replicas for the dry-run overlay: the static
+// list, or the headless Service's endpoints less this pod's address
+// ($POD_IP); nil when neither is set (or the overlay is off).
+func peerAddrs(o Options) func(context.Context) ([]string, error) {
+	switch {
+	case o.DryRunOverlayOff:
+		return nil
+	case len(o.DryRunPeers) > 0:
+		return dryrun.StaticPeers(o.DryRunPeers)
+	case o.DryRunPeerService != "":
+		name := o.DryRunPeerService
+		if !strings.Contains(name, ".") {
+			name += "." + o.Namespace + ".svc"
+		}
+		return dryrun.ServicePeers(name, o.WebhookPort, []string{os.Getenv("POD_IP")})
+	}
+	return nil
 }
 
 // certStack builds the certificate machinery of o.CertMode.
