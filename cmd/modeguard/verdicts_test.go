@@ -88,3 +88,21 @@ func TestPositionsAfterAFix(t *testing.T) {
 		}
 	}
 }
+
+// TestAlloyDaemonSetClusteringFixed: an Alloy object of the chart's default
+// controller type (DaemonSet) that clusters a cluster-wide scrape without
+// spec.alloy.clustering.enabled gets MG007's fix in its values (before, only
+// Alloy StatefulSets were fixed and this was denied, although the chart
+// renders the flags and the peers' Service for any controller type).
+func TestAlloyDaemonSetClusteringFixed(t *testing.T) {
+	t.Parallel()
+	path := "testdata/verdicts/alloy-daemonset-clustering-off.yaml"
+	o := decodeJSON(t, modeguard(t, "", "check", "-o", "json", "-f", path).stdout)
+	if got, want := findingsOf(o, "Alloy", "metrics"), []string{"MG007:fix"}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	fx := modeguard(t, "", "fix", "-f", path)
+	if !strings.Contains(fx.stdout, "    clustering:\n      enabled: true\n") {
+		t.Errorf("fix does not set spec.alloy.clustering.enabled:\n%s", fx.stdout)
+	}
+}

@@ -7,7 +7,10 @@
 #   single-node cluster, so every replica collects everything. Where work must
 #   be distributed (StatefulSet, replicated Deployment, DaemonSet collecting
 #   cluster-wide data) this is a duplication bug; for a StatefulSet the fix adds
-#   `--cluster.enabled=true --cluster.join-addresses=<spec.serviceName>`.
+#   `--cluster.enabled=true --cluster.join-addresses=<spec.serviceName>`, and
+#   for an `Alloy` object of any controller type it sets
+#   `spec.alloy.clustering.enabled: true` (the chart then writes both flags and
+#   the headless `<fullname>-cluster` Service the peers join through).
 #   Elsewhere the inert block is only recorded (audit).
 # custom:
 #   id: MG007
@@ -71,7 +74,11 @@ violations contains v if {
 
 names(set) := concat(", ", sort([split(x, "|")[1] | some x in set]))
 
-remedy := {"target": "workload", "fix": {"name": "cluster-flags", "params": {"joinAddresses": lib.workload.serviceName}}} if {
+# An Alloy object's chart renders the flags and the peers' Service for any
+# controller type once spec.alloy.clustering.enabled is true.
+remedy := {"target": "workload", "fix": {"name": "cluster-flags", "params": {"joinAddresses": sprintf("%s-cluster", [lib.workload.alloy.fullname])}}} if {
+	lib.workload.alloy.fullname != ""
+} else := {"target": "workload", "fix": {"name": "cluster-flags", "params": {"joinAddresses": lib.workload.serviceName}}} if {
 	lib.statefulset
 	lib.workload.serviceName != ""
 } else := {"target": "workload", "action": "deny"}

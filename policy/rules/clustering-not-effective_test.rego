@@ -32,6 +32,18 @@ test_daemonset_cluster_wide_denies if {
 	v.action == "deny"
 }
 
+# An Alloy object of any controller type is fixed in its values: the chart
+# writes the flags and its <fullname>-cluster Service.
+test_alloy_daemonset_cluster_wide_is_fixed if {
+	w := {"kind": "Alloy", "alloy": {"fullname": "logs-alloy", "inlineConfig": true, "workloadKind": "DaemonSet"}, "run": {"cluster": {}}}
+	vs := rule.violations with input as {"mode": "daemonset", "workload": w, "config": cfg("cluster-wide")}
+	count(vs) == 1
+	some v in vs
+	v.fix.name == "cluster-flags"
+	v.fix.params.joinAddresses == "logs-alloy-cluster"
+	not v.action
+}
+
 test_daemonset_node_local_is_audit if {
 	vs := rule.violations with input as {"mode": "daemonset", "workload": {"kind": "DaemonSet", "run": {"cluster": {}}}, "config": cfg("node-local")}
 	some v in vs
