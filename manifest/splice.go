@@ -172,11 +172,6 @@ func (t *text) offset(line, col int) int {
 
 func indent(s string) int { return len(s) - len(strings.TrimLeft(s, " ")) }
 
-func blank(s string) bool {
-	s = strings.TrimSpace(s)
-	return s == "" || strings.HasPrefix(s, "#")
-}
-
 // endLine is the last line of node n's text, given that the lines of its
 // block scalars are those indented more than above (the indentation of the
 // key or dash that holds it).
@@ -269,17 +264,6 @@ func (t *text) scalarSpan(n *yaml.Node) (int, int) {
 		return start, start + len(strings.TrimRight(string(r[start:end]), " \t"))
 	}
 	return start, t.lineEnd(n.Line)
-}
-
-// render writes v as block YAML (JSON-born maps and lists in block style,
-// multi-line strings as literal blocks), each line after the first
-// indented by pad, with the document's line breaks and no final one.
-func (t *text) render(v any, pad int) (string, error) {
-	n, err := toNode(v)
-	if err != nil {
-		return "", err
-	}
-	return t.renderNode(n, pad)
 }
 
 func (t *text) renderNode(n *yaml.Node, pad int) (string, error) {

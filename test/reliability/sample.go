@@ -141,14 +141,6 @@ func memory(pid int) (rss, hwm uint64) {
 	return rss, hwm
 }
 
-func goroutines(ctx context.Context, url string) int {
-	fams := families(ctx, url)
-	if _, ok := fams["go_goroutines"]; !ok {
-		return -1
-	}
-	return int(fams.Sum("go_goroutines", nil))
-}
-
 // read reads goroutines and the dry-run overlay's size from /metrics.
 func (p *point) read(ctx context.Context, url string) {
 	fams := families(ctx, url)
