@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-logr/logr"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/modeguard/modeguard/examples"
 	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/mutate"
@@ -26,6 +29,9 @@ var (
 // TestMain builds the webhook binary, starts one cluster for every test,
 // and checks that stopping it frees every port.
 func TestMain(m *testing.M) {
+	// The tests' own clients log nothing worth reading; without a logger
+	// controller-runtime prints a warning with a stack trace instead.
+	logf.SetLogger(logr.Discard())
 	code := m.Run()
 	if shared != nil {
 		err := shared.Stop()
