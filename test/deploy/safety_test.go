@@ -306,6 +306,7 @@ func checkDeployment(t *testing.T, r render, objs []*unstructured.Unstructured) 
 		"--settings=/etc/modeguard/settings/settings.yaml",
 		"--leader-elect",
 		"--request-timeout=" + cmp.Or(r.requestTimeout, "2500ms"),
+		"--dry-run-peer-service=modeguard-webhook-peers",
 	}
 	if r.certManager {
 		want = append(want, "--cert-dir=/etc/modeguard/certs")
@@ -390,6 +391,24 @@ func checkDeployment(t *testing.T, r render, objs []*unstructured.Unstructured) 
 	}
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 443 || port(svc.Spec.Ports[0].TargetPort) != 9443 {
 		t.Errorf("Service ports %+v, want 443 → 9443", svc.Spec.Ports)
+	}
+	// The replicas find each other for dry runs through a headless Service
+	// and leave themselves out by $POD_IP.
+	var peers corev1.Service
+	into(t, find(t, objs, "Service", "modeguard-webhook-peers"), &peers)
+	if peers.Spec.ClusterIP != corev1.ClusterIPNone || len(peers.Spec.Selector) == 0 ||
+		!labels.SelectorFromSet(peers.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
+		t.Errorf("peers Service: clusterIP %q selector %v, want a headless Service selecting the webhook pods", peers.Spec.ClusterIP, peers.Spec.Selector)
+	}
+	if len(peers.Spec.Ports) != 1 || port(peers.Spec.Ports[0].TargetPort) != 9443 {
+		t.Errorf("peers Service ports %+v, want the webhook port 9443", peers.Spec.Ports)
+	}
+	podIP := false
+	for _, e := range c.Env {
+		podIP = podIP || (e.Name == "POD_IP" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP")
+	}
+	if !podIP {
+		t.Error("the container has no POD_IP from status.podIP (the dry-run peers would include the replica itself)")
 	}
 }
 
