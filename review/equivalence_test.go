@@ -228,7 +228,7 @@ func TestGoldenDecisionsCorpus(t *testing.T) {
 	testutil.Golden(t, filepath.Join(equivDir, "corpus.txt"), []byte(b.String()))
 }
 
-// TestGoldenDecisionsGenerated: equivGenerated inputs of the seeded
+// TestGoldenDecisionsGenerated: equivGenerated inputs of the (seeded)
 // generator decide as recorded, a digest of each input's decisions per line
 // of testdata/equivalence/generated.txt.gz. A difference names the input,
 // prints it and its decisions now.

@@ -25,7 +25,7 @@ spec:
     spec:
       containers:
         - name: alloy
-          image: docker.io/grafana/alloy:v1.5.0
+          image: registry.example/grafana/alloy:v1.5.0
           args: [run, /etc/alloy/config.alloy, --storage.path=/tmp/alloy]
           env:
             - name: HOSTNAME

@@ -9,11 +9,11 @@ func TestAgentImage(t *testing.T) {
 	}{
 		{"grafana/alloy", "grafana/alloy", FlavorAlloy},
 		{"grafana/alloy:v1.5.0", "grafana/alloy", FlavorAlloy},
-		{"docker.io/grafana/alloy:v1.5.0", "grafana/alloy", FlavorAlloy},
+		{"registry.example/grafana/alloy:v1.5.0", "grafana/alloy", FlavorAlloy},
 		{"my.registry:5000/mirror/grafana/alloy@sha256:abc", "grafana/alloy", FlavorAlloy},
 		{"my.registry:5000/mirror/grafana/alloy:v1@sha256:abc", "grafana/alloy", FlavorAlloy},
 		{"my.registry:5000/grafana/alloy", "grafana/alloy", FlavorAlloy},
-		{"docker.io/grafana/agent:v0.40.4", "grafana/agent", FlavorAgent},
+		{"registry.example/grafana/agent:v0.40.4", "grafana/agent", FlavorAgent},
 		{"grafana/agent-flow:latest", "grafana/agent-flow", FlavorAgent},
 		{"GRAFANA/ALLOY", "grafana/alloy", FlavorAlloy},
 		{"grafana/agent-operator:v0.40.0", "", ""},

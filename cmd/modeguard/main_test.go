@@ -150,7 +150,7 @@ spec:
     spec:
       containers:
         - name: alloy
-          image: docker.io/grafana/alloy:v1.5.1
+          image: registry.example/grafana/alloy:v1.5.1
           args: [run, /etc/alloy/config.alloy, --storage.path=/tmp/alloy]
           volumeMounts:
             - {name: config, mountPath: /etc/alloy}

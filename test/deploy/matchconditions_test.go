@@ -132,7 +132,7 @@ func TestMatchConditions(t *testing.T) {
 				{configMap("agents", "cm-plain"+sfx, map[string]string{"app.properties": "a=b"}, nil, nil), cmsAll},
 				{configMap("agents", "cm-empty"+sfx, nil, nil, nil), cmsAll},
 				{workload(&appsv1.Deployment{}, "agents", "deploy-alloy"+sfx, "grafana/alloy:v1.5.0", nil, nil), both},
-				{workload(&appsv1.DaemonSet{}, "agents", "ds-agent"+sfx, "docker.io/grafana/agent:v0.44.2", nil, nil), both},
+				{workload(&appsv1.DaemonSet{}, "agents", "ds-agent"+sfx, "registry.example/grafana/agent:v0.44.2", nil, nil), both},
 				{workload(&appsv1.StatefulSet{}, "agents", "sts-mirror"+sfx, "my.registry:5000/mirror/grafana/alloy:latest", nil, nil), both},
 				{workload(&appsv1.Deployment{}, "agents", "deploy-nginx"+sfx, "nginx:1.27", nil, nil), none},
 				{workload(&appsv1.StatefulSet{}, "agents", "sts-nginx"+sfx, "nginx:1.27", nil, nil), none},
