@@ -258,7 +258,7 @@ func (s *suite) brokenPolicy(ctx context.Context, r *Row) {
 
 // probeDenied reports whether the probe is denied by REL001 alone.
 func (s *suite) probeDenied(ctx context.Context, pc *Case) bool {
-	got, err := do(ctx, s.cl, pc)
+	got, err := do(ctx, s.pcl, pc)
 	return err == nil && got.Denied && len(got.Rules) == 1 && got.Rules[0] == "REL001"
 }
 
@@ -309,7 +309,7 @@ func (s *suite) newPolicy(ctx context.Context, r *Row) {
 		r.problem("no passing DaemonSet among the examples to build the probe from")
 		return
 	}
-	if got, err := do(ctx, s.cl, pc); err != nil || got.Denied {
+	if got, err := do(ctx, s.pcl, pc); err != nil || got.Denied {
 		r.problem("probe before the policy: %s, err=%v; want admitted", got, err)
 		return
 	}
@@ -332,7 +332,7 @@ func (s *suite) newPolicy(ctx context.Context, r *Row) {
 	}
 	if took, ok := waitFor(ctx, time.Minute, func() bool {
 		probes++
-		got, err := do(ctx, s.cl, pc)
+		got, err := do(ctx, s.pcl, pc)
 		return err == nil && !got.Denied
 	}); ok {
 		r.note("probe admitted again %s after the file was removed", took.Round(time.Millisecond))

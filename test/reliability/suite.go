@@ -111,10 +111,13 @@ func (r *Report) Passed() bool {
 }
 
 type suite struct {
-	o       Options
-	c       *e2e.Cluster
-	cfg     *rest.Config
-	cl      client.Client
+	o   Options
+	c   *e2e.Cluster
+	cfg *rest.Config
+	cl  client.Client
+	// pcl sends the policy probes as another user, so that the dry-run
+	// overlay (keyed by user) never pairs a probe with the load's objects.
+	pcl     client.Client
 	cases   []*Case
 	smp     *sampler
 	rep     *Report
@@ -177,6 +180,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	s.cfg.QPS, s.cfg.Burst = 5000, 5000
 	s.cfg.WarningHandler = rest.NoWarnings{}
 	s.cl, err = client.New(s.cfg, client.Options{Scheme: clientgoscheme.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	pcfg := rest.CopyConfig(s.cfg)
+	pcfg.Impersonate = rest.ImpersonationConfig{UserName: "reliability-probe", Groups: []string{"system:masters"}}
+	s.pcl, err = client.New(pcfg, client.Options{Scheme: clientgoscheme.Scheme})
 	if err != nil {
 		return nil, err
 	}
