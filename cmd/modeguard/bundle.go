@@ -28,6 +28,8 @@ type inputFlags struct {
 	// perFile makes each input file its own bundle: objects relate only
 	// to objects of their file.
 	perFile bool
+	// live is set when the objects come from a cluster (audit), not files.
+	live bool
 }
 
 // perFileHelp is the --per-file flag's help, shared by check and fix.
@@ -46,7 +48,7 @@ func (f *inputFlags) add(cmd *cobra.Command, fileHelp, modeHelp string) {
 func (f *inputFlags) addArgs(args []string) { f.files = append(f.files, args...) }
 
 func (f *inputFlags) validate() error {
-	if len(f.files) == 0 {
+	if len(f.files) == 0 && !f.live {
 		return usageErr("no input: give paths (FILE, DIR or - for stdin) as arguments or with -f")
 	}
 	if f.mode != "" && !slices.Contains(workload.Modes(), f.mode) {

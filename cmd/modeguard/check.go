@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/workload"
 )
 
@@ -66,23 +67,8 @@ input errors.`,
   modeguard check --per-file rendered/    # rendered/prod.yaml, rendered/staging.yaml, ...`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(configPath)
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			cfg.apply(cmd, &in, &pf, &co)
 			in.addArgs(args)
-			if err := in.validate(); err != nil {
-				return err
-			}
-			if !slices.Contains(failOnValues, co.failOn) {
-				return usageErr("--fail-on %q: want deny, warn, fix or never", co.failOn)
-			}
-			outs, err := parseOutputs(co.outputs)
-			if err != nil {
-				return err
-			}
-			rv, err := pf.reviewer(cmd.Context())
+			outs, rv, err := prepareReport(cmd, configPath, &in, &pf, &co)
 			if err != nil {
 				return err
 			}
@@ -101,21 +87,52 @@ input errors.`,
 	}
 	in.add(cmd, "manifest file, directory (recursive *.yaml, *.yml, *.json) or - for stdin; repeatable (paths may also be given as arguments)",
 		"mode of ConfigMaps no workload in the input reads and that have no modeguard.dev/mode annotation: daemonset, statefulset or deployment")
+	addReportFlags(cmd, &pf, &co, &configPath)
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(workload.Modes(), cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// addReportFlags adds the flags of the commands that report findings
+// (check, audit): outputs, --fail-on, the policy and the project file.
+func addReportFlags(cmd *cobra.Command, pf *policyFlags, co *checkOptions, configPath *string) {
 	cmd.Flags().StringArrayVarP(&co.outputs, "output", "o", []string{"text"}, "output format, to stdout or with =FILE to a file: text, json, sarif, github or junit; repeatable (-o sarif=out.sarif -o text)")
 	cmd.Flags().StringVar(&co.failOn, "fail-on", "deny", "exit 1 on findings of this action or worse: deny, warn, fix (the webhook would change something) or never")
 	cmd.Flags().StringVar(&co.color, "color", "auto", "colour the text output: auto (only on a terminal), always or never")
 	cmd.Flags().BoolVar(&co.showAudit, "show-audit", false, "list audit findings in the text output too (they are always counted, and always in json, sarif and junit)")
-	cmd.Flags().StringVar(&configPath, "config", "", "project file to read instead of the "+configName+" found upward from the working directory")
+	cmd.Flags().StringVar(configPath, "config", "", "project file to read instead of the "+configName+" found upward from the working directory")
 	pf.add(cmd)
 	pf.addRuleSwitches(cmd)
 	_ = cmd.RegisterFlagCompletionFunc("output", completeOutputs)
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(failOnValues, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("color", cobra.FixedCompletions([]string{"auto", "always", "never"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions(workload.Modes(), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagFilename("config", "yaml", "yml")
 	_ = cmd.MarkFlagFilename("settings", "yaml", "yml")
 	_ = cmd.MarkFlagDirname("policy")
-	return cmd
+}
+
+// prepareReport reads the project file into the flags the command line
+// left unset, checks them, and returns the outputs and the reviewer.
+func prepareReport(cmd *cobra.Command, configPath string, in *inputFlags, pf *policyFlags, co *checkOptions) ([]outputTarget, *review.Reviewer, error) {
+	cfg, err := loadConfig(configPath)
+	if err != nil {
+		return nil, nil, usageErr("%v", err)
+	}
+	cfg.apply(cmd, in, pf, co)
+	if err := in.validate(); err != nil {
+		return nil, nil, err
+	}
+	if !slices.Contains(failOnValues, co.failOn) {
+		return nil, nil, usageErr("--fail-on %q: want deny, warn, fix or never", co.failOn)
+	}
+	outs, err := parseOutputs(co.outputs)
+	if err != nil {
+		return nil, nil, err
+	}
+	rv, err := pf.reviewer(cmd.Context())
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs, rv, nil
 }
 
 // failed says whether the findings fail the run under --fail-on.

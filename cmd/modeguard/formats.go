@@ -216,11 +216,15 @@ func writeJUnit(w io.Writer, c *checked, rules []*policy.Rule, failOn string) er
 			continue
 		}
 		d := c.docs[c.objDocs[oi]]
-		si, ok := suiteOf[d.File]
+		suiteName := d.File
+		if suiteName == "" {
+			suiteName = "namespace " + d.Namespace // an audit's object: no file
+		}
+		si, ok := suiteOf[suiteName]
 		if !ok {
 			si = len(out.Suites)
-			suiteOf[d.File] = si
-			out.Suites = append(out.Suites, junitSuite{Name: d.File})
+			suiteOf[suiteName] = si
+			out.Suites = append(out.Suites, junitSuite{Name: suiteName})
 		}
 		suite := &out.Suites[si]
 		for _, rule := range rules {

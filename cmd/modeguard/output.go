@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/workload"
@@ -77,7 +78,7 @@ func writeText(w io.Writer, c *checked, color, showAudit bool) {
 		d := c.findingDoc(i)
 		where := "(input)"
 		if d != nil {
-			where = d.Where()
+			where = docWhere(*d)
 		}
 		if f.Key != "" && f.Line > 0 {
 			if l := configLine(d, f.Key, f.Line); l > 0 {
@@ -104,10 +105,19 @@ func writeText(w io.Writer, c *checked, color, showAudit bool) {
 			continue
 		}
 		for _, n := range r.Notes {
-			fmt.Fprintf(w, "note: %s %s: %s\n", c.docs[c.objDocs[i]].Where(), objectName(r.Subject), n)
+			d := c.docs[c.objDocs[i]]
+			if d.File == "" {
+				fmt.Fprintf(w, "note: %s: %s\n", objectName(r.Subject), n)
+				continue
+			}
+			fmt.Fprintf(w, "note: %s %s: %s\n", d.Where(), objectName(r.Subject), n)
 		}
 	}
 	for _, s := range c.input.Skipped {
+		if s.File == "" {
+			fmt.Fprintf(w, "note: %s\n", s.Reason) // not about a file: an audit's failed API call
+			continue
+		}
 		fmt.Fprintf(w, "note: %s\n", s)
 	}
 	s := summarize(c).String()
@@ -115,6 +125,15 @@ func writeText(w io.Writer, c *checked, color, showAudit bool) {
 		s += fmt.Sprintf("; %s not shown (--show-audit)", plural(hidden, "audit finding", "audit findings"))
 	}
 	fmt.Fprintln(w, s)
+}
+
+// docWhere is where a document is: "file:line", or for an object read
+// from a cluster (no file) Kind/namespace/name.
+func docWhere(d manifest.Document) string {
+	if d.File == "" {
+		return objectPath(d)
+	}
+	return d.Where()
 }
 
 // jsonFinding is the stable JSON form of a finding (documented in README).
@@ -208,7 +227,11 @@ func writeJSON(w io.Writer, c *checked) error {
 		}
 	}
 	for _, s := range c.input.Skipped {
-		out.Notes = append(out.Notes, jsonNote{File: s.File, Line: s.Line, Note: "skipped: " + s.Reason})
+		note := "skipped: " + s.Reason
+		if s.File == "" {
+			note = s.Reason
+		}
+		out.Notes = append(out.Notes, jsonNote{File: s.File, Line: s.Line, Note: note})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

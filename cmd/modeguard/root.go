@@ -96,7 +96,8 @@ func newRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Long: `modeguard checks Grafana Agent (Flow) and Grafana Alloy manifests — the
 workloads and the ConfigMaps holding their River/Alloy config — against the
 rules of their deployment mode (DaemonSet, StatefulSet, Deployment), fixes
-what it can, and runs the same engine as the modeguard admission webhook.`,
+what it can, and runs the same engine as the modeguard admission webhook:
+check and fix read manifest files, audit reads the agents a cluster runs.`,
 		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -105,6 +106,6 @@ what it can, and runs the same engine as the modeguard admission webhook.`,
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newCheck(), newFix(), newTest(), newExplain(), newRules(), newVerify())
+	root.AddCommand(newCheck(), newAudit(), newFix(), newTest(), newExplain(), newRules(), newVerify())
 	return root
 }
