@@ -73,7 +73,7 @@ audit is incomplete).`,
 			if af.quiet {
 				progress = io.Discard
 			}
-			cr, err := af.reader(progress)
+			cr, err := connect(&af, progress)
 			if err != nil {
 				return err
 			}
@@ -133,6 +133,9 @@ func (af *auditFlags) scope() (auditScope, error) {
 	}
 	return s, nil
 }
+
+// connect is auditFlags.reader; a test reads a fake cluster instead.
+var connect = (*auditFlags).reader
 
 // reader connects to the cluster the flags name.
 func (af *auditFlags) reader(progress io.Writer) (*clusterReader, error) {

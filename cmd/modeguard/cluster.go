@@ -163,7 +163,9 @@ func (c *clusterReader) read(ctx context.Context, scope auditScope, agents workl
 	add := func(u *unstructured.Unstructured) bool {
 		d, err := document(u)
 		if err != nil {
-			fail(fmt.Sprintf("decoding %s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName()), err)
+			e := &callError{call: fmt.Sprintf("decoding %s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName()), err: err}
+			errs = append(errs, e)
+			fmt.Fprintf(c.progress, "error: %v\n", e)
 			return false
 		}
 		docs = append(docs, d)
