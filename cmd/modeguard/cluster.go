@@ -122,7 +122,9 @@ func (e *callError) Error() string {
 
 func (e *callError) Unwrap() error { return e.err }
 
-func gvr(k *workload.Kind) schema.GroupVersionResource { return k.GVK.GroupVersion().WithResource(k.Resource) }
+func gvr(k *workload.Kind) schema.GroupVersionResource {
+	return k.GVK.GroupVersion().WithResource(k.Resource)
+}
 
 // resourceName is a kind's resource as kubectl names it: "deployments.apps",
 // "configmaps".
