@@ -112,13 +112,10 @@ type callError struct {
 	err  error
 }
 
-func (e *callError) Error() string {
-	reason := e.err.Error()
-	if apierrors.IsForbidden(e.err) {
-		reason = "forbidden: " + reason
-	}
-	return e.call + ": " + reason
-}
+// Error is the call and the API server's answer, which says what was
+// forbidden to whom: "list statefulsets.apps in all namespaces:
+// statefulsets.apps is forbidden: User "auditor" cannot list ...".
+func (e *callError) Error() string { return e.call + ": " + e.err.Error() }
 
 func (e *callError) Unwrap() error { return e.err }
 
