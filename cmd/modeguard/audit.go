@@ -32,12 +32,12 @@ func newAudit() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit [-n NAMESPACE ...] [-l SELECTOR]",
 		Short: "Report what modeguard finds in the agents a cluster runs now",
-		Long: `audit reads a live cluster — the agent workloads (` + kindNames(workload.Workloads()) + `;
-a kind a CRD serves only when the API server serves it), the ConfigMaps, the
-HorizontalPodAutoscalers and the Namespaces — and reviews them exactly as
-check reviews the same objects given as files: admission only sees what
-changes, audit sees what already runs (agents installed before modeguard, or
-judged differently by a newer policy).
+		Long: `audit reads a live cluster and reviews what it runs exactly as check
+reviews the same objects given as files. It lists the agent workloads
+(` + kindNames(workload.Workloads()) + `; a kind a CRD serves only when
+the API server serves it), the ConfigMaps, the HorizontalPodAutoscalers and the
+Namespaces. Admission only sees what changes; audit sees what already runs
+(agents installed before modeguard, or judged differently by a newer policy).
 
 The cluster is the one kubectl would use: --kubeconfig, else $KUBECONFIG, else
 ~/.kube/config, else the in-cluster service account; --context picks a context.

@@ -153,8 +153,9 @@ func (c *clusterReader) read(ctx context.Context, scope auditScope, agents workl
 	fail := func(call string, err error) {
 		e := &callError{call: call, err: err}
 		var status apierrors.APIStatus
-		if !errors.As(err, &status) && fatal == nil {
-			fatal = e
+		if !errors.As(err, &status) {
+			fatal = e // returned, and printed by the caller
+			return
 		}
 		errs = append(errs, e)
 		fmt.Fprintf(c.progress, "error: %v\n", e)
