@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -275,6 +276,17 @@ func TestAuditOutputs(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "ConfigMap/mg004-fires/") || strings.Contains(r.stdout, ":0 ") {
 		t.Errorf("text: got\n%s\nwant findings at Kind/namespace/name", r.stdout)
+	}
+	r = modeguard(t, "", "audit", "--fail-on", "never", "-o", "sarif", "-q")
+	var sl sarifLog
+	if err := json.Unmarshal([]byte(r.stdout), &sl); err != nil || len(sl.Runs) != 1 || len(sl.Runs[0].Results) == 0 {
+		t.Fatalf("sarif: %v\n%s", err, r.stdout)
+	}
+	for _, res := range sl.Runs[0].Results {
+		if len(res.Locations) != 1 || res.Locations[0].Physical != nil || len(res.Locations[0].Logical) != 1 ||
+			!strings.HasPrefix(res.Locations[0].Logical[0].FullyQualifiedName, "ConfigMap/mg004-fires/alloy/config.alloy") {
+			t.Errorf("sarif: got locations %+v, want one logical location ConfigMap/mg004-fires/alloy/config.alloy", res.Locations)
+		}
 	}
 	dyn.PrependReactor("list", "horizontalpodautoscalers", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: "autoscaling", Resource: "horizontalpodautoscalers"}, "", errors.New("no"))

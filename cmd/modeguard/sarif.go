@@ -68,7 +68,14 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
-	Physical sarifPhysical `json:"physicalLocation"`
+	Physical *sarifPhysical `json:"physicalLocation,omitempty"`
+	// Logical names an object that is no file's (an audit's): Kind/namespace/name.
+	Logical []sarifLogical `json:"logicalLocations,omitempty"`
+}
+
+type sarifLogical struct {
+	FullyQualifiedName string `json:"fullyQualifiedName"`
+	Kind               string `json:"kind"`
 }
 
 type sarifPhysical struct {
@@ -178,7 +185,7 @@ func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
 			Props:   map[string]any{"action": f.Action},
 		}
 		if j.File != "" && j.File != "-" {
-			loc := sarifLocation{Physical: sarifPhysical{Artifact: sarifArtifact{URI: sarifURI(j.File)}}}
+			loc := sarifLocation{Physical: &sarifPhysical{Artifact: sarifArtifact{URI: sarifURI(j.File)}}}
 			if j.Line > 0 {
 				loc.Physical.Region = &sarifRegion{StartLine: j.Line, StartColumn: 1}
 				if j.ConfigKey != "" && j.ConfigColumn > 0 {
@@ -188,6 +195,13 @@ func writeSARIF(w io.Writer, c *checked, rules []*policy.Rule) error {
 				}
 			}
 			res.Locations = []sarifLocation{loc}
+		} else if d := c.findingDoc(i); d != nil && d.File == "" {
+			name := objectPath(*d)
+			if j.ConfigKey != "" {
+				name += "/" + j.ConfigKey
+				res.Props["configLine"], res.Props["configColumn"] = j.ConfigLine, j.ConfigColumn
+			}
+			res.Locations = []sarifLocation{{Logical: []sarifLogical{{FullyQualifiedName: name, Kind: "resource"}}}}
 		}
 		run.Results = append(run.Results, res)
 	}
