@@ -63,6 +63,7 @@ func TestAuditAPIServer(t *testing.T) {
 	}
 	audit := modeguard(t, "", "audit", "--kubeconfig", kubeconfig, "-o", "json")
 	t.Logf("modeguard audit --kubeconfig KUBECONFIG -o json: exit %d\nstderr:\n%s", audit.code, audit.stderr)
+	t.Logf("findings of check on the files (rule action object component key:line:column):\n%s", strings.Join(want, "\n"))
 	if got := findingKeys(decodeJSON(t, audit.stdout)); !slices.Equal(got, want) {
 		t.Errorf("audit:\n%s\ncheck:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
