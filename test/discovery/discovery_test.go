@@ -32,7 +32,9 @@ type block struct {
 	example, phase, agent string
 	p                     path
 	rules                 []string // rules that fired on the path's components
-	err                   error    // why it was not simulated
+	fixes                 []string // those of them whose action is fix
+	hostNetwork           bool
+	err                   error // why it was not simulated
 	specs                 map[string]sdSpec
 	bases                 map[string]sdSpec
 }
@@ -123,6 +125,20 @@ func TestDiscoveryScope(t *testing.T) {
 	results := runAll(t, ctx, blocks)
 	t.Logf("%d blocks, %d distinct discoveries, %s in all", len(blocks), len(results), time.Since(began).Round(time.Millisecond))
 
+	// The blocks MG001, or MG002 on a node-local block, fixed: after the
+	// fix they must discover exactly their node's targets.
+	fixedByRule := map[string]string{}
+	for _, b := range blocks {
+		if b.phase != "before" {
+			continue
+		}
+		for _, r := range b.fixes {
+			if r == "MG001" || r == "MG002" && b.p.fact.Scope == riverconfig.ScopeNodeLocal {
+				fixedByRule[b.example+"|"+b.agent+"|"+b.p.name()] = r
+			}
+		}
+	}
+
 	plant := os.Getenv(PlantEnv)
 	var summary []string
 	for _, b := range blocks {
@@ -159,7 +175,7 @@ func TestDiscoveryScope(t *testing.T) {
 		}
 		t.Logf("%s\n  engine: %s (%s)%s; observed: %s; rules: %s\n%s", id, scope, b.p.fact.Reason,
 			flag(b.p.fact.PodSelectorOnly, " podSelectorOnly"), observed, strings.Join(b.rules, ",")+flag(len(b.rules) == 0, "none"), strings.Join(lines, "\n"))
-		summary = append(summary, fmt.Sprintf("%-36s %-6s %-58s %-12s %-12s %s", b.example, b.phase, b.p.source+strings.Join(append([]string{""}, b.p.via...), "→"),
+		summary = append(summary, fmt.Sprintf("%-28s %-6s %-86s %-12s %-12s %s", b.example, b.phase, b.p.source+strings.Join(append([]string{""}, b.p.via...), "→"),
 			scope, observed, counts(seen)))
 
 		fail := func(format string, a ...any) {
@@ -189,6 +205,26 @@ func TestDiscoveryScope(t *testing.T) {
 				fail("engine says cluster-wide, but every agent gets only its own node's targets (%s)", observed)
 			}
 		}
+		if r := fixedByRule[b.example+"|"+b.agent+"|"+b.p.name()]; r != "" && b.phase == "after" {
+			if scope != riverconfig.ScopeNodeLocal {
+				fail("%s fired before the fix, but after it the engine says %s", r, scope)
+			}
+			for _, n := range nodes {
+				// Relabel rules downstream may keep fewer, even none.
+				if len(seen[n]) == 0 && len(b.p.via) == 0 || ids(seen[n]) != ids(own[n]) {
+					fail("%s fixed: the agent on %s gets %s, want exactly its node's: %s", r, n, ids(seen[n]), ids(own[n]))
+				}
+			}
+		}
+		// constants.hostname is the pod's name without hostNetwork: a
+		// filter on it finds nothing, whatever the rules say.
+		if nn := b.p.fact.NodeName; nn != nil && nn.Kind == riverconfig.NodeNameHostname && !b.hostNetwork && b.p.fact.LocalBy != "" {
+			for _, n := range nodes {
+				if len(seen[n]) > 0 {
+					fail("the node name is constants.hostname (the pod's name), but the agent on %s discovers %s", n, ids(seen[n]))
+				}
+			}
+		}
 		// MG002: the name that should be the node's is not, so a node-local
 		// discovery filtering on it finds nothing.
 		if slices.Contains(b.rules, "MG002") && scope == riverconfig.ScopeNodeLocal {
@@ -207,7 +243,10 @@ func TestDiscoveryScope(t *testing.T) {
 		}
 	}
 	sort.Strings(summary)
-	t.Logf("summary (example, phase, path, engine scope, observed, targets per node %s):\n%s", strings.Join(nodes, "/"), strings.Join(summary, "\n"))
+	// Printed, not logged: make test shows it without -v (go test in the
+	// package's directory streams the test's output).
+	fmt.Printf("discovery scope: %d blocks in %s (example, phase, path, engine scope, observed, targets per node %s):\n%s\n",
+		len(summary), time.Since(began).Round(time.Millisecond), strings.Join(nodes, "/"), strings.Join(summary, "\n"))
 }
 
 func flag(b bool, s string) string {
@@ -270,12 +309,15 @@ func collect(t *testing.T, example, phase string, objs []runtime.Object, finding
 			t.Logf("%s [%s] %s: %s reaches no collector: not run", example, phase, ac.key, u)
 		}
 		for _, p := range ps {
-			b := &block{example: example, phase: phase, p: p, specs: map[string]sdSpec{}, bases: map[string]sdSpec{},
+			b := &block{example: example, phase: phase, p: p, specs: map[string]sdSpec{}, bases: map[string]sdSpec{}, hostNetwork: ac.wl.HostNetwork,
 				agent: fmt.Sprintf("%s %s/%s %s:", ac.wl.Kind, ac.wl.Namespace, ac.wl.Name, ac.key)}
 			for _, f := range findings {
 				if f.Component == p.source || slices.Contains(p.via, f.Component) {
 					if !slices.Contains(b.rules, f.Rule.ID) {
 						b.rules = append(b.rules, f.Rule.ID)
+					}
+					if f.Action == policy.ActionFix && !slices.Contains(b.fixes, f.Rule.ID) {
+						b.fixes = append(b.fixes, f.Rule.ID)
 					}
 				}
 			}

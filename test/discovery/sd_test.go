@@ -154,7 +154,7 @@ loop:
 	}
 	cancel()
 	go func() {
-		for range ch { //nolint:revive // drain until Run returns
+		for range ch { // drain until Run returns
 		}
 	}()
 	wg.Wait()

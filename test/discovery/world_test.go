@@ -51,6 +51,9 @@ var apps = []app{
 // a kubeconfig for the discovery.
 func startWorld(t *testing.T) string {
 	t.Helper()
+	// Role endpoints reads v1 Endpoints, which the API server answers
+	// with a deprecation warning on every list and watch.
+	rest.SetDefaultWarningHandler(rest.NoWarnings{})
 	env := &envtest.Environment{BinaryAssetsDirectory: envtestbins.Dir(t), ControlPlaneStartTimeout: time.Minute}
 	cfg, err := env.Start()
 	if err != nil {
@@ -137,14 +140,14 @@ func fill(ctx context.Context, cfg *rest.Config) error {
 		}
 		// Endpoints are deprecated upstream but still what role
 		// "endpoints" watches.
-		ep := &corev1.Endpoints{ //nolint:staticcheck // role endpoints reads them
+		ep := &corev1.Endpoints{
 			ObjectMeta: metav1.ObjectMeta{Namespace: a.namespace, Name: a.name, Labels: a.labels},
-			Subsets: []corev1.EndpointSubset{{ //nolint:staticcheck
+			Subsets: []corev1.EndpointSubset{{
 				Addresses: addrs,
-				Ports:     []corev1.EndpointPort{{Name: "metrics", Port: a.port}}, //nolint:staticcheck
+				Ports:     []corev1.EndpointPort{{Name: "metrics", Port: a.port}},
 			}},
 		}
-		if _, err := cs.CoreV1().Endpoints(a.namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil { //nolint:staticcheck
+		if _, err := cs.CoreV1().Endpoints(a.namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("endpoints %s: %w", a.name, err)
 		}
 		sl := &discoveryv1.EndpointSlice{
