@@ -130,7 +130,8 @@ func runSD(ctx context.Context, spec sdSpec) ([]target, error) {
 	go func() { defer wg.Done(); d.Run(ctx, ch) }()
 	groups := map[string]*targetgroup.Group{}
 	// The informers list everything at start: the groups arrive within a
-	// moment. Quiet for 1.5 s after at least 2 s means done.
+	// moment. Quiet for 2 s after at least 4 s means done (2 shared
+	// cores: an informer may take a second or two to list).
 	start, last := time.Now(), time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -145,7 +146,7 @@ loop:
 			}
 			last = time.Now()
 		case <-tick.C:
-			if time.Since(start) > 2*time.Second && time.Since(last) > 1500*time.Millisecond {
+			if time.Since(start) > 4*time.Second && time.Since(last) > 2*time.Second {
 				break loop
 			}
 		case <-ctx.Done():

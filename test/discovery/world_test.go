@@ -140,13 +140,10 @@ func fill(ctx context.Context, cfg *rest.Config) error {
 		}
 		// Endpoints are deprecated upstream but still what role
 		// "endpoints" watches.
-		ep := &corev1.Endpoints{
-			ObjectMeta: metav1.ObjectMeta{Namespace: a.namespace, Name: a.name, Labels: a.labels},
-			Subsets: []corev1.EndpointSubset{{
-				Addresses: addrs,
-				Ports:     []corev1.EndpointPort{{Name: "metrics", Port: a.port}},
-			}},
-		}
+		//lint:ignore SA1019 role endpoints reads v1 Endpoints
+		ep := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Namespace: a.namespace, Name: a.name, Labels: a.labels}}
+		//lint:ignore SA1019 as above
+		ep.Subsets = []corev1.EndpointSubset{{Addresses: addrs, Ports: []corev1.EndpointPort{{Name: "metrics", Port: a.port}}}}
 		if _, err := cs.CoreV1().Endpoints(a.namespace).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("endpoints %s: %w", a.name, err)
 		}
