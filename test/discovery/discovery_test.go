@@ -173,8 +173,12 @@ func TestDiscoveryScope(t *testing.T) {
 		for _, n := range nodes {
 			lines = append(lines, fmt.Sprintf("    %-9s %2d: %s", n, len(seen[n]), ids(seen[n])))
 		}
-		t.Logf("%s\n  engine: %s (%s)%s; observed: %s; rules: %s\n%s", id, scope, b.p.fact.Reason,
-			flag(b.p.fact.PodSelectorOnly, " podSelectorOnly"), observed, strings.Join(b.rules, ",")+flag(len(b.rules) == 0, "none"), strings.Join(lines, "\n"))
+		// Every block's targets with -v; without it, a failure shows
+		// the failing blocks, not the hundred others.
+		if testing.Verbose() {
+			t.Logf("%s\n  engine: %s (%s)%s; observed: %s; rules: %s\n%s", id, scope, b.p.fact.Reason,
+				flag(b.p.fact.PodSelectorOnly, " podSelectorOnly"), observed, strings.Join(b.rules, ",")+flag(len(b.rules) == 0, "none"), strings.Join(lines, "\n"))
+		}
 		summary = append(summary, fmt.Sprintf("%-28s %-6s %-86s %-12s %-12s %s", b.example, b.phase, b.p.source+strings.Join(append([]string{""}, b.p.via...), "→"),
 			scope, observed, counts(seen)))
 
@@ -202,7 +206,7 @@ func TestDiscoveryScope(t *testing.T) {
 			}
 		case riverconfig.ScopeClusterWide:
 			if observed == "node-local" || observed == "none" {
-				fail("engine says cluster-wide, but every agent gets only its own node's targets (%s)", observed)
+				fail("engine says cluster-wide, but the agent on each node (%s) gets only that node's targets (%s; per node %s)", strings.Join(nodes, ", "), observed, counts(seen))
 			}
 		}
 		if r := fixedByRule[b.example+"|"+b.agent+"|"+b.p.name()]; r != "" && b.phase == "after" {
