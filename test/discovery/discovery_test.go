@@ -46,13 +46,18 @@ type block struct {
 // against the targets each agent really gets:
 //
 //   - node-local (the engine's scope): every node sees only its own
-//     targets; and unless MG002 fires on the block, exactly all of them,
-//     at least one;
+//     targets; unless MG002 fires on the block, all of them (at least one
+//     when no relabel rule follows);
 //   - cluster-wide: some node sees another node's targets;
-//   - MG002 fires on the block: no target at all (the name is not the
-//     node's);
+//   - a block MG001 or MG002 fixed: after the fix, node-local and exactly
+//     its node's targets;
+//   - constants.hostname without hostNetwork as the node name, or MG002
+//     firing on a node-local block: no target at all;
 //   - PodSelectorOnly (MG003): every node sees every endpoint of the
 //     cluster.
+//
+// A disagreement fails the test, naming the example, the block and the
+// node. PlantEnv flips the engine's scope of one block, to see it fail.
 func TestDiscoveryScope(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a control plane")
