@@ -358,6 +358,7 @@ func ToValue(in *Input) (ast.Value, error) {
 	if in.Config != nil {
 		in.Config.index()
 	}
+	in.Derived = derive(in)
 	v, err := toAST(reflect.ValueOf(in))
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)

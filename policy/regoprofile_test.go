@@ -3,7 +3,9 @@ package policy
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -41,10 +43,17 @@ func TestRegoProfile(t *testing.T) {
 		}
 	}
 	var evals int
+	byFile := map[string]int{}
 	for _, s := range p.ReportTopNResults(-1, []string{"num_eval"}) {
 		evals += s.NumEval
+		byFile[s.Location.File] += s.NumEval
 	}
 	fmt.Printf("%d expression evaluations per decision\n", evals/runs)
+	files := slices.Sorted(maps.Keys(byFile))
+	slices.SortStableFunc(files, func(a, b string) int { return byFile[b] - byFile[a] })
+	for _, f := range files {
+		fmt.Printf("%8d  %s\n", byFile[f]/runs, f)
+	}
 	fmt.Printf("%10s %8s %8s  %s\n", "µs/run", "evals", "redos", "location")
 	for _, s := range p.ReportTopNResults(n, []string{"total_time_ns", "num_eval", "num_redo", "file", "line"}) {
 		fmt.Printf("%10.1f %8d %8d  %s:%d %s\n", float64(s.ExprTimeNs)/runs/1e3, s.NumEval/runs, s.NumRedo/runs,

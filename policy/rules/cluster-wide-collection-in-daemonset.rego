@@ -20,12 +20,11 @@ import data.modeguard.lib
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some col in f.collectors
+	some col in lib.collectors
 	col.class in lib.gathering_classes
 	not col.clustered
-	wide := [sprintf("%s (%s)", [s.component, s.reason]) | some fact in col.sources; s := lib.source(fact); s.scope == "cluster-wide"]
-	count(wide) > 0
+	count(col.wide) > 0
+	wide := [sprintf("%s (%s)", [s.component, s.reason]) | some s in col.wide]
 	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", wide)])
-	v := lib.at(f, col.component, msg)
+	v := lib.at_position(col.at, col.component, msg)
 }

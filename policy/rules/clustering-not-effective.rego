@@ -23,17 +23,14 @@ package modeguard.rules.clustering_not_effective
 import data.modeguard.lib
 
 # Clustered collectors of cluster-wide data, as "file|component".
-needing contains sprintf("%s|%s", [f.file, col.component]) if {
-	some f in lib.files
-	some col in f.collectors
+needing contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
+	some col in lib.collectors
 	col.clustered
-	some s in col.sources
-	lib.source(s).scope == "cluster-wide"
+	count(col.wide) > 0
 }
 
-clustered_any contains sprintf("%s|%s", [f.file, col.component]) if {
-	some f in lib.files
-	some col in f.collectors
+clustered_any contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
+	some col in lib.collectors
 	col.clustered
 }
 

@@ -24,17 +24,17 @@ prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some col in f.collectors
-	some s in col.sources
+	some x in lib.sources
+	s := x.source
 	s.kind == "discovery.kubernetes"
 	s.scope == "cluster-wide"
 	role := s.role
 	p := prefix[role]
-	not lib.effective(col)
-	not lib.feeds_clustered(f, s.component)
-	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, col.component, role, p])
-	v := object.union(lib.at(f, s.component, msg), {"fix": {"name": "node-selector", "params": {
+	not x.effective
+	not x.feedsClustered
+	f := lib.files[x.file]
+	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, x.collector, role, p])
+	v := object.union(lib.at_position(x.at, s.component, msg), {"fix": {"name": "node-selector", "params": {
 		"file": f.file,
 		"component": s.component,
 		"role": role,
