@@ -40,12 +40,16 @@ type Derived struct {
 	ComponentsByName map[string][]ComponentRef `json:"componentsByName"`
 }
 
-// Position is where a component starts: its file, line and column (0 and
-// 0 when the file has no component of that id).
-type Position struct {
-	File   string `json:"file"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
+// Location is where a violation about a component points, as lib.at
+// gives it: the file, the line and column where the (first) component of
+// that id starts (0 and 0 when the file has none), the component's id, and
+// the target "config". A rule adds its msg.
+type Location struct {
+	File      string `json:"file"`
+	Line      int    `json:"line"`
+	Column    int    `json:"column"`
+	Component string `json:"component"`
+	Target    string `json:"target"`
 }
 
 // DerivedCollector is one collector with what the workload makes of it.
@@ -59,17 +63,11 @@ type DerivedCollector struct {
 	// Effective: the block says enabled and the process runs clustered
 	// (or, without a workload, the block is taken at its word).
 	Effective bool `json:"effective"`
-	// Wide are its sources whose scope is cluster-wide (as Source.Scope),
-	// in source order.
-	Wide []ScopedSource `json:"wide"`
-	// At is the collector's position.
-	At Position `json:"at"`
-}
-
-// ScopedSource is a source's id with its scope as the rules judge it.
-type ScopedSource struct {
-	Component string `json:"component"`
-	Reason    string `json:"reason"`
+	// Wide are its sources whose scope, as DerivedSource judges it, is
+	// cluster-wide, in source order, each as "id (reason)".
+	Wide []string `json:"wide"`
+	// At is where a violation about the collector points.
+	At Location `json:"at"`
 }
 
 // DerivedSource is one source of one collector.
@@ -92,14 +90,18 @@ type DerivedSource struct {
 	// FeedsClustered: the source also feeds a collector whose clustering
 	// is effective.
 	FeedsClustered bool `json:"feedsClustered"`
-	// At is the source component's position.
-	At Position `json:"at"`
+	// At is where a violation about the source component points.
+	At Location `json:"at"`
 }
 
-// ComponentRef is one component: config.files[File].components[Index].
+// ComponentRef is one component: config.files[File].components[Index],
+// with its ID, whether it is Unused, and where a violation about it points.
 type ComponentRef struct {
-	File  int `json:"file"`
-	Index int `json:"index"`
+	File   int      `json:"file"`
+	Index  int      `json:"index"`
+	ID     string   `json:"id"`
+	Unused bool     `json:"unused"`
+	At     Location `json:"at"`
 }
 
 // derive computes in's Derived facts; the config's files may be shared
@@ -128,12 +130,12 @@ func derive(in *Input) *Derived {
 		}
 		index[f.File] = m
 	}
-	position := func(f *riverconfig.Facts, id string) Position {
+	location := func(f *riverconfig.Facts, id string) Location {
+		l := Location{File: f.File, Component: id, Target: TargetConfig}
 		if i, ok := index[f.File][id]; ok && i < len(f.Components) {
-			r := f.Components[i].Range.Start
-			return Position{File: f.File, Line: r.Line, Column: r.Column}
+			l.Line, l.Column = f.Components[i].Range.Start.Line, f.Components[i].Range.Start.Column
 		}
-		return Position{File: f.File}
+		return l
 	}
 	effective := func(c *riverconfig.Collector) bool {
 		return c.Clustered && (d.ProcessClustered || !flagsKnown)
@@ -162,21 +164,21 @@ func derive(in *Input) *Derived {
 		for ci := range f.Collectors {
 			col := &f.Collectors[ci]
 			dc := DerivedCollector{File: i, Component: col.Component, Class: col.Class, Clustered: col.Clustered,
-				Effective: effective(col), Wide: []ScopedSource{}, At: position(f, col.Component)}
+				Effective: effective(col), Wide: []string{}, At: location(f, col.Component)}
 			for si := range col.Sources {
 				s := &col.Sources[si]
 				scope, reason := judgedScope(s, w)
 				if scope == "cluster-wide" {
-					dc.Wide = append(dc.Wide, ScopedSource{Component: s.Component, Reason: reason})
+					dc.Wide = append(dc.Wide, fmt.Sprintf("%s (%s)", s.Component, reason))
 				}
 				d.Sources = append(d.Sources, DerivedSource{File: i, Collector: col.Component, Effective: dc.Effective,
 					Source: s, Scope: scope, Reason: reason, FeedsClustered: d.ClusteredSources[f.File][s.Component],
-					At: position(f, s.Component)})
+					At: location(f, s.Component)})
 			}
 			d.Collectors = append(d.Collectors, dc)
 		}
 		for j, c := range f.Components {
-			d.ComponentsByName[c.Name] = append(d.ComponentsByName[c.Name], ComponentRef{File: i, Index: j})
+			d.ComponentsByName[c.Name] = append(d.ComponentsByName[c.Name], ComponentRef{File: i, Index: j, ID: c.ID, Unused: c.Unused, At: location(f, c.ID)})
 		}
 	}
 	return d

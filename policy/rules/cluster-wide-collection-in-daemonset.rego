@@ -23,8 +23,7 @@ violations contains v if {
 	some col in lib.collectors
 	col.class in lib.gathering_classes
 	not col.clustered
-	count(col.wide) > 0
-	wide := [sprintf("%s (%s)", [s.component, s.reason]) | some s in col.wide]
-	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", wide)])
-	v := lib.at_position(col.at, col.component, msg)
+	col.wide[0]
+	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", col.wide)])
+	v := object.union(col.at, {"msg": msg})
 }

@@ -26,7 +26,7 @@ import data.modeguard.lib
 needing contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
 	some col in lib.collectors
 	col.clustered
-	count(col.wide) > 0
+	col.wide[0]
 }
 
 clustered_any contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {

@@ -25,20 +25,18 @@ prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 violations contains v if {
 	lib.daemonset
 	some x in lib.sources
-	s := x.source
-	s.kind == "discovery.kubernetes"
-	s.scope == "cluster-wide"
-	role := s.role
+	x.source.kind == "discovery.kubernetes"
+	x.source.scope == "cluster-wide"
+	role := x.source.role
 	p := prefix[role]
 	not x.effective
 	not x.feedsClustered
-	f := lib.files[x.file]
 	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, x.collector, role, p])
-	v := object.union(lib.at_position(x.at, s.component, msg), {"fix": {"name": "node-selector", "params": {
-		"file": f.file,
-		"component": s.component,
+	v := object.union(x.at, {"msg": msg, "fix": {"name": "node-selector", "params": {
+		"file": x.at.file,
+		"component": x.at.component,
 		"role": role,
-		"envFunc": f.envFunc,
+		"envFunc": lib.files[x.file].envFunc,
 		"var": lib.node_env,
 	}}})
 }

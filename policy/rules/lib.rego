@@ -34,8 +34,8 @@ flags_known if workload.run
 
 # The process runs with --cluster.enabled=true and a peer source (false
 # when not).
-process_clustered := input.derived.processClustered if {
-	input.derived
+process_clustered := x if {
+	x := input.derived.processClustered
 } else := true if {
 	workload.run.cluster.enabled
 	peer_source
@@ -85,21 +85,18 @@ position(f, id) := {"file": f.file, "line": c.range.start.line, "column": c.rang
 # A violation about component id in file f.
 at(f, id, msg) := object.union(position(f, id), {"msg": msg, "component": id, "target": "config"})
 
-# A violation about component id at pos, a position of the derived facts
-# below (their "at").
-at_position(pos, id, msg) := object.union(pos, {"msg": msg, "component": id, "target": "config"})
-
 # The facts below need the workload and the config together. Go derives
 # them once per input (input.derived, policy.Derived in the Go code); an
 # input written by hand (a Rego test) has none, and lib derives the same
-# here. Each carries "file" (the index of its file in files) and "at" (the
-# component's position, as position gives it).
+# here. Each carries "file" (the index of its file in files) and "at": a
+# violation about its component, as at(f, id, msg) gives it, less the msg
+# (a rule writes object.union(x.at, {"msg": msg})).
 
 # Every collector, in file order: {file, component, class, clustered,
 # effective, wide (its sources whose scope, as source judges it, is
-# cluster-wide: [{component, reason}]), at}.
-collectors := input.derived.collectors if {
-	input.derived
+# cluster-wide, each as "id (reason)"), at}.
+collectors := x if {
+	x := input.derived.collectors
 } else := [x |
 	some i, f in files
 	some col in f.collectors
@@ -107,20 +104,20 @@ collectors := input.derived.collectors if {
 		"file": i, "component": col.component,
 		"class": object.get(col, "class", ""), "clustered": object.get(col, "clustered", false),
 		"effective": is_effective(col),
-		"wide": [{"component": s.component, "reason": object.get(s, "reason", "")} |
+		"wide": [sprintf("%s (%s)", [s.component, object.get(s, "reason", "")]) |
 			some fact in col.sources
 			s := source(fact)
 			s.scope == "cluster-wide"
 		],
-		"at": position(f, col.component),
+		"at": at_component(f, col.component),
 	}
 ]
 
 # Every source of every collector, in file order: {file, collector,
 # effective (the collector's), source (the source's facts), scope and
 # reason (as source judges them), feedsClustered, at}.
-sources := input.derived.sources if {
-	input.derived
+sources := x if {
+	x := input.derived.sources
 } else := [x |
 	some i, f in files
 	some col in f.collectors
@@ -130,22 +127,28 @@ sources := input.derived.sources if {
 		"file": i, "collector": col.component, "effective": is_effective(col), "source": fact,
 		"scope": object.get(s, "scope", ""), "reason": object.get(s, "reason", ""),
 		"feedsClustered": feeds_clustered(f, fact.component),
-		"at": position(f, fact.component),
+		"at": at_component(f, fact.component),
 	}
 ]
 
-# The components by name: name → [{file, index}] (index in the file's
-# components), in file order.
-components_named := input.derived.componentsByName if {
-	input.derived
+# The components by name: name → [{file, index (in the file's
+# components), id, unused, at}], in file order.
+components_named := x if {
+	x := input.derived.componentsByName
 } else := {name: refs |
 	some f in files
 	some c in f.components
 	name := c.name
-	refs := [{"file": i, "index": j} | some i, g in files; some j, d in g.components; d.name == name]
+	refs := [{"file": i, "index": j, "id": d.id, "unused": object.get(d, "unused", false), "at": at_component(g, d.id)} |
+		some i, g in files
+		some j, d in g.components
+		d.name == name
+	]
 }
 
 is_effective(col) := true if effective(col) else := false
+
+at_component(f, id) := object.union(position(f, id), {"component": id, "target": "config"})
 
 # Sources feeding a collector whose clustering is effective, as [file, id].
 clustered_sources contains [f.file, s.component] if {
@@ -157,8 +160,8 @@ clustered_sources contains [f.file, s.component] if {
 
 # A source feeds a collector whose clustering is effective (false when
 # not).
-feeds_clustered(f, source_id) := object.get(input.derived.clusteredSources, [f.file, source_id], false) if {
-	input.derived
+feeds_clustered(f, source_id) := object.get(ids, [f.file, source_id], false) if {
+	ids := input.derived.clusteredSources
 } else := [f.file, source_id] in clustered_sources
 
 # Collectors that gather on their own or from targets (not node-bound file
@@ -167,8 +170,8 @@ gathering_classes := {"pull", "self-discovering"}
 
 # The env var to read the node name from: one already set from
 # fieldRef spec.nodeName (HOSTNAME first), else HOSTNAME.
-node_env := input.derived.nodeEnv if {
-	input.derived
+node_env := x if {
+	x := input.derived.nodeEnv
 } else := "HOSTNAME" if {
 	"HOSTNAME" in object.get(workload, "nodeNameEnv", [])
 } else := v if {

@@ -21,17 +21,15 @@ selector_prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 violations contains v if {
 	lib.daemonset
 	some x in lib.sources
+	x.source.localBy == "relabel-keep"
 	s := x.source
-	s.localBy == "relabel-keep"
 	s.role in {"pod", "node"}
-	v := lib.at_position(x.at, s.component, sprintf("role=%s is made node-local only by a relabel keep: every agent pod still watches every %s of the cluster; a %s field selector lets the API server filter", [s.role, s.role, selector_prefix[s.role]]))
+	v := object.union(x.at, {"msg": sprintf("role=%s is made node-local only by a relabel keep: every agent pod still watches every %s of the cluster; a %s field selector lets the API server filter", [s.role, s.role, selector_prefix[s.role]])})
 }
 
 violations contains v if {
 	lib.daemonset
-	some r in lib.components_named["discovery.kubernetes"]
-	f := lib.files[r.file]
-	c := f.components[r.index]
+	some c in lib.components_named["discovery.kubernetes"]
 	c.unused
-	v := lib.at(f, c.id, "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it")
+	v := object.union(c.at, {"msg": "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it"})
 }
