@@ -58,6 +58,10 @@ type DerivedCollector struct {
 	File      int    `json:"file"`
 	Component string `json:"component"`
 	Class     string `json:"class"`
+	// Gathering: the collector gathers on its own or from targets (class
+	// pull or self-discovering, lib.gathering_classes), rather than reading
+	// node-bound files or receiving pushes.
+	Gathering bool `json:"gathering"`
 	// Clustered is the collector's: its clustering block says enabled.
 	Clustered bool `json:"clustered"`
 	// Effective: the block says enabled and the process runs clustered
@@ -164,6 +168,7 @@ func derive(in *Input) *Derived {
 		for ci := range f.Collectors {
 			col := &f.Collectors[ci]
 			dc := DerivedCollector{File: i, Component: col.Component, Class: col.Class, Clustered: col.Clustered,
+				Gathering: col.Class == riverconfig.ClassPull || col.Class == riverconfig.ClassSelfDiscovering,
 				Effective: effective(col), Wide: []string{}, At: location(f, col.Component)}
 			for si := range col.Sources {
 				s := &col.Sources[si]

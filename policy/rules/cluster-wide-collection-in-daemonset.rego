@@ -21,7 +21,7 @@ import data.modeguard.lib
 violations contains v if {
 	lib.daemonset
 	some col in lib.collectors
-	col.class in lib.gathering_classes
+	col.gathering
 	not col.clustered
 	col.wide[0]
 	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", col.wide)])

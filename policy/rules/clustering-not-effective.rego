@@ -49,7 +49,7 @@ missing contains "a peer source (--cluster.join-addresses or --cluster.discover-
 # clustered_any): checked first, as most configs have none.
 violations contains v if {
 	lib.flags_known
-	count(clustered_any) > 0
+	some _ in clustered_any
 	needs_distribution
 	count(missing) > 0
 	first := split(min(needing | clustered_any), "|")
@@ -60,7 +60,7 @@ violations contains v if {
 
 violations contains v if {
 	lib.flags_known
-	count(clustered_any) > 0
+	some _ in clustered_any
 	not needs_distribution
 	count(missing) > 0
 	first := split(min(clustered_any), "|")

@@ -29,7 +29,8 @@ violations contains v if {
 	x.source.scope == "cluster-wide"
 	role := x.source.role
 	p := prefix[role]
-	not x.effective
+	# Neither this collector's clustering nor another's is effective on
+	# these targets (feedsClustered covers both).
 	not x.feedsClustered
 	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, x.collector, role, p])
 	v := object.union(x.at, {"msg": msg, "fix": {"name": "node-selector", "params": {

@@ -92,8 +92,8 @@ at(f, id, msg) := object.union(position(f, id), {"msg": msg, "component": id, "t
 # violation about its component, as at(f, id, msg) gives it, less the msg
 # (a rule writes object.union(x.at, {"msg": msg})).
 
-# Every collector, in file order: {file, component, class, clustered,
-# effective, wide (its sources whose scope, as source judges it, is
+# Every collector, in file order: {file, component, class, gathering (its
+# class is one of gathering_classes), clustered, effective, wide (its sources whose scope, as source judges it, is
 # cluster-wide, each as "id (reason)"), at}.
 collectors := x if {
 	x := input.derived.collectors
@@ -102,7 +102,8 @@ collectors := x if {
 	some col in f.collectors
 	x := {
 		"file": i, "component": col.component,
-		"class": object.get(col, "class", ""), "clustered": object.get(col, "clustered", false),
+		"class": object.get(col, "class", ""), "gathering": object.get(col, "class", "") in gathering_classes,
+		"clustered": object.get(col, "clustered", false),
 		"effective": is_effective(col),
 		"wide": [sprintf("%s (%s)", [s.component, object.get(s, "reason", "")]) |
 			some fact in col.sources
