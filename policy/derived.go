@@ -74,6 +74,19 @@ type DerivedCollector struct {
 	At Location `json:"at"`
 }
 
+// SourceFacts are the facts of a riverconfig.Source the rules read, as
+// riverconfig gives them (Scope and Reason before DerivedSource judges
+// them).
+type SourceFacts struct {
+	Component       string `json:"component"`
+	Kind            string `json:"kind"`
+	Role            string `json:"role"`
+	Scope           string `json:"scope"`
+	Reason          string `json:"reason"`
+	LocalBy         string `json:"localBy"`
+	PodSelectorOnly bool   `json:"podSelectorOnly"`
+}
+
 // DerivedSource is one source of one collector.
 type DerivedSource struct {
 	// File is the index of its file in config.files.
@@ -81,8 +94,12 @@ type DerivedSource struct {
 	Collector string `json:"collector"`
 	// Effective is the collector's (DerivedCollector.Effective).
 	Effective bool `json:"effective"`
-	// Source is the source as riverconfig traced it.
-	Source *riverconfig.Source `json:"source"`
+	// CollectorIndex and Index place the source as riverconfig traced it:
+	// config.files[File].collectors[CollectorIndex].sources[Index].
+	CollectorIndex int `json:"collectorIndex"`
+	Index          int `json:"index"`
+	// Source is what the rules read of it.
+	Source SourceFacts `json:"source"`
 	// Scope and Reason are the source's as the rules judge it: a
 	// loki.source.podlogs made node-local by its node_filter is
 	// cluster-wide when its node name does not arrive (the agent then
@@ -99,13 +116,12 @@ type DerivedSource struct {
 }
 
 // ComponentRef is one component: config.files[File].components[Index],
-// with its ID, whether it is Unused, and where a violation about it points.
+// with its ID and whether it is Unused.
 type ComponentRef struct {
-	File   int      `json:"file"`
-	Index  int      `json:"index"`
-	ID     string   `json:"id"`
-	Unused bool     `json:"unused"`
-	At     Location `json:"at"`
+	File   int    `json:"file"`
+	Index  int    `json:"index"`
+	ID     string `json:"id"`
+	Unused bool   `json:"unused"`
 }
 
 // derive computes in's Derived facts; the config's files may be shared
@@ -177,13 +193,16 @@ func derive(in *Input) *Derived {
 					dc.Wide = append(dc.Wide, fmt.Sprintf("%s (%s)", s.Component, reason))
 				}
 				d.Sources = append(d.Sources, DerivedSource{File: i, Collector: col.Component, Effective: dc.Effective,
-					Source: s, Scope: scope, Reason: reason, FeedsClustered: d.ClusteredSources[f.File][s.Component],
+					CollectorIndex: ci, Index: si,
+					Source: SourceFacts{Component: s.Component, Kind: s.Kind, Role: s.Role, Scope: s.Scope, Reason: s.Reason,
+						LocalBy: s.LocalBy, PodSelectorOnly: s.PodSelectorOnly},
+					Scope: scope, Reason: reason, FeedsClustered: d.ClusteredSources[f.File][s.Component],
 					At: location(f, s.Component)})
 			}
 			d.Collectors = append(d.Collectors, dc)
 		}
 		for j, c := range f.Components {
-			d.ComponentsByName[c.Name] = append(d.ComponentsByName[c.Name], ComponentRef{File: i, Index: j, ID: c.ID, Unused: c.Unused, At: location(f, c.ID)})
+			d.ComponentsByName[c.Name] = append(d.ComponentsByName[c.Name], ComponentRef{File: i, Index: j, ID: c.ID, Unused: c.Unused})
 		}
 	}
 	return d

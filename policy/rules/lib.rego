@@ -115,17 +115,21 @@ collectors := x if {
 ]
 
 # Every source of every collector, in file order: {file, collector,
-# effective (the collector's), source (the source's facts), scope and
-# reason (as source judges them), feedsClustered, at}.
+# effective (the collector's), collectorIndex and index (the source is
+# files[file].collectors[collectorIndex].sources[index]), source (its
+# component, kind, role, scope, reason, localBy and podSelectorOnly), scope
+# and reason (as source judges them), feedsClustered, at}.
 sources := x if {
 	x := input.derived.sources
 } else := [x |
 	some i, f in files
-	some col in f.collectors
-	some fact in col.sources
+	some ci, col in f.collectors
+	some si, fact in col.sources
 	s := source(fact)
 	x := {
-		"file": i, "collector": col.component, "effective": is_effective(col), "source": fact,
+		"file": i, "collector": col.component, "effective": is_effective(col),
+		"collectorIndex": ci, "index": si,
+		"source": object.filter(fact, ["component", "kind", "role", "scope", "reason", "localBy", "podSelectorOnly"]),
 		"scope": object.get(s, "scope", ""), "reason": object.get(s, "reason", ""),
 		"feedsClustered": feeds_clustered(f, fact.component),
 		"at": at_component(f, fact.component),
@@ -133,14 +137,14 @@ sources := x if {
 ]
 
 # The components by name: name → [{file, index (in the file's
-# components), id, unused, at}], in file order.
+# components), id, unused}], in file order.
 components_named := x if {
 	x := input.derived.componentsByName
 } else := {name: refs |
 	some f in files
 	some c in f.components
 	name := c.name
-	refs := [{"file": i, "index": j, "id": d.id, "unused": object.get(d, "unused", false), "at": at_component(g, d.id)} |
+	refs := [{"file": i, "index": j, "id": d.id, "unused": object.get(d, "unused", false)} |
 		some i, g in files
 		some j, d in g.components
 		d.name == name

@@ -31,5 +31,5 @@ violations contains v if {
 	lib.daemonset
 	some c in lib.components_named["discovery.kubernetes"]
 	c.unused
-	v := object.union(c.at, {"msg": "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it"})
+	v := lib.at(lib.files[c.file], c.id, "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it")
 }
