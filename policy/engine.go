@@ -232,8 +232,10 @@ func compilePolicy(srcs []source) (*catalog, map[string]*ast.Module, *ast.Compil
 func entryModule(cat *catalog) (source, error) {
 	var b strings.Builder
 	b.WriteString("package modeguard.main\n")
+	// A violation that is not an object is left out: object.union is
+	// undefined on it (builtin errors are not raised, see compile).
 	for _, r := range cat.list {
-		fmt.Fprintf(&b, "\nviolations contains object.union(v, {\"package\": %q}) if {\n\tsome v in data.%s.violations\n\tis_object(v)\n}\n", r.Package, r.Package)
+		fmt.Fprintf(&b, "\nviolations contains object.union(v, {\"package\": %q}) if {\n\tsome v in data.%s.violations\n}\n", r.Package, r.Package)
 	}
 	if len(cat.list) == 0 {
 		b.WriteString("\nviolations := set()\n")
@@ -358,6 +360,7 @@ func ToValue(in *Input) (ast.Value, error) {
 	if in.Config != nil {
 		in.Config.index()
 	}
+	in.Derived = derive(in)
 	v, err := toAST(reflect.ValueOf(in))
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)

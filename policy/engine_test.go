@@ -307,3 +307,38 @@ func TestPodOnlyGetsPodRules(t *testing.T) {
 		t.Fatalf("Pod subject: got %d violations of a DaemonSet-only rule, want 0", len(vs))
 	}
 }
+
+// TestNonObjectViolationsLeftOut: a custom rule whose violations include
+// something other than an object has those left out, not an error, and
+// its objects kept.
+func TestNonObjectViolationsLeftOut(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, "acme.rego", `# METADATA
+# title: Mixed violations
+# description: Yields a string and an object.
+# custom:
+#   id: ACME2
+#   action: warn
+#   appliesTo: [DaemonSet]
+package modeguard.rules.acme_mixed
+
+violations contains "not an object" if input.mode == "daemonset"
+
+violations contains {"msg": "an object", "target": "workload"} if input.mode == "daemonset"
+`)
+	e := newEngine(t, dir, nil)
+	vs, err := e.Evaluate(context.Background(), &Input{Subject: Subject{Kind: "DaemonSet", Namespace: "a", Name: "a"}, Mode: "daemonset"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		if v.Rule.ID == "ACME2" {
+			got = append(got, v.Message)
+		}
+	}
+	if len(got) != 1 || got[0] != "an object" {
+		t.Errorf("ACME2 violations: got %q, want [\"an object\"]", got)
+	}
+}

@@ -229,7 +229,7 @@ func (c *FileCache) inputValue(in *Input) (ast.Value, error) {
 		in.APIVersion = InputAPIVersion
 	}
 	rest := *in
-	rest.Config = nil
+	rest.Config, rest.Derived = nil, nil
 	v, err := c.restValue(&rest)
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: %w", err)
@@ -240,11 +240,18 @@ func (c *FileCache) inputValue(in *Input) (ast.Value, error) {
 			return nil, fmt.Errorf("encoding policy input: config: %w", err)
 		}
 	}
-	configKey := ast.StringTerm("config")
+	derived, err := termOf(reflect.ValueOf(derive(in)))
+	if err != nil {
+		return nil, fmt.Errorf("encoding policy input: derived: %w", err)
+	}
+	configKey, derivedKey := ast.StringTerm("config"), ast.StringTerm("derived")
 	items := make([][2]*ast.Term, 0, v.Len())
 	v.Foreach(func(k, x *ast.Term) {
-		if k.Equal(configKey) {
+		switch {
+		case k.Equal(configKey):
 			x = cfg
+		case k.Equal(derivedKey):
+			x = derived
 		}
 		items = append(items, [2]*ast.Term{k, x})
 	})

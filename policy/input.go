@@ -27,6 +27,10 @@ type Input struct {
 	Config *Config `json:"config"`
 	// Relation ties the subject to the objects around it.
 	Relation Relation `json:"relation"`
+	// Derived are facts of the workload and config together, computed
+	// from the fields above (see Derived). ToValue fills it; Engine.Evaluate
+	// builds it into the Rego value only.
+	Derived *Derived `json:"derived"`
 }
 
 // Subject is the object under review.

@@ -125,7 +125,7 @@ func (e *Engine) memoKeyOf(version string, in *Input) (k memoKey, ok bool) {
 	}
 	write([]byte(version))
 	rest := *in
-	rest.Config = nil
+	rest.Config, rest.Derived = nil, nil // Derived follows from the rest and the config
 	j, err := json.Marshal(&rest)
 	if err != nil {
 		return k, false

@@ -20,12 +20,10 @@ import data.modeguard.lib
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some col in f.collectors
-	col.class in lib.gathering_classes
+	some col in lib.collectors
+	col.gathering
 	not col.clustered
-	wide := [sprintf("%s (%s)", [s.component, s.reason]) | some fact in col.sources; s := lib.source(fact); s.scope == "cluster-wide"]
-	count(wide) > 0
-	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", wide)])
-	v := lib.at(f, col.component, msg)
+	col.wide[0]
+	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", col.wide)])
+	v := object.union(col.at, {"msg": msg})
 }

@@ -23,17 +23,14 @@ package modeguard.rules.clustering_not_effective
 import data.modeguard.lib
 
 # Clustered collectors of cluster-wide data, as "file|component".
-needing contains sprintf("%s|%s", [f.file, col.component]) if {
-	some f in lib.files
-	some col in f.collectors
+needing contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
+	some col in lib.collectors
 	col.clustered
-	some s in col.sources
-	lib.source(s).scope == "cluster-wide"
+	col.wide[0]
 }
 
-clustered_any contains sprintf("%s|%s", [f.file, col.component]) if {
-	some f in lib.files
-	some col in f.collectors
+clustered_any contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
+	some col in lib.collectors
 	col.clustered
 }
 
@@ -52,7 +49,7 @@ missing contains "a peer source (--cluster.join-addresses or --cluster.discover-
 # clustered_any): checked first, as most configs have none.
 violations contains v if {
 	lib.flags_known
-	count(clustered_any) > 0
+	some _ in clustered_any
 	needs_distribution
 	count(missing) > 0
 	first := split(min(needing | clustered_any), "|")
@@ -63,7 +60,7 @@ violations contains v if {
 
 violations contains v if {
 	lib.flags_known
-	count(clustered_any) > 0
+	some _ in clustered_any
 	not needs_distribution
 	count(missing) > 0
 	first := split(min(clustered_any), "|")

@@ -24,21 +24,20 @@ prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some col in f.collectors
-	some s in col.sources
-	s.kind == "discovery.kubernetes"
-	s.scope == "cluster-wide"
-	role := s.role
+	some x in lib.sources
+	x.source.kind == "discovery.kubernetes"
+	x.source.scope == "cluster-wide"
+	role := x.source.role
 	p := prefix[role]
-	not lib.effective(col)
-	not lib.feeds_clustered(f, s.component)
-	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, col.component, role, p])
-	v := object.union(lib.at(f, s.component, msg), {"fix": {"name": "node-selector", "params": {
-		"file": f.file,
-		"component": s.component,
+	# Neither this collector's clustering nor another's is effective on
+	# these targets (feedsClustered covers both).
+	not x.feedsClustered
+	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, x.collector, role, p])
+	v := object.union(x.at, {"msg": msg, "fix": {"name": "node-selector", "params": {
+		"file": x.at.file,
+		"component": x.at.component,
 		"role": role,
-		"envFunc": f.envFunc,
+		"envFunc": lib.files[x.file].envFunc,
 		"var": lib.node_env,
 	}}})
 }

@@ -21,10 +21,9 @@ label := {"endpoints": "__meta_kubernetes_endpoint_node_name", "endpoint": "__me
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some col in f.collectors
-	some s in col.sources
-	s.podSelectorOnly
-	msg := sprintf("role=%s relies on a pod spec.nodeName selector, which does not filter endpoints: every agent still discovers every endpoint and %s collects them once per node; keep by %s in a discovery.relabel instead", [s.role, col.component, object.get(label, s.role, "the endpoint's node name")])
-	v := lib.at(f, s.component, msg)
+	some x in lib.sources
+	x.source.podSelectorOnly
+	s := x.source
+	msg := sprintf("role=%s relies on a pod spec.nodeName selector, which does not filter endpoints: every agent still discovers every endpoint and %s collects them once per node; keep by %s in a discovery.relabel instead", [s.role, x.collector, object.get(label, s.role, "the endpoint's node name")])
+	v := object.union(x.at, {"msg": msg})
 }

@@ -32,11 +32,14 @@ distributed if {
 # The process flags are known (a workload is at hand).
 flags_known if workload.run
 
-# The process runs with --cluster.enabled=true and a peer source.
-process_clustered if {
+# The process runs with --cluster.enabled=true and a peer source (false
+# when not).
+process_clustered := x if {
+	x := input.derived.processClustered
+} else := true if {
 	workload.run.cluster.enabled
 	peer_source
-}
+} else := false
 
 peer_source if count(object.get(workload.run.cluster, "joinAddresses", [])) > 0
 
@@ -82,6 +85,76 @@ position(f, id) := {"file": f.file, "line": c.range.start.line, "column": c.rang
 # A violation about component id in file f.
 at(f, id, msg) := object.union(position(f, id), {"msg": msg, "component": id, "target": "config"})
 
+# The facts below need the workload and the config together. Go derives
+# them once per input (input.derived, policy.Derived in the Go code); an
+# input written by hand (a Rego test) has none, and lib derives the same
+# here. Each carries "file" (the index of its file in files) and "at": a
+# violation about its component, as at(f, id, msg) gives it, less the msg
+# (a rule writes object.union(x.at, {"msg": msg})).
+
+# Every collector, in file order: {file, component, class, gathering (its
+# class is one of gathering_classes), clustered, effective, wide (its sources whose scope, as source judges it, is
+# cluster-wide, each as "id (reason)"), at}.
+collectors := x if {
+	x := input.derived.collectors
+} else := [x |
+	some i, f in files
+	some col in f.collectors
+	x := {
+		"file": i, "component": col.component,
+		"class": object.get(col, "class", ""), "gathering": object.get(col, "class", "") in gathering_classes,
+		"clustered": object.get(col, "clustered", false),
+		"effective": is_effective(col),
+		"wide": [sprintf("%s (%s)", [s.component, object.get(s, "reason", "")]) |
+			some fact in col.sources
+			s := source(fact)
+			s.scope == "cluster-wide"
+		],
+		"at": at_component(f, col.component),
+	}
+]
+
+# Every source of every collector, in file order: {file, collector,
+# effective (the collector's), collectorIndex and index (the source is
+# files[file].collectors[collectorIndex].sources[index]), source (its
+# component, kind, role, scope, reason, localBy and podSelectorOnly), scope
+# and reason (as source judges them), feedsClustered, at}.
+sources := x if {
+	x := input.derived.sources
+} else := [x |
+	some i, f in files
+	some ci, col in f.collectors
+	some si, fact in col.sources
+	s := source(fact)
+	x := {
+		"file": i, "collector": col.component, "effective": is_effective(col),
+		"collectorIndex": ci, "index": si,
+		"source": object.filter(fact, ["component", "kind", "role", "scope", "reason", "localBy", "podSelectorOnly"]),
+		"scope": object.get(s, "scope", ""), "reason": object.get(s, "reason", ""),
+		"feedsClustered": feeds_clustered(f, fact.component),
+		"at": at_component(f, fact.component),
+	}
+]
+
+# The components by name: name → [{file, index (in the file's
+# components), id, unused}], in file order.
+components_named := x if {
+	x := input.derived.componentsByName
+} else := {name: refs |
+	some f in files
+	some c in f.components
+	name := c.name
+	refs := [{"file": i, "index": j, "id": d.id, "unused": object.get(d, "unused", false)} |
+		some i, g in files
+		some j, d in g.components
+		d.name == name
+	]
+}
+
+is_effective(col) := true if effective(col) else := false
+
+at_component(f, id) := object.union(position(f, id), {"component": id, "target": "config"})
+
 # Sources feeding a collector whose clustering is effective, as [file, id].
 clustered_sources contains [f.file, s.component] if {
 	some f in files
@@ -90,8 +163,11 @@ clustered_sources contains [f.file, s.component] if {
 	some s in col.sources
 }
 
-# A source feeds a collector whose clustering is effective.
-feeds_clustered(f, source_id) if [f.file, source_id] in clustered_sources
+# A source feeds a collector whose clustering is effective (false when
+# not).
+feeds_clustered(f, source_id) := object.get(ids, [f.file, source_id], false) if {
+	ids := input.derived.clusteredSources
+} else := [f.file, source_id] in clustered_sources
 
 # Collectors that gather on their own or from targets (not node-bound file
 # readers, not push receivers).
@@ -99,7 +175,9 @@ gathering_classes := {"pull", "self-discovering"}
 
 # The env var to read the node name from: one already set from
 # fieldRef spec.nodeName (HOSTNAME first), else HOSTNAME.
-node_env := "HOSTNAME" if {
+node_env := x if {
+	x := input.derived.nodeEnv
+} else := "HOSTNAME" if {
 	"HOSTNAME" in object.get(workload, "nodeNameEnv", [])
 } else := v if {
 	vars := object.get(workload, "nodeNameEnv", [])

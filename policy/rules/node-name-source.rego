@@ -84,8 +84,9 @@ filter_name(c) := c.nodeName if {
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some c in f.components
+	some r in lib.components_named["loki.source.podlogs"]
+	f := lib.files[r.file]
+	c := f.components[r.index]
 	clustered_filter(f, c)
 	nn := filter_name(c)
 	not lib.node_name_arrives(nn)

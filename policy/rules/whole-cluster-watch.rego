@@ -20,19 +20,16 @@ selector_prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some col in f.collectors
-	some s in col.sources
-	s.localBy == "relabel-keep"
+	some x in lib.sources
+	x.source.localBy == "relabel-keep"
+	s := x.source
 	s.role in {"pod", "node"}
-	v := lib.at(f, s.component, sprintf("role=%s is made node-local only by a relabel keep: every agent pod still watches every %s of the cluster; a %s field selector lets the API server filter", [s.role, s.role, selector_prefix[s.role]]))
+	v := object.union(x.at, {"msg": sprintf("role=%s is made node-local only by a relabel keep: every agent pod still watches every %s of the cluster; a %s field selector lets the API server filter", [s.role, s.role, selector_prefix[s.role]])})
 }
 
 violations contains v if {
 	lib.daemonset
-	some f in lib.files
-	some c in f.components
-	c.name == "discovery.kubernetes"
+	some c in lib.components_named["discovery.kubernetes"]
 	c.unused
-	v := lib.at(f, c.id, "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it")
+	v := lib.at(lib.files[c.file], c.id, "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it")
 }
