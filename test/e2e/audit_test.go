@@ -1,0 +1,408 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/modeguard/modeguard/examples"
+	"github.com/modeguard/modeguard/mutate"
+	"github.com/modeguard/modeguard/policy"
+	"github.com/modeguard/modeguard/review"
+	"github.com/modeguard/modeguard/test/envtestbins"
+	"github.com/modeguard/modeguard/webhook/audit"
+	"github.com/modeguard/modeguard/webhook/metrics"
+)
+
+// auditSettings makes MG001 (a fix by default) a warn, so that the
+// reconciler does not fix it before the audit sees it, and the three
+// results (fail, warn, and an audit finding's warn of severity info) all
+// show.
+const auditSettings = `rules:
+  MG001:
+    action: warn
+`
+
+// auditProbePolicy is a custom rule added while the webhook runs: it warns
+// on every agent DaemonSet.
+const auditProbePolicy = `# METADATA
+# title: Audit probe
+# description: Warns on every agent DaemonSet. The audit test adds it while the webhook runs.
+# custom:
+#   id: AUD001
+#   action: warn
+#   appliesTo: [DaemonSet]
+package modeguard.rules.audit_probe
+
+import data.modeguard.lib
+
+violations contains {"msg": "an agent DaemonSet (audit probe)", "target": "workload"} if {
+	lib.has_workload
+	lib.daemonset
+}
+`
+
+// TestAudit runs the audit loop on a cluster of its own: agents that break
+// MG001, MG004 and MG011 are in the cluster before the webhook starts
+// (created while it is down: deploy/'s webhooks fail open); after start one
+// Report per namespace lists exactly the findings a review of the same
+// manifests makes (rule, object, component, result), the gauge counts the
+// same, Events are on the objects; a fixed manifest, a deletion and a new
+// custom policy show in the reports.
+func TestAudit(t *testing.T) {
+	cluster(t) // builds the webhook binary (and skips under -short)
+	assets := envtestbins.Dir(t)
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	settings := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(settings, []byte(auditSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: filepath.Join(os.TempDir(), "modeguard-e2e-webhook"), Log: testLog{t},
+		WebhookArgs: []string{"--settings=" + settings}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+		if busy := c.PortsFree(); len(busy) > 0 {
+			t.Errorf("ports still open: %v", busy)
+		}
+	})
+	if err := installReportCRD(ctx, c.Config); err != nil {
+		t.Fatal(err)
+	}
+	cl := reportClient(t, c)
+	rv := auditReviewer(t, settings)
+
+	// The agents are there before the webhook (and its audit) starts.
+	if err := c.KillWebhook(); err != nil {
+		t.Fatal(err)
+	}
+	// The killed leader did not release its Lease: without it the next
+	// process would wait for the Lease to expire before auditing.
+	if r := c.KubectlAllowFail(ctx, "", "delete", "lease", "-n", "modeguard-system", "--all"); r.Err != nil {
+		t.Fatalf("kubectl delete lease: %v\n%s", r.Err, r.Stderr)
+	}
+	fires := map[string]string{"mg001-fires": "MG001", "mg004-fires": "MG004", "mg011-fires": "MG011"}
+	for ns := range fires {
+		applyExample(t, c, ns, ns)
+	}
+	if err := c.RestartWebhook(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("reports of what was there before", func(t *testing.T) {
+		for ns, rule := range fires {
+			want := expectedResults(t, rv, ns, ns)
+			if ids := rules(want); !slices.Contains(ids, rule) {
+				t.Fatalf("a review of %s finds rules %v, want %s among them", ns, ids, rule)
+			}
+			got := waitReport(t, cl, ns, 30*time.Second, func(got []string) bool { return slices.Equal(got, want) })
+			if !slices.Equal(got, want) {
+				t.Errorf("report of %s:\n got %q\nwant %q", ns, got, want)
+			}
+		}
+	})
+
+	t.Run("the report is modeguard's", func(t *testing.T) {
+		r := &reportsv1alpha1.Report{}
+		if err := cl.Get(ctx, client.ObjectKey{Namespace: "mg004-fires", Name: audit.ReportName}, r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Labels[audit.LabelManagedBy] != audit.ManagedBy || r.Source != audit.Source {
+			t.Errorf("report labels %v, source %q: want %s=%s, source %s", r.Labels, r.Source, audit.LabelManagedBy, audit.ManagedBy, audit.Source)
+		}
+		if r.Summary.Fail != 1 || r.Summary.Warn != 0 {
+			t.Errorf("summary %+v, want one fail", r.Summary)
+		}
+		res := r.Results[0]
+		if res.Policy != "MG004" || res.Rule == "" || res.Severity != "high" || res.Properties[audit.PropAction] != "deny" || res.Timestamp.Seconds == 0 || res.Subjects[0].UID == "" {
+			t.Errorf("result %+v: want policy MG004, a slug, severity high, action deny, a time and the object's UID", res)
+		}
+	})
+
+	t.Run("gauge", func(t *testing.T) {
+		for ns := range fires {
+			want := map[metrics.AuditKey]int{}
+			for _, f := range expectedFindings(t, rv, ns, ns) {
+				want[metrics.AuditKey{Rule: f.Rule.ID, Action: string(f.Action)}]++
+			}
+			got := auditGauge(t, c.MetricsURL, ns)
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s{namespace=%q} = %v, want %v", metrics.AuditFindings, ns, got, want)
+			}
+		}
+	})
+
+	t.Run("events on deny and warn findings", func(t *testing.T) {
+		for _, o := range []struct{ ns, kind, name string }{{"mg004-fires", "ConfigMap", "alloy"}, {"mg001-fires", "ConfigMap", "alloy"}} {
+			if !waitEvent(t, cl, o.ns, o.kind, o.name, 10*time.Second) {
+				t.Errorf("no %s Event on %s %s/%s", audit.ReasonViolation, o.kind, o.ns, o.name)
+			}
+		}
+	})
+
+	t.Run("a fixed manifest updates the report within 10 s", func(t *testing.T) {
+		ns := "mg001-fires"
+		want := expectedResults(t, rv, "mg001-passes", ns)
+		began := time.Now()
+		applyExample(t, c, "mg001-passes", ns)
+		got := waitReport(t, cl, ns, 10*time.Second, func(got []string) bool { return slices.Equal(got, want) })
+		if !slices.Equal(got, want) {
+			t.Errorf("report of %s after the fix:\n got %q\nwant %q", ns, got, want)
+		}
+		t.Logf("report of %s is %q %s after the fix began", ns, got, time.Since(began).Round(time.Millisecond))
+		if len(want) == 0 {
+			err := cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: audit.ReportName}, &reportsv1alpha1.Report{})
+			if !apierrors.IsNotFound(err) {
+				t.Errorf("the report of the clean namespace %s: %v, want it deleted", ns, err)
+			}
+		}
+	})
+
+	t.Run("deleting the object removes its results", func(t *testing.T) {
+		ns := "mg011-fires"
+		if r := c.KubectlAllowFail(ctx, "", "delete", "statefulset", "-n", ns, "--all", "--wait=false"); r.Err != nil {
+			t.Fatalf("kubectl delete: %v\n%s", r.Err, r.Stderr)
+		}
+		got := waitReport(t, cl, ns, 10*time.Second, func(got []string) bool { return len(got) == 0 })
+		if len(got) != 0 {
+			t.Errorf("report of %s after deleting its StatefulSet: %q, want none", ns, got)
+		}
+	})
+
+	t.Run("a new custom policy shows after its reload", func(t *testing.T) {
+		ns := "mg001-fires"
+		if err := os.WriteFile(filepath.Join(c.PolicyDir(), "audit_probe.rego"), []byte(auditProbePolicy), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		probe := "AUD001|DaemonSet/alloy||warn"
+		got := waitReport(t, cl, ns, 30*time.Second, func(got []string) bool { return slices.Contains(got, probe) })
+		if !slices.Contains(got, probe) {
+			t.Errorf("report of %s after the new policy: %q, want %q among them", ns, got, probe)
+		}
+	})
+}
+
+// installReportCRD installs the Report CRD of the reports-api module the
+// webhook is built with.
+func installReportCRD(ctx context.Context, cfg *rest.Config) error {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
+	if err != nil {
+		return fmt.Errorf("finding the reports-api module: %w", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	_, err = envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{
+		Paths:              []string{filepath.Join(dir, "config", "crd", "openreports.io_reports.yaml")},
+		ErrorIfPathMissing: true,
+		MaxTime:            time.Minute,
+		PollInterval:       100 * time.Millisecond,
+	})
+	return err
+}
+
+func reportClient(t *testing.T, c *Cluster) client.Client {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	if err := reportsv1alpha1.Install(s); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(c.Config, client.Options{Scheme: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl
+}
+
+func auditReviewer(t *testing.T, settingsPath string) *review.Reviewer {
+	t.Helper()
+	s, err := policy.LoadSettings(settingsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := policy.New(context.Background(), policy.Options{Settings: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &review.Reviewer{Engine: e, Fixer: mutate.Fixer{}}
+}
+
+// applyExample applies the example's objects (less its Namespace) in
+// namespace ns (created if missing) with kubectl.
+func applyExample(t *testing.T, c *Cluster, example, ns string) {
+	t.Helper()
+	c.KubectlAllowFail(t.Context(), "", "create", "namespace", ns) // exists already after the first apply
+	for _, d := range examples.Load(t, example) {
+		if d.Kind == "Namespace" {
+			continue
+		}
+		raw := strings.ReplaceAll(string(d.Raw), "namespace: "+example, "namespace: "+ns)
+		if r := c.KubectlAllowFail(t.Context(), raw, "apply", "-f", "-"); r.Err != nil {
+			t.Fatalf("kubectl apply %s %s of %s in %s: %v\n%s", d.Kind, d.Name, example, ns, r.Err, r.Stderr)
+		}
+	}
+}
+
+// expectedFindings reviews the example's objects, put in namespace ns, as
+// the CLI does (one bundle, CHECK).
+func expectedFindings(t *testing.T, rv *review.Reviewer, example, ns string) []review.Finding {
+	t.Helper()
+	var objs []runtime.Object
+	for _, d := range examples.Load(t, example) {
+		if d.Object == nil || d.Kind == "Namespace" {
+			continue
+		}
+		o := d.Object.DeepCopyObject().(client.Object)
+		o.SetNamespace(ns)
+		objs = append(objs, o)
+	}
+	res, err := rv.ReviewBundle(context.Background(), objs, review.Options{Operation: "CHECK"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Findings
+}
+
+// expectedResults are expectedFindings as report lines (resultLine).
+func expectedResults(t *testing.T, rv *review.Reviewer, example, ns string) []string {
+	t.Helper()
+	var out []string
+	for _, f := range expectedFindings(t, rv, example, ns) {
+		r, _ := audit.ResultOf(f.Action)
+		out = append(out, fmt.Sprintf("%s|%s/%s|%s|%s", f.Rule.ID, f.Object.Kind, f.Object.Name, f.Component, r))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// resultLine is what the test compares of a result: rule, object,
+// component and result.
+func resultLine(r reportsv1alpha1.ReportResult) string {
+	obj := ""
+	if len(r.Subjects) > 0 {
+		obj = r.Subjects[0].Kind + "/" + r.Subjects[0].Name
+	}
+	return fmt.Sprintf("%s|%s|%s|%s", r.Policy, obj, r.Properties[audit.PropComponent], r.Result)
+}
+
+func rules(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		id, _, _ := strings.Cut(l, "|")
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// waitReport polls the namespace's report until done says its results (as
+// sorted resultLines; none when there is no report) are as wanted, or the
+// timeout passes; it returns the last seen.
+func waitReport(t *testing.T, cl client.Client, ns string, timeout time.Duration, done func([]string) bool) []string {
+	t.Helper()
+	var got []string
+	for deadline := time.Now().Add(timeout); ; {
+		got = nil
+		r := &reportsv1alpha1.Report{}
+		err := cl.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: audit.ReportName}, r)
+		switch {
+		case err == nil:
+			for _, res := range r.Results {
+				got = append(got, resultLine(res))
+			}
+			sort.Strings(got)
+		case !apierrors.IsNotFound(err):
+			t.Fatal(err)
+		}
+		if done(got) || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func waitEvent(t *testing.T, cl client.Client, ns, kind, name string, timeout time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		evs := &eventsv1.EventList{}
+		if err := cl.List(t.Context(), evs, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs.Items {
+			if e.Reason == audit.ReasonViolation && e.Regarding.Kind == kind && e.Regarding.Name == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// auditGauge reads modeguard_audit_findings of namespace ns from /metrics.
+func auditGauge(t *testing.T, url, ns string) map[metrics.AuditKey]int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[metrics.AuditKey]int{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		l := sc.Text()
+		rest, ok := strings.CutPrefix(l, metrics.AuditFindings+"{")
+		if !ok {
+			continue
+		}
+		labels, value, _ := strings.Cut(rest, "} ")
+		kv := map[string]string{}
+		for _, p := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(p, "=")
+			kv[k] = strings.Trim(v, `"`)
+		}
+		if kv["namespace"] != ns {
+			continue
+		}
+		n, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		if n != 0 {
+			out[metrics.AuditKey{Rule: kv["rule"], Action: kv["action"]}] = int(n)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
