@@ -34,7 +34,7 @@ type policyWatcher struct {
 	// reloaded is called when the policy in force changed (the audit's
 	// Reload); nil: nothing.
 	reloaded func()
-	last   string // fingerprint of the files last loaded
+	last     string // fingerprint of the files last loaded
 }
 
 // NeedLeaderElection is false: every replica serves with its own engine.
