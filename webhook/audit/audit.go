@@ -170,7 +170,6 @@ func (a *Auditor) init() {
 		a.pending = map[string]bool{}
 	}
 	a.crds = map[*workload.Kind]bool{}
-	a.events = admit.NewCache[struct{}](eventMemory)
 }
 
 func (a *Auditor) lastVersion() string {
@@ -609,6 +608,11 @@ func (a *Auditor) record(findings []review.Finding, objs map[review.ObjectRef]cl
 	if a.Recorder == nil {
 		return
 	}
+	a.mu.Lock()
+	if a.events == nil {
+		a.events = admit.NewCache[struct{}](eventMemory)
+	}
+	a.mu.Unlock()
 	by := map[review.ObjectRef][]string{}
 	var refs []review.ObjectRef
 	for _, f := range findings {
