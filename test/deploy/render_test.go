@@ -124,6 +124,8 @@ type render struct {
 	extraArgs []string
 	// monitoring: the ServiceMonitor, the PrometheusRule and the dashboard.
 	monitoring bool
+	// reportsCRD: the openreports.io Report CRD.
+	reportsCRD bool
 }
 
 const chartDir = "deploy/helm/modeguard"
@@ -152,6 +154,12 @@ var renders = []render{
 		args: []string{"--set", "namespace.create=true", "--set", "monitoring.serviceMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.dashboard.enabled=true"},
 	},
 	{name: "helm/no-pdb", helm: true, noPDB: true, args: []string{"--set", "namespace.create=true", "--set", "podDisruptionBudget.enabled=false"}},
+	{name: "kustomize/reports-crd", same: "helm/reports-crd", args: []string{"test/deploy/testdata/reports-crd"}, reportsCRD: true},
+	{name: "helm/reports-crd", helm: true, reportsCRD: true, args: []string{"--set", "namespace.create=true", "--set", "reports.installCRDs=true"}},
+	{
+		name: "helm/audit-off", helm: true, args: []string{"--set", "namespace.create=true", "--set", "audit.enabled=false", "--set", "audit.interval=30m"},
+		extraArgs: []string{"--audit=false", "--audit-interval=30m"},
+	},
 }
 
 func findRender(t testing.TB, name string) render {

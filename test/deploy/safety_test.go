@@ -484,6 +484,7 @@ func wantGrants(certManager bool) []grant {
 	for _, res := range []string{"daemonsets", "deployments", "statefulsets"} {
 		gs = append(gs, cluster("apps", res, "", "patch")...)
 	}
+	gs = append(gs, cluster("openreports.io", "reports", "", "get", "list", "create", "update", "delete")...)
 	gs = append(gs, cluster("", "events", "", "create", "patch")...)
 	gs = append(gs, cluster("events.k8s.io", "events", "", "create", "patch")...)
 	gs = append(gs, ns("coordination.k8s.io", "leases", "modeguard-webhook.modeguard.dev", "get", "update")...)
