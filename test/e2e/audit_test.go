@@ -16,8 +16,10 @@ import (
 	"time"
 
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -405,4 +407,160 @@ func auditGauge(t *testing.T, url, ns string) map[metrics.AuditKey]int {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// auditPassDone is what the audit logs after a complete pass (webhook/audit).
+const auditPassDone = "Audit pass complete"
+
+// auditStatefulSetProbe warns on every agent StatefulSet: the policy whose
+// reload starts the full pass the leader is killed in.
+const auditStatefulSetProbe = `# METADATA
+# title: Audit probe (StatefulSets)
+# description: Warns on every agent StatefulSet. The leader-kill test adds it.
+# custom:
+#   id: AUD002
+#   action: warn
+#   appliesTo: [StatefulSet]
+package modeguard.rules.audit_probe_sts
+
+import data.modeguard.lib
+
+violations contains {"msg": "an agent StatefulSet (audit probe)", "target": "workload"} if {
+	lib.has_workload
+	lib.statefulset
+}
+`
+
+// TestAuditLeaderKilled runs two replicas: only the leader audits; the
+// leader is killed during the full pass a policy reload starts, and the
+// other replica, once leader, finishes: every namespace's report then holds
+// exactly its findings, each once.
+func TestAuditLeaderKilled(t *testing.T) {
+	cluster(t) // builds the webhook binary (and skips under -short)
+	assets := envtestbins.Dir(t)
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	settings := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(settings, []byte(auditSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: filepath.Join(os.TempDir(), "modeguard-e2e-webhook"), Log: testLog{t},
+		Replicas: 2, WebhookArgs: []string{"--settings=" + settings}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := installReportCRD(ctx, c.Config); err != nil {
+		t.Fatal(err)
+	}
+	cl := reportClient(t, c)
+	rv := auditReviewer(t, settings)
+	if len(c.replicas) != 1 {
+		t.Fatalf("%d replicas besides the first, want 1", len(c.replicas))
+	}
+	standby := c.replicas[0].log
+
+	// Namespaces of MG011 agents (an audit finding: admitted).
+	const n = 40
+	var nss []string
+	for i := range n {
+		ns := fmt.Sprintf("audit-leader-%02d", i)
+		nss = append(nss, ns)
+		objs := []runtime.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}}
+		for _, d := range examples.Load(t, "mg011-fires") {
+			if d.Object == nil || d.Kind == "Namespace" {
+				continue
+			}
+			o := d.Object.DeepCopyObject().(client.Object)
+			o.SetNamespace(ns)
+			objs = append(objs, o)
+		}
+		if err := c.Create(ctx, objs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := expectedResults(t, rv, "mg011-fires", nss[0])
+	for _, ns := range nss {
+		got := waitReport(t, cl, ns, 30*time.Second, func(got []string) bool { return slices.Equal(got, want) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("report of %s before the kill:\n got %q\nwant %q", ns, got, want)
+		}
+	}
+	if !logContains(t, c.WebhookLog, auditPassDone) {
+		t.Fatalf("the first webhook (the leader) logged no %q", auditPassDone)
+	}
+	if logContains(t, standby, auditPassDone) {
+		t.Fatalf("the standby replica audited while not the leader (its log has %q)", auditPassDone)
+	}
+
+	// A new policy: both replicas reload it, the leader starts a full pass
+	// (after the 300 ms debounce) and is killed in it.
+	if err := os.WriteFile(filepath.Join(c.PolicyDir(), "audit_probe_sts.rego"), []byte(auditStatefulSetProbe), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	probe := "AUD002|StatefulSet/alloy||warn"
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if reportHas(t, cl, nss, probe) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the leader wrote no report with the new policy's finding in 20 s")
+		}
+	}
+	if err := c.KillWebhook(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the leader was killed with %d of %d reports holding the new finding", reportHas(t, cl, nss, probe), n)
+	// The killed leader did not release its Lease (137 s): delete it, so
+	// that the standby takes over at its next try (26 s at most).
+	if r := c.KubectlAllowFail(ctx, "", "delete", "lease", "-n", "modeguard-system", "--all"); r.Err != nil {
+		t.Fatalf("kubectl delete lease: %v\n%s", r.Err, r.Stderr)
+	}
+
+	wantAfter := append(slices.Clone(want), probe)
+	sort.Strings(wantAfter)
+	for _, ns := range nss {
+		got := waitReport(t, cl, ns, 90*time.Second, func(got []string) bool { return slices.Equal(got, wantAfter) })
+		if !slices.Equal(got, wantAfter) {
+			t.Errorf("report of %s after the takeover:\n got %q\nwant %q (each once)", ns, got, wantAfter)
+		}
+	}
+	if !logContains(t, standby, auditPassDone) {
+		t.Errorf("the new leader logged no %q", auditPassDone)
+	}
+}
+
+// reportHas counts the namespaces whose report has the result line.
+func reportHas(t *testing.T, cl client.Client, nss []string, line string) int {
+	t.Helper()
+	n := 0
+	for _, ns := range nss {
+		r := &reportsv1alpha1.Report{}
+		if err := cl.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: audit.ReportName}, r); err != nil {
+			continue
+		}
+		for _, res := range r.Results {
+			if resultLine(res) == line {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func logContains(t *testing.T, file, s string) bool {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(string(b), s)
 }
