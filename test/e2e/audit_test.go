@@ -20,6 +20,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -327,30 +328,50 @@ func rules(lines []string) []string {
 	return out
 }
 
-// waitReport polls the namespace's report until done says its results (as
-// sorted resultLines; none when there is no report) are as wanted, or the
-// timeout passes; it returns the last seen.
+// waitReport polls the namespace's openreports.io report until done says
+// its results (as sorted resultLines; none when there is no report) are as
+// wanted, or the timeout passes; it returns the last seen.
 func waitReport(t *testing.T, cl client.Client, ns string, timeout time.Duration, done func([]string) bool) []string {
+	t.Helper()
+	return waitReportOf(t, cl, audit.FormatOpenReports, ns, timeout, done)
+}
+
+// waitReportOf is waitReport for the reports of a format.
+func waitReportOf(t *testing.T, cl client.Client, format, ns string, timeout time.Duration, done func([]string) bool) []string {
 	t.Helper()
 	var got []string
 	for deadline := time.Now().Add(timeout); ; {
 		got = nil
-		r := &reportsv1alpha1.Report{}
-		err := cl.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: audit.ReportName}, r)
-		switch {
-		case err == nil:
+		if r := readReport(t, cl, format, ns); r != nil {
 			for _, res := range r.Results {
 				got = append(got, resultLine(res))
 			}
 			sort.Strings(got)
-		case !apierrors.IsNotFound(err):
-			t.Fatal(err)
 		}
 		if done(got) || time.Now().After(deadline) {
 			return got
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// readReport reads modeguard's report of a format in ns (nil when none).
+func readReport(t *testing.T, cl client.Client, format, ns string) *reportsv1alpha1.Report {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(audit.GVK(format))
+	err := cl.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: audit.ReportName}, u)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		t.Fatal(err)
+	}
+	r, err := audit.Decode(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func waitEvent(t *testing.T, cl client.Client, ns, kind, name string, timeout time.Duration) bool {
@@ -563,4 +584,75 @@ func logContains(t *testing.T, file, s string) bool {
 		t.Fatal(err)
 	}
 	return strings.Contains(string(b), s)
+}
+
+// wgpolicyCRDFile is the PolicyReport CRD (test/e2e/testdata).
+const wgpolicyCRDFile = "test/e2e/testdata/wgpolicyk8s.io_policyreports.yaml"
+
+// TestAuditWGPolicy is TestAudit's first scenario with --report-format
+// wgpolicyk8s: PolicyReports, written with strict field validation against
+// their CRD (a field the schema lacks fails the write instead of being
+// dropped), list the same findings.
+func TestAuditWGPolicy(t *testing.T) {
+	cluster(t) // builds the webhook binary (and skips under -short)
+	assets := envtestbins.Dir(t)
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	settings := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(settings, []byte(auditSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: filepath.Join(os.TempDir(), "modeguard-e2e-webhook"), Log: testLog{t},
+		WebhookArgs: []string{"--settings=" + settings, "--report-format=" + audit.FormatWGPolicy}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{
+		Paths: []string{filepath.Join(root, wgpolicyCRDFile)}, ErrorIfPathMissing: true, MaxTime: time.Minute, PollInterval: 100 * time.Millisecond,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cl := reportClient(t, c)
+	rv := auditReviewer(t, settings)
+	if err := c.KillWebhook(); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.KubectlAllowFail(ctx, "", "delete", "lease", "-n", "modeguard-system", "--all"); r.Err != nil {
+		t.Fatalf("kubectl delete lease: %v\n%s", r.Err, r.Stderr)
+	}
+	fires := []string{"mg001-fires", "mg004-fires", "mg011-fires"}
+	for _, ns := range fires {
+		applyExample(t, c, ns, ns)
+	}
+	if err := c.RestartWebhook(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range fires {
+		want := expectedResults(t, rv, ns, ns)
+		got := waitReportOf(t, cl, audit.FormatWGPolicy, ns, 30*time.Second, func(got []string) bool { return slices.Equal(got, want) })
+		if !slices.Equal(got, want) {
+			t.Errorf("PolicyReport of %s:\n got %q\nwant %q", ns, got, want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("webhook log:\n%s", tail(c.WebhookLog, 40))
+	}
+	// The Report CRD is not installed here: the openreports API is not
+	// served, so no Report was written (TestAudit checks the reverse).
+	// Nothing of a result was dropped by the CRD's schema.
+	r := readReport(t, cl, audit.FormatWGPolicy, "mg004-fires")
+	if r == nil || len(r.Results) != 1 {
+		t.Fatalf("PolicyReport of mg004-fires: %+v, want one result", r)
+	}
+	if res := r.Results[0]; res.Timestamp.Seconds == 0 || res.Severity != "high" || res.Properties[audit.PropLocation] == "" || res.Subjects[0].UID == "" || r.Summary.Fail != 1 {
+		t.Errorf("PolicyReport result %+v, summary %+v: want a time, severity high, a location, the object's UID and one fail", res, r.Summary)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -82,6 +83,9 @@ type Auditor struct {
 	Recorder events.EventRecorder
 	Metrics  *metrics.Metrics
 	Log      logr.Logger
+	// Format is the report format: FormatOpenReports ("") or
+	// FormatWGPolicy.
+	Format string
 	// Interval between full passes (0: DefaultInterval); Debounce is how
 	// long a change waits for the changes after it (0: DefaultDebounce).
 	Interval time.Duration
@@ -89,6 +93,8 @@ type Auditor struct {
 
 	mu      sync.Mutex
 	pending map[string]bool // namespaces to audit
+	// retrying are the namespaces whose audit failed, queued again soon.
+	retrying map[string]bool
 	all     bool            // a full pass is due
 	wake    chan struct{}
 	version string // the policy version of the last full pass
@@ -335,8 +341,8 @@ func (a *Auditor) pass(ctx context.Context) {
 	if all {
 		nss, err := a.namespaces(ctx)
 		if err != nil {
+			// The version check queues the full pass again.
 			a.Log.Error(err, "Listing the namespaces to audit: retrying later")
-			time.AfterFunc(retryDelay, a.enqueueAll)
 			all = false
 		}
 		for _, ns := range nss {
@@ -355,21 +361,45 @@ func (a *Auditor) pass(ctx context.Context) {
 		}
 		if err := a.Namespace(ctx, ns); err != nil {
 			failed++
-			a.Log.Error(err, "Auditing a namespace: retrying later", "namespace", ns)
-			time.AfterFunc(retryDelay, func() { a.enqueue(ns) })
+			a.Log.Error(err, "Auditing a namespace: retrying later", "namespace", ns, "in", retryDelay.String())
+			a.retry(ns)
 		}
 	}
-	if all && failed == 0 {
-		end := time.Now()
-		a.Metrics.AuditPass(end, end.Sub(began))
-		a.mu.Lock()
-		a.version = version
-		a.mu.Unlock()
-		a.Log.Info("Audit pass complete", "namespaces", len(names), "duration", end.Sub(began).Round(time.Millisecond).String(), "policyVersion", version)
-	} else if all {
-		// Audit with this version again: the next check finds it unaudited.
-		a.Log.Info("Audit pass incomplete", "namespaces", len(names), "failed", failed)
+	if !all {
+		return
 	}
+	// The namespaces that failed are retried on their own: the version is
+	// audited either way.
+	a.mu.Lock()
+	a.version = version
+	a.mu.Unlock()
+	if failed > 0 {
+		a.Log.Info("Audit pass incomplete", "namespaces", len(names), "failed", failed)
+		return
+	}
+	end := time.Now()
+	a.Metrics.AuditPass(end, end.Sub(began))
+	a.Log.Info("Audit pass complete", "namespaces", len(names), "duration", end.Sub(began).Round(time.Millisecond).String(), "policyVersion", version)
+}
+
+// retry queues ns again after retryDelay, once however often it failed
+// meanwhile.
+func (a *Auditor) retry(ns string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.retrying[ns] {
+		return
+	}
+	if a.retrying == nil {
+		a.retrying = map[string]bool{}
+	}
+	a.retrying[ns] = true
+	time.AfterFunc(retryDelay, func() {
+		a.mu.Lock()
+		delete(a.retrying, ns)
+		a.mu.Unlock()
+		a.enqueue(ns)
+	})
 }
 
 // namespaces are the namespaces a full pass audits: those holding agent
@@ -399,11 +429,13 @@ func (a *Auditor) namespaces(ctx context.Context) ([]string, error) {
 			seen[cm.Namespace] = true
 		}
 	}
-	reports := &reportsv1alpha1.ReportList{}
+	reports := &unstructured.UnstructuredList{}
+	gvk := GVK(a.Format)
+	reports.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 	switch err := a.Reader.List(ctx, reports, client.MatchingLabels{LabelManagedBy: ManagedBy}); {
 	case err == nil:
 		for _, r := range reports.Items {
-			seen[r.Namespace] = true
+			seen[r.GetNamespace()] = true
 		}
 	case meta.IsNoMatchError(err):
 		a.reportCRDMissing(err)
@@ -536,32 +568,42 @@ func (a *Auditor) Namespace(ctx context.Context, namespace string) error {
 	return nil
 }
 
+// strict makes the API server refuse a report its CRD's schema does not
+// hold, instead of dropping the fields it does not know.
+const strict = client.FieldValidation("Strict")
+
 // writeReport makes namespace's report say findings: created, updated in
 // place when its content changed, deleted when there is nothing to say.
 func (a *Auditor) writeReport(ctx context.Context, namespace string, findings []review.Finding, uids map[review.ObjectRef]types.UID) error {
-	have := &reportsv1alpha1.Report{}
-	err := a.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ReportName}, have)
+	gvk := GVK(a.Format)
+	raw := &unstructured.Unstructured{}
+	raw.SetGroupVersionKind(gvk)
+	var have *reportsv1alpha1.Report
+	err := a.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ReportName}, raw)
 	switch {
 	case meta.IsNoMatchError(err):
 		a.reportCRDMissing(err)
 		return nil
 	case apierrors.IsNotFound(err):
-		have = nil
 	case err != nil:
-		return fmt.Errorf("reading the report of %s: %w", namespace, err)
+		return fmt.Errorf("reading the %s of %s: %w", gvk.Kind, namespace, err)
+	default:
+		if have, err = Decode(raw); err != nil {
+			return err
+		}
 	}
 	if have != nil && !Owned(have) {
-		a.Log.Info("A report of modeguard's name is not modeguard's: left alone, not written", "namespace", namespace, "report", ReportName, "label", LabelManagedBy+"="+ManagedBy)
+		a.Log.Info("A report of modeguard's name is not modeguard's: left alone, not written", "namespace", namespace, "kind", gvk.Kind, "report", ReportName, "label", LabelManagedBy+"="+ManagedBy)
 		return nil
 	}
 	if len(findings) == 0 {
 		if have == nil {
 			return nil
 		}
-		if err := a.Client.Delete(ctx, have, client.Preconditions{UID: &have.UID}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("deleting the report of %s: %w", namespace, err)
+		if err := a.Client.Delete(ctx, raw, client.Preconditions{UID: &have.UID}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("deleting the %s of %s: %w", gvk.Kind, namespace, err)
 		}
-		a.Log.V(1).Info("Report deleted: no finding left", "namespace", namespace)
+		a.Log.V(1).Info("Report deleted: no finding left", "namespace", namespace, "kind", gvk.Kind)
 		return nil
 	}
 	var prev []reportsv1alpha1.ReportResult
@@ -570,10 +612,14 @@ func (a *Auditor) writeReport(ctx context.Context, namespace string, findings []
 	}
 	want := NewReport(namespace, Results(findings, uids, prev, time.Now()))
 	if have == nil {
-		if err := a.Client.Create(ctx, want); err != nil {
-			return fmt.Errorf("creating the report of %s: %w", namespace, err)
+		u, err := Encode(want, a.Format)
+		if err != nil {
+			return err
 		}
-		a.Log.V(1).Info("Report created", "namespace", namespace, "results", len(want.Results))
+		if err := a.Client.Create(ctx, u, strict); err != nil {
+			return fmt.Errorf("creating the %s of %s: %w", gvk.Kind, namespace, err)
+		}
+		a.Log.V(1).Info("Report created", "namespace", namespace, "kind", gvk.Kind, "results", len(want.Results))
 		return nil
 	}
 	if sameContent(have, want) {
@@ -586,10 +632,14 @@ func (a *Auditor) writeReport(ctx context.Context, namespace string, findings []
 		have.Labels[k] = v
 	}
 	have.Source, have.Results, have.Summary = want.Source, want.Results, want.Summary
-	if err := a.Client.Update(ctx, have); err != nil {
-		return fmt.Errorf("updating the report of %s: %w", namespace, err)
+	u, err := Encode(have, a.Format)
+	if err != nil {
+		return err
 	}
-	a.Log.V(1).Info("Report updated", "namespace", namespace, "results", len(want.Results))
+	if err := a.Client.Update(ctx, u, strict); err != nil {
+		return fmt.Errorf("updating the %s of %s: %w", gvk.Kind, namespace, err)
+	}
+	a.Log.V(1).Info("Report updated", "namespace", namespace, "kind", gvk.Kind, "results", len(want.Results))
 	return nil
 }
 
@@ -598,7 +648,8 @@ func (a *Auditor) reportCRDMissing(err error) {
 	defer a.mu.Unlock()
 	if !a.noCRD {
 		a.noCRD = true
-		a.Log.Error(err, "The Report CRD (openreports.io/v1alpha1) is not installed: no reports are written; the gauge and Events still are")
+		gvk := GVK(a.Format)
+		a.Log.Error(err, "The report CRD is not installed: no reports are written; the gauge and Events still are", "group", gvk.Group, "version", gvk.Version, "kind", gvk.Kind)
 	}
 }
 

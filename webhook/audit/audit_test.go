@@ -267,3 +267,32 @@ func gauge(t *testing.T, reg *prometheus.Registry, ns, rule, action string) floa
 	}
 	return 0
 }
+
+func TestEncodeDecode(t *testing.T) {
+	r := audit.NewReport("ns", []reportsv1alpha1.ReportResult{{Source: audit.Source, Policy: "MG004", Result: "fail", Timestamp: metav1.Timestamp{Seconds: 7}}})
+	for _, tc := range []struct {
+		format, apiVersion, kind string
+		source                   bool // a top-level source
+	}{
+		{audit.FormatOpenReports, "openreports.io/v1alpha1", "Report", true},
+		{audit.FormatWGPolicy, "wgpolicyk8s.io/v1alpha2", "PolicyReport", false},
+	} {
+		u, err := audit.Encode(r, tc.format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.GetAPIVersion() != tc.apiVersion || u.GetKind() != tc.kind {
+			t.Errorf("%s: got %s %s, want %s %s", tc.format, u.GetAPIVersion(), u.GetKind(), tc.apiVersion, tc.kind)
+		}
+		if _, ok := u.Object["source"]; ok != tc.source {
+			t.Errorf("%s: got a top-level source %v, want %v", tc.format, ok, tc.source)
+		}
+		back, err := audit.Decode(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back.Source != audit.Source || len(back.Results) != 1 || back.Results[0].Timestamp.Seconds != 7 || back.Summary != r.Summary {
+			t.Errorf("%s: got %+v back, want %+v", tc.format, back, r)
+		}
+	}
+}

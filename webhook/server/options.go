@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/modeguard/modeguard/review"
@@ -114,6 +115,9 @@ type Options struct {
 	// AuditInterval.
 	Audit         bool
 	AuditInterval time.Duration
+	// ReportFormat is the audit's report format: audit.FormatOpenReports
+	// (the default) or audit.FormatWGPolicy.
+	ReportFormat string
 
 	// CertSecret is the certificate Secret in self-managed mode.
 	CertSecret string
@@ -146,6 +150,7 @@ func DefaultOptions() Options {
 		CRDPollInterval:                DefaultCRDPollInterval,
 		Audit:                          true,
 		AuditInterval:                  audit.DefaultInterval,
+		ReportFormat:                   audit.FormatOpenReports,
 	}
 }
 
@@ -183,6 +188,9 @@ func (o *Options) Validate() error {
 	}
 	if o.DryRun.TTL < 0 || o.DryRun.MaxEntries < 0 || o.DryRun.MaxBytes < 0 {
 		errs = append(errs, errors.New("--dry-run-ttl, --dry-run-max-entries and --dry-run-max-bytes must not be negative"))
+	}
+	if !audit.ValidFormat(o.ReportFormat) {
+		errs = append(errs, fmt.Errorf("--report-format=%q: want %s", o.ReportFormat, strings.Join(audit.Formats, " or ")))
 	}
 	if o.AuditInterval < 0 {
 		errs = append(errs, errors.New("--audit-interval must not be negative"))

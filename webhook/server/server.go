@@ -209,6 +209,7 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 			Metrics:  m,
 			Log:      log.WithName("audit"),
 			Interval: o.AuditInterval,
+			Format:   o.ReportFormat,
 		}
 		if err := s.mgr.Add(a); err != nil {
 			return nil, err
