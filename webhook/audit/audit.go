@@ -95,13 +95,13 @@ type Auditor struct {
 	pending map[string]bool // namespaces to audit
 	// retrying are the namespaces whose audit failed, queued again soon.
 	retrying map[string]bool
-	all     bool            // a full pass is due
-	wake    chan struct{}
-	version string // the policy version of the last full pass
-	crds    map[*workload.Kind]bool
-	regs    []registration
-	events  *admit.Cache[struct{}]
-	noCRD   bool // the Report CRD was found missing (logged once)
+	all      bool // a full pass is due
+	wake     chan struct{}
+	version  string // the policy version of the last full pass
+	crds     map[*workload.Kind]bool
+	regs     []registration
+	events   *admit.Cache[struct{}]
+	noCRD    bool // the Report CRD was found missing (logged once)
 }
 
 type registration struct {
