@@ -126,6 +126,9 @@ type render struct {
 	monitoring bool
 	// reportsCRD: the openreports.io Report CRD.
 	reportsCRD bool
+	// wgpolicy: the audit writes wgpolicyk8s.io PolicyReports (RBAC on
+	// them instead of Reports); wgpolicyCRD: their CRD is rendered.
+	wgpolicy, wgpolicyCRD bool
 }
 
 const chartDir = "deploy/helm/modeguard"
@@ -156,6 +159,9 @@ var renders = []render{
 	{name: "helm/no-pdb", helm: true, noPDB: true, args: []string{"--set", "namespace.create=true", "--set", "podDisruptionBudget.enabled=false"}},
 	{name: "kustomize/reports-crd", same: "helm/reports-crd", args: []string{"test/deploy/testdata/reports-crd"}, reportsCRD: true},
 	{name: "helm/reports-crd", helm: true, reportsCRD: true, args: []string{"--set", "namespace.create=true", "--set", "reports.installCRDs=true"}},
+	{name: "kustomize/wgpolicyk8s-reports", same: "helm/wgpolicyk8s-reports", args: []string{"test/deploy/testdata/wgpolicyk8s-reports"}, wgpolicy: true, extraArgs: []string{"--report-format=wgpolicyk8s"}},
+	{name: "helm/wgpolicyk8s-reports", helm: true, wgpolicy: true, extraArgs: []string{"--report-format=wgpolicyk8s"}, args: []string{"--set", "namespace.create=true", "--set", "reports.format=wgpolicyk8s"}},
+	{name: "helm/wgpolicyk8s-crd", helm: true, wgpolicy: true, wgpolicyCRD: true, extraArgs: []string{"--report-format=wgpolicyk8s"}, args: []string{"--set", "namespace.create=true", "--set", "reports.format=wgpolicyk8s", "--set", "reports.installCRDs=true"}},
 	{
 		name: "helm/audit-off", helm: true, args: []string{"--set", "namespace.create=true", "--set", "audit.enabled=false", "--set", "audit.interval=30m"},
 		extraArgs: []string{"--audit=false", "--audit-interval=30m"},

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/modeguard/modeguard/internal/testutil"
 )
 
@@ -61,23 +63,44 @@ func TestReportCRD(t *testing.T) {
 	if err != nil || len(wantObjs) != 1 {
 		t.Fatalf("decoding the module's CRD: %v (%d objects)", err, len(wantObjs))
 	}
+	wg, err := os.ReadFile(filepath.Join(root, wgpolicyCRDFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wgObjs, err := decode(string(wg))
+	if err != nil || len(wgObjs) != 1 || wgObjs[0].GetName() != "policyreports.wgpolicyk8s.io" {
+		t.Fatalf("decoding %s: %v (%d objects), want the CRD policyreports.wgpolicyk8s.io", wgpolicyCRDFile, err, len(wgObjs))
+	}
 	for _, r := range renders {
 		t.Run(r.name, func(t *testing.T) {
 			t.Parallel()
-			var got []any
-			for _, o := range r.objects(t) {
-				if o.GetKind() == "CustomResourceDefinition" && o.GetName() == "reports.openreports.io" {
-					got = append(got, o.Object)
-				}
-			}
-			switch {
-			case !r.reportsCRD && len(got) > 0:
-				t.Errorf("renders the Report CRD, want none")
-			case r.reportsCRD && len(got) != 1:
-				t.Errorf("renders %d Report CRDs, want one", len(got))
-			case r.reportsCRD && !reflect.DeepEqual(got[0], wantObjs[0].Object):
-				t.Errorf("the rendered Report CRD differs from the module's")
-			}
+			objs := r.objects(t)
+			checkCRD(t, objs, wantObjs[0].Object, r.reportsCRD)
+			checkCRD(t, objs, wgObjs[0].Object, r.wgpolicyCRD)
 		})
+	}
+}
+
+// wgpolicyCRDFile is the chart's copy of the PolicyReport CRD (kyverno
+// v1.19.1's, a module not in go.mod: checked as a CRD only).
+const wgpolicyCRDFile = "deploy/helm/modeguard/files/wgpolicyk8s.io_policyreports.yaml"
+
+// checkCRD checks that objs hold the CRD want exactly when rendered.
+func checkCRD(t *testing.T, objs []*unstructured.Unstructured, want map[string]any, rendered bool) {
+	t.Helper()
+	name, _, _ := unstructured.NestedString(want, "metadata", "name")
+	var got []map[string]any
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" && o.GetName() == name {
+			got = append(got, o.Object)
+		}
+	}
+	switch {
+	case !rendered && len(got) > 0:
+		t.Errorf("renders the CRD %s, want none", name)
+	case rendered && len(got) != 1:
+		t.Errorf("renders %d CRDs %s, want one", len(got), name)
+	case rendered && !reflect.DeepEqual(got[0], want):
+		t.Errorf("the rendered CRD %s differs from its source", name)
 	}
 }

@@ -586,8 +586,8 @@ func logContains(t *testing.T, file, s string) bool {
 	return strings.Contains(string(b), s)
 }
 
-// wgpolicyCRDFile is the PolicyReport CRD (test/e2e/testdata).
-const wgpolicyCRDFile = "test/e2e/testdata/wgpolicyk8s.io_policyreports.yaml"
+// wgpolicyCRDFile is the PolicyReport CRD the chart installs.
+const wgpolicyCRDFile = "deploy/helm/modeguard/files/wgpolicyk8s.io_policyreports.yaml"
 
 // TestAuditWGPolicy is TestAudit's first scenario with --report-format
 // wgpolicyk8s: PolicyReports, written with strict field validation against
