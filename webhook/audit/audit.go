@@ -309,6 +309,9 @@ func (a *Auditor) relevance(k *workload.Kind) func(o any) (string, bool) {
 
 func (a *Auditor) enqueue(ns string) {
 	a.mu.Lock()
+	if a.pending == nil { // before Start: Start audits everything anyway
+		a.pending = map[string]bool{}
+	}
 	a.pending[ns] = true
 	a.mu.Unlock()
 	a.nudge()
@@ -321,10 +324,15 @@ func (a *Auditor) enqueueAll() {
 	a.nudge()
 }
 
+// nudge wakes the loop; before Start (a.wake nil: a replica that is not
+// the leader) it does nothing.
 func (a *Auditor) nudge() {
+	a.mu.Lock()
+	wake := a.wake
+	a.mu.Unlock()
 	select {
-	case a.wake <- struct{}{}:
-	default: // a wake-up is queued already
+	case wake <- struct{}{}:
+	default: // a wake-up is queued already, or no loop runs
 	}
 }
 

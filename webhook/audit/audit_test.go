@@ -9,12 +9,14 @@ import (
 	"github.com/go-logr/logr"
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -55,6 +57,15 @@ type setCache struct {
 
 func (c setCache) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	return c.r.Get(ctx, key, obj, opts...)
+}
+
+// GetInformer also serves the metadata-only kinds (Namespaces), which the
+// fake informers do not know by their Go type.
+func (c setCache) GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error) {
+	if p, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		return c.FakeInformers.GetInformerForKind(ctx, p.GroupVersionKind(), opts...)
+	}
+	return c.FakeInformers.GetInformer(ctx, obj, opts...)
 }
 
 func (c setCache) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
@@ -109,7 +120,7 @@ func newFixture(t *testing.T, objs ...runtime.Object) *fixture {
 	}
 	rec := events.NewFakeRecorder(100)
 	a := &audit.Auditor{
-		Cache:    setCache{FakeInformers: &informertest.FakeInformers{}, r: cl},
+		Cache:    setCache{FakeInformers: &informertest.FakeInformers{Scheme: s}, r: cl},
 		Lookup:   setLookup{review.NewSetWith(objs, rv.Agents())},
 		Reader:   cl,
 		Client:   cl,
@@ -295,4 +306,50 @@ func TestEncodeDecode(t *testing.T) {
 			t.Errorf("%s: got %+v back, want %+v", tc.format, back, r)
 		}
 	}
+}
+
+// TestLoop runs the loop: a full pass at start writes the report; a change
+// (a deleted agent, as its informer reports it) makes a pass of its
+// namespace within the debounce, which deletes the report; a reload before
+// the loop runs (a replica that is not the leader) does nothing.
+func TestLoop(t *testing.T) {
+	ns := "mg004-fires"
+	objs := exampleObjects(t, ns)
+	f := newFixture(t, objs...)
+	f.a.Reload() // not the leader yet: no loop, no panic
+	f.a.Debounce = 50 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- f.a.Start(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Start: %v", err)
+		}
+	}()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 5 s: %s", what)
+			}
+		}
+	}
+	waitFor("no report after start", func() bool { return f.report(t, ns) != nil })
+
+	inf, err := f.a.Cache.(setCache).FakeInformerFor(ctx, &corev1.ConfigMap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if err := f.cl.Delete(ctx, o.(client.Object)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, o := range objs {
+		if cm, ok := o.(*corev1.ConfigMap); ok {
+			inf.Delete(cm)
+		}
+	}
+	waitFor("the report of a namespace without agents is still there", func() bool { return f.report(t, ns) == nil })
 }

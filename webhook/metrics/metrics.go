@@ -116,7 +116,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"reason"}),
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: EvaluationsTotal,
-			Help: "Reviews that evaluated the policy, by webhook (mutate, validate, reconcile) and subject kind.",
+			Help: "Reviews that evaluated the policy, by webhook (mutate, validate, reconcile, audit) and subject kind.",
 		}, []string{"webhook", "kind"}),
 		resubmissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ResubmissionsTotal,
