@@ -64,6 +64,11 @@ func (rv *Reviewer) ReviewBundle(ctx context.Context, objs []runtime.Object, opt
 	return out, nil
 }
 
+// MergeFindings is the merge of ReviewBundle over results reviewed
+// elsewhere (the webhook's audit, over the informer caches): each finding
+// once, preferring the review of the object it is about.
+func MergeFindings(results []*Result) []Finding { return merge(results) }
+
 func findingKey(f Finding) string {
 	return fmt.Sprintf("%s|%s/%s/%s|%s|%d|%d|%s|%s", f.Rule.ID, f.Object.Kind, f.Object.Namespace, f.Object.Name, f.Key, f.Line, f.Column, f.Component, f.Message)
 }

@@ -136,6 +136,9 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", o.ShutdownDelay, "On SIGTERM, keep answering (not ready) this long before draining in-flight requests and stopping.")
 	fs.DurationVar(&o.PolicyPollInterval, "policy-poll-interval", o.PolicyPollInterval, "How often --policy-dir is re-read in case a change was not notified.")
 	fs.DurationVar(&o.CRDPollInterval, "crd-poll-interval", o.CRDPollInterval, "How often the API server is asked whether the Alloy CRD (alloys.collectors.grafana.com) is served yet, until it is; Alloy objects are checked from then on.")
+	fs.BoolVar(&o.Audit, "audit", o.Audit, "Audit what already runs (the leader only): review every agent workload and agent ConfigMap on start, on their changes, on a policy reload and every --audit-interval, and write a report per namespace (--report-format), Events and the modeguard_audit_findings gauge. false turns it off.")
+	fs.StringVar(&o.ReportFormat, "report-format", o.ReportFormat, "The audit's reports: openreports (openreports.io/v1alpha1 Report, the API Kyverno and Kubewarden moved to) or wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReport, which older Policy Reporter versions read). Its CRD must be installed.")
+	fs.DurationVar(&o.AuditInterval, "audit-interval", o.AuditInterval, "Time between full audit passes (besides the passes on changes).")
 	config.RegisterFlags(fs)
 	lo := &logOptions{format: "json"}
 	fs.IntVar(&lo.verbosity, "v", 0, "Log verbosity: 0 logs decisions and problems, 1 also why objects were not evaluated, higher is noisier.")

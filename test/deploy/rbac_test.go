@@ -71,6 +71,12 @@ func TestRBAC(t *testing.T) {
 		{"patch", "apps", "statefulsets", "agents", "alloy"},
 		{"patch", "apps", "deployments", "agents", "alloy"},
 		{"patch", "collectors.grafana.com", "alloys", "agents", "alloy"},
+		// The audit's reports.
+		{"get", "openreports.io", "reports", "agents", "modeguard"},
+		{"list", "openreports.io", "reports", "", ""},
+		{"create", "openreports.io", "reports", "agents", ""},
+		{"update", "openreports.io", "reports", "agents", "modeguard"},
+		{"delete", "openreports.io", "reports", "agents", "modeguard"},
 		{"create", "coordination.k8s.io", "leases", namespace, ""},
 		{"get", "coordination.k8s.io", "leases", namespace, leaseName},
 		{"update", "coordination.k8s.io", "leases", namespace, leaseName},
@@ -128,6 +134,12 @@ func TestRBAC(t *testing.T) {
 		{"get", "", "nodes", "", ""},
 		{"update", "", "namespaces", "", "agents"},
 		{"delete", "", "events", "agents", ""},
+		// Reports: no watch, no other kinds of report.
+		{"watch", "openreports.io", "reports", "", ""},
+		{"patch", "openreports.io", "reports", "agents", "modeguard"},
+		{"deletecollection", "openreports.io", "reports", "agents", ""},
+		{"create", "openreports.io", "clusterreports", "", ""},
+		{"create", "wgpolicyk8s.io", "policyreports", "agents", ""},
 	}
 	for _, verb := range []string{"create", "update", "patch", "delete"} {
 		for _, res := range []string{"daemonsets", "deployments", "replicasets", "statefulsets"} {

@@ -124,6 +124,11 @@ type render struct {
 	extraArgs []string
 	// monitoring: the ServiceMonitor, the PrometheusRule and the dashboard.
 	monitoring bool
+	// reportsCRD: the openreports.io Report CRD.
+	reportsCRD bool
+	// wgpolicy: the audit writes wgpolicyk8s.io PolicyReports (RBAC on
+	// them instead of Reports); wgpolicyCRD: their CRD is rendered.
+	wgpolicy, wgpolicyCRD bool
 }
 
 const chartDir = "deploy/helm/modeguard"
@@ -152,6 +157,15 @@ var renders = []render{
 		args: []string{"--set", "namespace.create=true", "--set", "monitoring.serviceMonitor.enabled=true", "--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.dashboard.enabled=true"},
 	},
 	{name: "helm/no-pdb", helm: true, noPDB: true, args: []string{"--set", "namespace.create=true", "--set", "podDisruptionBudget.enabled=false"}},
+	{name: "kustomize/reports-crd", same: "helm/reports-crd", args: []string{"test/deploy/testdata/reports-crd"}, reportsCRD: true},
+	{name: "helm/reports-crd", helm: true, reportsCRD: true, args: []string{"--set", "namespace.create=true", "--set", "reports.installCRDs=true"}},
+	{name: "kustomize/wgpolicyk8s-reports", same: "helm/wgpolicyk8s-reports", args: []string{"test/deploy/testdata/wgpolicyk8s-reports"}, wgpolicy: true, extraArgs: []string{"--report-format=wgpolicyk8s"}},
+	{name: "helm/wgpolicyk8s-reports", helm: true, wgpolicy: true, extraArgs: []string{"--report-format=wgpolicyk8s"}, args: []string{"--set", "namespace.create=true", "--set", "reports.format=wgpolicyk8s"}},
+	{name: "helm/wgpolicyk8s-crd", helm: true, wgpolicy: true, wgpolicyCRD: true, extraArgs: []string{"--report-format=wgpolicyk8s"}, args: []string{"--set", "namespace.create=true", "--set", "reports.format=wgpolicyk8s", "--set", "reports.installCRDs=true"}},
+	{
+		name: "helm/audit-off", helm: true, args: []string{"--set", "namespace.create=true", "--set", "audit.enabled=false", "--set", "audit.interval=30m"},
+		extraArgs: []string{"--audit=false", "--audit-interval=30m"},
+	},
 }
 
 func findRender(t testing.TB, name string) render {

@@ -454,7 +454,7 @@ func grants(scope string, rules []rbacv1.PolicyRule) []grant {
 }
 
 // wantGrants is the service account's whole RBAC, verb by verb.
-func wantGrants(certManager bool) []grant {
+func wantGrants(certManager, wgpolicy bool) []grant {
 	cluster := func(group, resource, name string, verbs ...string) []grant {
 		var gs []grant
 		for _, v := range verbs {
@@ -483,6 +483,11 @@ func wantGrants(certManager bool) []grant {
 	gs = append(gs, cluster("collectors.grafana.com", "alloys", "", "patch")...)
 	for _, res := range []string{"daemonsets", "deployments", "statefulsets"} {
 		gs = append(gs, cluster("apps", res, "", "patch")...)
+	}
+	if wgpolicy {
+		gs = append(gs, cluster("wgpolicyk8s.io", "policyreports", "", "get", "list", "create", "update", "delete")...)
+	} else {
+		gs = append(gs, cluster("openreports.io", "reports", "", "get", "list", "create", "update", "delete")...)
 	}
 	gs = append(gs, cluster("", "events", "", "create", "patch")...)
 	gs = append(gs, cluster("events.k8s.io", "events", "", "create", "patch")...)
@@ -525,7 +530,7 @@ func checkRBAC(t *testing.T, r render, objs []*unstructured.Unstructured) {
 			}
 		}
 	}
-	want := wantGrants(r.certManager)
+	want := wantGrants(r.certManager, r.wgpolicy)
 	missing, extra := diffGrants(got, want)
 	for _, g := range missing {
 		t.Errorf("RBAC lacks %s", g)

@@ -40,8 +40,9 @@ func TestMetricNamesServed(t *testing.T) {
 	}
 
 	// Traffic that makes the labelled series exist: an admission with a fix
-	// (requests, latency, decisions, fixes). The reload and skip counters
-	// and the gauges exist from the start.
+	// (requests, latency, decisions, fixes), and an agent the audit finds
+	// something on (its findings gauge). The reload and skip counters and
+	// the other gauges exist from the start.
 	ctx := context.Background()
 	docs := examples.Load(t, "mg001-fires")
 	ns := "metric-names"
@@ -57,6 +58,19 @@ func TestMetricNamesServed(t *testing.T) {
 	}
 	if _, err := c.RunExample(ctx, reviewer(t), "mg001-fires", docs, false); err != nil {
 		t.Fatal(err)
+	}
+	// An agent with an audit finding (MG011, admitted), which the audit
+	// loop counts in modeguard_audit_findings.
+	auditNS := "metric-names-audit"
+	c.KubectlAllowFail(ctx, "", "create", "namespace", auditNS)
+	for _, d := range examples.Load(t, "mg011-fires") {
+		if d.Kind == "Namespace" {
+			continue
+		}
+		raw := strings.ReplaceAll(string(d.Raw), "namespace: mg011-fires", "namespace: "+auditNS)
+		if r := c.KubectlAllowFail(ctx, raw, "apply", "-f", "-"); r.Err != nil {
+			t.Fatalf("kubectl apply %s %s: %v\n%s", d.Kind, d.Name, r.Err, r.Stderr)
+		}
 	}
 
 	var missing []string

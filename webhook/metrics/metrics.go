@@ -25,6 +25,9 @@ const (
 	PolicyMemoTotal       = "modeguard_policy_memo_total"
 	DryRunOverlayEntries  = "modeguard_dryrun_overlay_entries"
 	DryRunOverlayBytes    = "modeguard_dryrun_overlay_bytes"
+	AuditFindings         = "modeguard_audit_findings"
+	AuditLastPassSeconds  = "modeguard_audit_last_pass_timestamp_seconds"
+	AuditPassDuration     = "modeguard_audit_pass_duration_seconds"
 )
 
 // Results of an admission request (label result).
@@ -71,6 +74,9 @@ type Metrics struct {
 	cacheEntries  *prometheus.GaugeVec
 	staleReads    *prometheus.CounterVec
 	lookupErrors  *prometheus.CounterVec
+	auditFindings *prometheus.GaugeVec
+	auditLastPass prometheus.Gauge
+	auditDuration prometheus.Gauge
 }
 
 // New creates the collectors and registers them on reg (controller-runtime's
@@ -110,7 +116,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"reason"}),
 		evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: EvaluationsTotal,
-			Help: "Reviews that evaluated the policy, by webhook (mutate, validate, reconcile) and subject kind.",
+			Help: "Reviews that evaluated the policy, by webhook (mutate, validate, reconcile, audit) and subject kind.",
 		}, []string{"webhook", "kind"}),
 		resubmissions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: ResubmissionsTotal,
@@ -128,6 +134,18 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: LookupErrorsTotal,
 			Help: "Lookups of the objects around a subject that failed (the cache and the API server did not answer), by what was looked up (ConfigMap, Workload: the agent workloads reading a ConfigMap, HorizontalPodAutoscaler, Namespace). The subject was not reviewed: the failure policy answered, or the reconciler retries.",
 		}, []string{"kind"}),
+		auditFindings: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: AuditFindings,
+			Help: "Findings of the audit of the objects in the cluster (webhook/audit), by namespace, rule and action (deny, fix, warn, audit), as of the namespace's last audit.",
+		}, []string{"namespace", "rule", "action"}),
+		auditLastPass: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: AuditLastPassSeconds,
+			Help: "When the audit last completed a pass over every namespace, as a Unix timestamp (0: none yet on this replica).",
+		}),
+		auditDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: AuditPassDuration,
+			Help: "How long the last complete audit pass over every namespace took.",
+		}),
 	}
 	var err error
 	m.requests = register(reg, m.requests, &err)
@@ -142,6 +160,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m.cacheEntries = register(reg, m.cacheEntries, &err)
 	m.staleReads = register(reg, m.staleReads, &err)
 	m.lookupErrors = register(reg, m.lookupErrors, &err)
+	m.auditFindings = register(reg, m.auditFindings, &err)
+	m.auditLastPass = register(reg, m.auditLastPass, &err)
+	m.auditDuration = register(reg, m.auditDuration, &err)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +255,24 @@ func (m *Metrics) StaleRead(kind string) {
 // LookupError records a lookup that failed; kind is what was looked up.
 func (m *Metrics) LookupError(kind string) {
 	m.lookupErrors.WithLabelValues(kind).Inc()
+}
+
+// AuditKey labels a count of audit findings: the rule and the action.
+type AuditKey struct{ Rule, Action string }
+
+// AuditNamespace sets the audit findings of namespace to counts, dropping
+// the series of rules and actions no longer found there.
+func (m *Metrics) AuditNamespace(namespace string, counts map[AuditKey]int) {
+	m.auditFindings.DeletePartialMatch(prometheus.Labels{"namespace": namespace})
+	for k, n := range counts {
+		m.auditFindings.WithLabelValues(namespace, k.Rule, k.Action).Set(float64(n))
+	}
+}
+
+// AuditPass records a complete audit pass that ended at end and took d.
+func (m *Metrics) AuditPass(end time.Time, d time.Duration) {
+	m.auditLastPass.Set(float64(end.UnixNano()) / 1e9)
+	m.auditDuration.Set(d.Seconds())
 }
 
 // WatchMemo exports the policy engine's memo of evaluations as

@@ -3,10 +3,12 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/audit"
 	"github.com/modeguard/modeguard/webhook/dryrun"
 )
 
@@ -108,6 +110,15 @@ type Options struct {
 	// it is.
 	CRDPollInterval time.Duration
 
+	// Audit runs the audit loop (webhook/audit) on the leader: reports of
+	// what already runs, on start, on changes, on a policy reload and every
+	// AuditInterval.
+	Audit         bool
+	AuditInterval time.Duration
+	// ReportFormat is the audit's report format: audit.FormatOpenReports
+	// (the default) or audit.FormatWGPolicy.
+	ReportFormat string
+
 	// CertSecret is the certificate Secret in self-managed mode.
 	CertSecret string
 	// CertNames are the names the served certificate must cover (readiness
@@ -137,6 +148,9 @@ func DefaultOptions() Options {
 		ShutdownDelay:                  DefaultShutdownDelay,
 		PolicyPollInterval:             DefaultPolicyPollInterval,
 		CRDPollInterval:                DefaultCRDPollInterval,
+		Audit:                          true,
+		AuditInterval:                  audit.DefaultInterval,
+		ReportFormat:                   audit.FormatOpenReports,
 	}
 }
 
@@ -174,6 +188,12 @@ func (o *Options) Validate() error {
 	}
 	if o.DryRun.TTL < 0 || o.DryRun.MaxEntries < 0 || o.DryRun.MaxBytes < 0 {
 		errs = append(errs, errors.New("--dry-run-ttl, --dry-run-max-entries and --dry-run-max-bytes must not be negative"))
+	}
+	if !audit.ValidFormat(o.ReportFormat) {
+		errs = append(errs, fmt.Errorf("--report-format=%q: want %s", o.ReportFormat, strings.Join(audit.Formats, " or ")))
+	}
+	if o.AuditInterval < 0 {
+		errs = append(errs, errors.New("--audit-interval must not be negative"))
 	}
 	if o.ShutdownDelay < 0 {
 		errs = append(errs, errors.New("--shutdown-delay must not be negative"))

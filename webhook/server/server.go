@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -32,6 +33,7 @@ import (
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/admit"
+	"github.com/modeguard/modeguard/webhook/audit"
 	"github.com/modeguard/modeguard/webhook/dryrun"
 	"github.com/modeguard/modeguard/webhook/lookup"
 	"github.com/modeguard/modeguard/webhook/metrics"
@@ -108,6 +110,9 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 		return nil, err
 	}
 	if err := workload.AddAlloyToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := reportsv1alpha1.Install(scheme); err != nil {
 		return nil, err
 	}
 	watches := lookup.NewWatches()
@@ -192,8 +197,27 @@ func New(ctx context.Context, cfg *rest.Config, o Options) (*Server, error) {
 	if err := rec.SetupWithManager(s.mgr, resync); err != nil {
 		return nil, fmt.Errorf("setting up the reconciler: %w", err)
 	}
+	var reloaded func()
+	if o.Audit {
+		a := &audit.Auditor{
+			Cache:    s.mgr.GetCache(),
+			Lookup:   s.lookup,
+			Reader:   s.mgr.GetAPIReader(),
+			Client:   s.mgr.GetClient(),
+			Reviewer: reviewer,
+			Recorder: s.mgr.GetEventRecorder("modeguard-audit"),
+			Metrics:  m,
+			Log:      log.WithName("audit"),
+			Interval: o.AuditInterval,
+			Format:   o.ReportFormat,
+		}
+		if err := s.mgr.Add(a); err != nil {
+			return nil, err
+		}
+		reloaded = a.Reload
+	}
 	if o.PolicyDir != "" {
-		w := &policyWatcher{dir: o.PolicyDir, engine: engine, metrics: m, interval: o.PolicyPollInterval, log: log.WithName("policy"), resync: resync}
+		w := &policyWatcher{dir: o.PolicyDir, engine: engine, metrics: m, interval: o.PolicyPollInterval, log: log.WithName("policy"), resync: resync, reloaded: reloaded}
 		if err := s.mgr.Add(w); err != nil {
 			return nil, err
 		}

@@ -31,7 +31,10 @@ type policyWatcher struct {
 	// resync gets an event when the policy in force changed, so that the
 	// reconciler re-checks every agent ConfigMap.
 	resync chan<- event.GenericEvent
-	last   string // fingerprint of the files last loaded
+	// reloaded is called when the policy in force changed (the audit's
+	// Reload); nil: nothing.
+	reloaded func()
+	last     string // fingerprint of the files last loaded
 }
 
 // NeedLeaderElection is false: every replica serves with its own engine.
@@ -88,6 +91,9 @@ func (w *policyWatcher) check(ctx context.Context) {
 	w.metrics.Reload(true, w.engine.LoadedAt())
 	after := w.engine.Version()
 	w.log.Info("Policy reloaded", "dir", w.dir, "version", after, "previous", before)
+	if after != before && w.reloaded != nil {
+		w.reloaded()
+	}
 	if after != before && w.resync != nil {
 		select {
 		case w.resync <- event.GenericEvent{}:
