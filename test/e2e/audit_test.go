@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -146,6 +148,48 @@ func TestAudit(t *testing.T) {
 		res := r.Results[0]
 		if res.Policy != "MG004" || res.Rule == "" || res.Severity != "high" || res.Properties[audit.PropAction] != "deny" || res.Timestamp.Seconds == 0 || res.Subjects[0].UID == "" {
 			t.Errorf("result %+v: want policy MG004, a slug, severity high, action deny, a time and the object's UID", res)
+		}
+	})
+
+	t.Run("modeguard audit prints the findings of the reports", func(t *testing.T) {
+		cli := filepath.Join(t.TempDir(), "modeguard")
+		if out, err := runGo(root, "build", "-o", cli, "./cmd/modeguard"); err != nil {
+			t.Fatalf("go build ./cmd/modeguard: %v\n%s", err, out)
+		}
+		nss := slices.Sorted(maps.Keys(fires))
+		cmd := exec.CommandContext(ctx, cli, "audit", "--kubeconfig", c.Kubeconfig, "--settings", settings,
+			"-n", strings.Join(nss, ","), "-o", "json", "--fail-on", "never", "-q")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("modeguard audit: %v\n%s", err, stderr.String())
+		}
+		var got struct {
+			Findings []struct {
+				Rule, Action, Kind, Namespace, Name, Component string
+			}
+		}
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("modeguard audit -o json: %v\n%s", err, out)
+		}
+		cliLines := map[string][]string{}
+		for _, f := range got.Findings {
+			r, _ := audit.ResultOf(policy.Action(f.Action))
+			cliLines[f.Namespace] = append(cliLines[f.Namespace], fmt.Sprintf("%s|%s/%s|%s|%s", f.Rule, f.Kind, f.Name, f.Component, r))
+		}
+		for _, ns := range nss {
+			var report []string
+			for _, r := range readReport(t, cl, audit.FormatOpenReports, ns).Results {
+				report = append(report, resultLine(r))
+			}
+			sort.Strings(report)
+			sort.Strings(cliLines[ns])
+			if !slices.Equal(cliLines[ns], report) {
+				t.Errorf("%s: modeguard audit finds\n %q\nthe report holds\n %q", ns, cliLines[ns], report)
+			} else {
+				t.Logf("%s: modeguard audit and the report agree: %q", ns, report)
+			}
 		}
 	})
 
