@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# build.sh [--quick] [--check] OUTDIR [NAME...]: build kube-apiserver, etcd
-# and kubectl (or the NAMEs given) from Go modules into OUTDIR, for envtest
-# (KUBEBUILDER_ASSETS) and the demo.
+# build.sh [--quick] [--check] OUTDIR [NAME...]: build kube-apiserver, etcd,
+# kubectl and kube-controller-manager (or the NAMEs given) from Go modules
+# into OUTDIR, for envtest (KUBEBUILDER_ASSETS), test/e2e's controller
+# scenario and the demo.
 #
 #   --quick  compile without inlining (-l): about 30% less compile time for
 #            a slower control plane. make bench uses it for the one figure
@@ -10,7 +11,8 @@
 #   --check  build nothing; exit 0 when every NAME is current, 1 if not.
 #
 # Versions are pinned by the tool modules next to this script:
-#   hack/k8s/go.mod       k8s.io/kubernetes (kube-apiserver) and k8s.io/kubectl
+#   hack/k8s/go.mod       k8s.io/kubernetes (kube-apiserver,
+#                         kube-controller-manager) and k8s.io/kubectl
 #   hack/k8s/etcd/go.mod  go.etcd.io/etcd/server/v3 (its own module: see there)
 # Re-pin with hack/k8s/pin.sh. A binary is skipped when OUTDIR/.stamp-<name>
 # matches a hash of its module's go.mod and go.sum, its main.go, the build
@@ -33,9 +35,9 @@ done
 outarg=$1
 shift
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(kube-apiserver etcd kubectl)
+[[ ${#names[@]} -gt 0 ]] || names=(kube-apiserver etcd kubectl kube-controller-manager)
 for n in "${names[@]}"; do
-	case $n in kube-apiserver | etcd | kubectl) ;; *) die "unknown binary $n" ;; esac
+	case $n in kube-apiserver | etcd | kubectl | kube-controller-manager) ;; *) die "unknown binary $n" ;; esac
 done
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -120,6 +122,7 @@ for n in "${names[@]}"; do
 	kube-apiserver) build kube-apiserver . ./kube-apiserver "$k8s_ldflags" ;;
 	etcd) build etcd etcd . "$etcd_ldflags" ;;
 	kubectl) build kubectl . ./kubectl "$k8s_ldflags" ;;
+	kube-controller-manager) build kube-controller-manager . ./kube-controller-manager "$k8s_ldflags" ;;
 	esac
 done
 if [[ -n $check ]]; then
