@@ -46,6 +46,11 @@ type Options struct {
 	// Peers makes the replicas share their dry-run overlays
 	// (--dry-run-peers: each is given the others' addresses).
 	Peers bool
+	// Controllers adds kube-controller-manager (from Assets) with the
+	// DaemonSet, Deployment, ReplicaSet and StatefulSet controllers, and
+	// the Nodes, so that workloads get Pods as in a cluster (see
+	// controllers.go: no kubelet, no scheduler).
+	Controllers bool
 }
 
 // Cluster is a running control plane with the webhook installed.
@@ -75,6 +80,11 @@ type Cluster struct {
 	apiHost     string    // host:port of kube-apiserver
 	apiserver   *exec.Cmd // kube-apiserver when RestartAPIServer started it
 	apiDone     chan error
+	// ControllerManagerLog is kube-controller-manager's log file
+	// (Options.Controllers).
+	ControllerManagerLog string
+	kcm                  *exec.Cmd
+	kcmDone              chan error
 	// Proxy spreads connections over the replicas (Options.Replicas > 1).
 	Proxy    *Proxy
 	backends []string
@@ -224,6 +234,13 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 		return err
 	}
 	c.logf("webhook ready after %s in all", time.Since(began).Round(time.Millisecond))
+	if o.Controllers {
+		// After the webhook: every Pod a controller creates is admitted
+		// by it.
+		if err := c.startControllerManager(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -525,6 +542,7 @@ func (c *Cluster) Create(ctx context.Context, objs []runtime.Object) error {
 // removes the work directory.
 func (c *Cluster) Stop() error {
 	var errs []error
+	c.stopControllerManager()
 	c.stopReplicas()
 	if c.webhook != nil && c.webhook.Process != nil {
 		_ = c.webhook.Process.Signal(syscall.SIGTERM)
