@@ -5,6 +5,8 @@
 // control plane also runs kube-controller-manager (built like kube-apiserver)
 // and three Nodes, so that workloads get their Pods from the real
 // controllers (TestControllers; no kubelet or scheduler: see
-// MarkPodsReady). The tests in this package and `make demo` (hack/demo)
-// share the harness.
+// MarkPodsReady); with Options.CertManager, cert-manager's controller and
+// cainjector issue and inject the webhook's certificate from the
+// cert-manager overlay (TestCertManager). The tests in this package and
+// `make demo` (hack/demo) share the harness.
 package e2e
