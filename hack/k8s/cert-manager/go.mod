@@ -2,6 +2,8 @@
 // test/e2e's cert-manager scenario from the github.com/cert-manager/cert-manager
 // module (hack/k8s/build.sh). Its own module: cert-manager pins its own
 // k8s.io versions, older than hack/k8s's. Not part of the modeguard module.
+// Re-pin (hack/k8s/pin.sh does not): GOWORK=off go get
+// github.com/cert-manager/cert-manager@vX.Y.Z && GOWORK=off go mod tidy.
 module github.com/modeguard/modeguard/hack/k8s/cert-manager
 
 go 1.26.0
