@@ -25,7 +25,8 @@ VERSION_LDFLAGS = -X github.com/modeguard/modeguard/internal/version.Version=$(V
 # need it), and like hack/k8s/build.sh (-trimpath, CGO_ENABLED=0), so that
 # both compile the standard library once between them on a fresh machine.
 BENCH_GOFLAGS ?= -trimpath -gcflags=all=-dwarf=false
-# envtest finds kube-apiserver, etcd and kubectl here (built by k8s-bins).
+# envtest finds kube-apiserver, etcd and kubectl here, test/e2e also
+# kube-controller-manager and cert-manager (built by k8s-bins).
 export KUBEBUILDER_ASSETS := $(K8S_BIN)
 
 ##@ General
@@ -54,7 +55,7 @@ monitoring: ## Regenerate the Grafana dashboard and the alert rules under deploy
 	cd hack/monitoring && GOWORK=off $(GO) run . -out $(CURDIR)/deploy/monitoring -chart $(CURDIR)/deploy/helm/modeguard/files
 
 .PHONY: k8s-bins
-k8s-bins: ## Build kube-apiserver, etcd and kubectl from Go modules into bin/k8s (skipped when current).
+k8s-bins: ## Build kube-apiserver, etcd, kubectl, kube-controller-manager and cert-manager's controller and cainjector from Go modules into bin/k8s (skipped when current).
 	@hack/k8s/build.sh $(K8S_BIN)
 
 ##@ Test

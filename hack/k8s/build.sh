@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# build.sh [--quick] [--check] OUTDIR [NAME...]: build kube-apiserver, etcd
-# and kubectl (or the NAMEs given) from Go modules into OUTDIR, for envtest
-# (KUBEBUILDER_ASSETS) and the demo.
+# build.sh [--quick] [--check] OUTDIR [NAME...]: build kube-apiserver, etcd,
+# kubectl, kube-controller-manager, cert-manager-controller and
+# cert-manager-cainjector (or the NAMEs given) from Go modules into OUTDIR,
+# for envtest (KUBEBUILDER_ASSETS), test/e2e's controller and cert-manager
+# scenarios and the demo; with cert-manager-controller, also
+# OUTDIR/cert-manager-crds.yaml, cert-manager's CRDs of the same version.
 #
 #   --quick  compile without inlining (-l): about 30% less compile time for
 #            a slower control plane. make bench uses it for the one figure
@@ -10,8 +13,12 @@
 #   --check  build nothing; exit 0 when every NAME is current, 1 if not.
 #
 # Versions are pinned by the tool modules next to this script:
-#   hack/k8s/go.mod       k8s.io/kubernetes (kube-apiserver) and k8s.io/kubectl
+#   hack/k8s/go.mod       k8s.io/kubernetes (kube-apiserver,
+#                         kube-controller-manager) and k8s.io/kubectl
 #   hack/k8s/etcd/go.mod  go.etcd.io/etcd/server/v3 (its own module: see there)
+#   hack/k8s/cert-manager/go.mod  github.com/cert-manager/cert-manager (the
+#                         controller and cainjector, cert-manager-controller
+#                         and cert-manager-cainjector; its own module)
 # Re-pin with hack/k8s/pin.sh. A binary is skipped when OUTDIR/.stamp-<name>
 # matches a hash of its module's go.mod and go.sum, its main.go, the build
 # flags and `go version`. Each binary's build holds a lock (OUTDIR/.lock-NAME),
@@ -33,9 +40,11 @@ done
 outarg=$1
 shift
 names=("$@")
-[[ ${#names[@]} -gt 0 ]] || names=(kube-apiserver etcd kubectl)
+[[ ${#names[@]} -gt 0 ]] || names=(kube-apiserver etcd kubectl kube-controller-manager cert-manager-controller cert-manager-cainjector)
 for n in "${names[@]}"; do
-	case $n in kube-apiserver | etcd | kubectl) ;; *) die "unknown binary $n" ;; esac
+	case $n in kube-apiserver | etcd | kubectl | kube-controller-manager | cert-manager-controller | cert-manager-cainjector) ;;
+	*) die "unknown binary $n" ;;
+	esac
 done
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -69,6 +78,8 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	k8s_ldflags+=" -X $pkg.gitTreeState=clean"
 done
 etcd_ldflags="-s -w"
+cm_version=$(cd "$here/cert-manager" && run go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
+cm_ldflags="-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$cm_version"
 
 # build NAME MODULEDIR PKG LDFLAGS: build PKG of the module in MODULEDIR
 # (relative to here) into $out/NAME, unless its stamp is current.
@@ -120,6 +131,14 @@ for n in "${names[@]}"; do
 	kube-apiserver) build kube-apiserver . ./kube-apiserver "$k8s_ldflags" ;;
 	etcd) build etcd etcd . "$etcd_ldflags" ;;
 	kubectl) build kubectl . ./kubectl "$k8s_ldflags" ;;
+	kube-controller-manager) build kube-controller-manager . ./kube-controller-manager "$k8s_ldflags" ;;
+	cert-manager-controller)
+		build cert-manager-controller cert-manager ./controller "$cm_ldflags"
+		# Its CRDs, of the same module version, for test/e2e to install.
+		[[ -n $check ]] || crds=$(cd "$here/cert-manager" && run go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)/deploy/crds
+		[[ -n $check ]] || for f in "$crds"/*.yaml; do echo ---; cat "$f"; done >"$out/cert-manager-crds.yaml"
+		;;
+	cert-manager-cainjector) build cert-manager-cainjector cert-manager ./cainjector "$cm_ldflags" ;;
 	esac
 done
 if [[ -n $check ]]; then

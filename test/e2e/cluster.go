@@ -46,6 +46,17 @@ type Options struct {
 	// Peers makes the replicas share their dry-run overlays
 	// (--dry-run-peers: each is given the others' addresses).
 	Peers bool
+	// Controllers adds kube-controller-manager (from Assets) with the
+	// DaemonSet, Deployment, ReplicaSet and StatefulSet controllers, and
+	// the Nodes, so that workloads get Pods as in a cluster (see
+	// controllers.go: no kubelet, no scheduler).
+	Controllers bool
+	// CertManager serves the webhook with the certificate cert-manager
+	// issues (its controller and cainjector from Assets, the overlay
+	// CertManagerOverlay), through the Service the webhook configurations
+	// name, instead of envtest's local certificate and URL (see
+	// certmanager.go).
+	CertManager bool
 }
 
 // Cluster is a running control plane with the webhook installed.
@@ -75,6 +86,13 @@ type Cluster struct {
 	apiHost     string    // host:port of kube-apiserver
 	apiserver   *exec.Cmd // kube-apiserver when RestartAPIServer started it
 	apiDone     chan error
+	// ControllerManagerLog is kube-controller-manager's log file
+	// (Options.Controllers).
+	ControllerManagerLog string
+	kcm                  *exec.Cmd
+	kcmDone              chan error
+	certManager          []*certManagerProc
+	stopMirror           context.CancelFunc
 	// Proxy spreads connections over the replicas (Options.Replicas > 1).
 	Proxy    *Proxy
 	backends []string
@@ -142,21 +160,29 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 	}
 	began := time.Now()
 	c.logf("starting etcd and kube-apiserver (%s)", o.Assets)
+	apiServer := &envtest.APIServer{Path: filepath.Join(o.Assets, "kube-apiserver")}
+	webhooks := envtest.WebhookInstallOptions{
+		Paths:            []string{filepath.Join(o.Root, "deploy", "kustomize", "base", "webhooks.yaml")},
+		LocalServingHost: "127.0.0.1",
+	}
+	if o.CertManager {
+		// Webhook calls go to the Service's endpoints, not its cluster
+		// IP (nothing routes one here): the local webhook process.
+		apiServer.Configure().Set("enable-aggregator-routing", "true")
+		webhooks = envtest.WebhookInstallOptions{} // the overlay's, applied later
+	}
 	c.env = &envtest.Environment{
 		BinaryAssetsDirectory: o.Assets,
 		// The paths themselves: KUBEBUILDER_ASSETS (which the Makefile
 		// exports) would otherwise win over BinaryAssetsDirectory.
 		ControlPlane: envtest.ControlPlane{
-			APIServer:   &envtest.APIServer{Path: filepath.Join(o.Assets, "kube-apiserver")},
+			APIServer:   apiServer,
 			Etcd:        &envtest.Etcd{Path: filepath.Join(o.Assets, "etcd")},
 			KubectlPath: filepath.Join(o.Assets, "kubectl"),
 		},
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths:            []string{filepath.Join(o.Root, "deploy", "kustomize", "base", "webhooks.yaml")},
-			LocalServingHost: "127.0.0.1",
-		},
+		WebhookInstallOptions:    webhooks,
 	}
 	cfg, err := c.env.Start()
 	if err != nil {
@@ -187,6 +213,22 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 	}
 
 	wo := c.env.WebhookInstallOptions
+	certArgs := []string{"--cert-mode=dir", "--cert-dir=" + wo.LocalServingCertDir, "--cert-names=" + wo.LocalServingHost}
+	if o.CertManager {
+		// An EndpointSlice may not hold a loopback address: the webhook
+		// listens on the host's own.
+		if wo.LocalServingHost, err = hostIP(); err != nil {
+			return err
+		}
+		if wo.LocalServingPort, err = freePortOn(wo.LocalServingHost); err != nil {
+			return err
+		}
+		wo.LocalServingCertDir = filepath.Join(c.opts.WorkDir, "certs")
+		if err := c.setupCertManager(ctx, wo.LocalServingHost, wo.LocalServingPort, wo.LocalServingCertDir); err != nil {
+			return err
+		}
+		certArgs = []string{"--cert-mode=cert-manager", "--cert-dir=" + wo.LocalServingCertDir}
+	}
 	mp, err := freePort()
 	if err != nil {
 		return err
@@ -203,13 +245,12 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 	if err := os.MkdirAll(policyDir, 0o755); err != nil {
 		return err
 	}
-	c.webhookArgs = append([]string{
-		"--cert-mode=dir", "--cert-dir=" + wo.LocalServingCertDir, "--cert-names=" + wo.LocalServingHost,
-		"--webhook-host=" + wo.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
+	c.webhookArgs = append(append(certArgs,
+		"--webhook-host="+wo.LocalServingHost, fmt.Sprintf("--webhook-port=%d", wo.LocalServingPort),
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", mp), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", hp),
-		"--namespace=modeguard-system", "--leader-elect", "--policy-dir=" + policyDir,
-		"--shutdown-delay=100ms", "--log-format=text", "--crd-poll-interval=" + crdPollInterval.String(),
-	}, o.WebhookArgs...)
+		"--namespace=modeguard-system", "--leader-elect", "--policy-dir="+policyDir,
+		"--shutdown-delay=100ms", "--log-format=text", "--crd-poll-interval="+crdPollInterval.String(),
+	), o.WebhookArgs...)
 	c.WebhookCA, c.WebhookCertDir = wo.LocalServingCAData, wo.LocalServingCertDir
 	c.WebhookLog = filepath.Join(c.opts.WorkDir, "webhook.log")
 	if o.Replicas > 1 {
@@ -224,6 +265,13 @@ func (c *Cluster) start(ctx context.Context) (err error) {
 		return err
 	}
 	c.logf("webhook ready after %s in all", time.Since(began).Round(time.Millisecond))
+	if o.Controllers {
+		// After the webhook: every Pod a controller creates is admitted
+		// by it.
+		if err := c.startControllerManager(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -424,7 +472,7 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 			}
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the webhook was not ready after %s; its log:\n%s", timeout, tail(c.WebhookLog, 30))
+			return fmt.Errorf("the webhook was not ready after %s; its log:\n%s", timeout, tailExcept(c.WebhookLog, 30, "healthz check failed"))
 		}
 		select {
 		case <-ctx.Done():
@@ -445,6 +493,21 @@ func httpGet(ctx context.Context, url string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// tailExcept is the last n lines of file that do not contain skip.
+func tailExcept(file string, n int, skip string) string {
+	b, _ := os.ReadFile(file)
+	var lines []string
+	for l := range strings.Lines(string(b)) {
+		if !strings.Contains(l, skip) {
+			lines = append(lines, strings.TrimRight(l, "\n"))
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func tail(file string, n int) string {
@@ -525,6 +588,8 @@ func (c *Cluster) Create(ctx context.Context, objs []runtime.Object) error {
 // removes the work directory.
 func (c *Cluster) Stop() error {
 	var errs []error
+	c.stopControllerManager()
+	c.stopCertManager()
 	c.stopReplicas()
 	if c.webhook != nil && c.webhook.Process != nil {
 		_ = c.webhook.Process.Signal(syscall.SIGTERM)
