@@ -33,6 +33,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/modeguard/modeguard/certs"
 	"github.com/modeguard/modeguard/manifest"
@@ -368,6 +369,14 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 			logf("stopping the control plane: %v", err)
 		}
 	}()
+	// The audit writes openreports.io Reports, as where the chart installs
+	// their CRD (reports.installCRDs).
+	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{
+		Paths:              []string{filepath.Join(o.root, "deploy", "kustomize", "components", "openreports-crd", "openreports.io_reports.yaml")},
+		ErrorIfPathMissing: true, MaxTime: time.Minute, PollInterval: 100 * time.Millisecond,
+	}); err != nil {
+		return nil, fmt.Errorf("installing the Report CRD: %w", err)
+	}
 	for _, ex := range []string{"mg001-fires", "mg002-fires"} {
 		docs, err := manifest.ReadPaths([]string{filepath.Join(o.root, "examples", ex, "manifest.yaml")}, nil)
 		if err != nil {
@@ -490,6 +499,12 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		sc, err := populate(ctx, c.Config, kinds, o.scaleConfigMaps, o.scaleWorkloads, mg.pid)
 		if err != nil {
 			return nil, fmt.Errorf("populating the cluster: %w", err)
+		}
+		sc.Audit, err = auditPass(ctx, c, mg)
+		if err != nil {
+			logf("audit pass with a full cache: %v", err)
+		} else {
+			logf("audit pass over %d ConfigMaps and %d workloads: %s, %d findings, RSS %s -> %s", sc.ConfigMaps, sc.Workloads, sc.Audit.Took.Round(time.Millisecond), sc.Audit.Findings, fmtBytes(float64(sc.Audit.RSSBefore)), fmtBytes(float64(sc.Audit.RSSAfter)))
 		}
 		s := attack(ctx, mg, kinds, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
 		logf("%-9s with %d ConfigMaps and %d workloads cached: max %6.0f req/s, p99 %v, RSS %s", mg.name, sc.ConfigMaps, sc.Workloads, s.Throughput, s.P99, fmtBytes(float64(s.RSS)))
@@ -695,6 +710,18 @@ type Scale struct {
 	SettleTook            time.Duration
 	Load                  Step  // the maximum rate, then
 	Peak                  int64 // VmHWM after that
+	// Audit is the full audit pass a policy reload started once the
+	// objects were cached (nil when it did not complete).
+	Audit *AuditPass
+}
+
+// AuditPass is one complete audit pass of the whole cluster, as the
+// webhook's metrics report it, and the resident set around it.
+type AuditPass struct {
+	Took                time.Duration // modeguard_audit_pass_duration_seconds
+	Findings            int           // modeguard_audit_findings summed
+	RSSBefore, RSSAfter int64         // VmRSS before the reload, after the pass
+	Peak                int64         // VmHWM after the pass
 }
 
 // populate creates configMaps ConfigMaps holding the mix's config and
@@ -804,4 +831,54 @@ func populate(ctx context.Context, admin *rest.Config, kinds []kind, configMaps,
 	}
 	sc.RSSSynced, sc.SettleTook = last, time.Since(settle)
 	return sc, ctx.Err()
+}
+
+// auditPass starts a full audit pass the way a policy change does (a
+// policy file written to the webhook's --policy-dir: its reload audits every
+// namespace again) and waits for the pass to complete, reading its duration
+// and findings from the webhook's metrics.
+func auditPass(ctx context.Context, c *e2e.Cluster, mg *target) (*AuditPass, error) {
+	ap := &AuditPass{RSSBefore: rss(mg.pid, "VmRSS")}
+	began := time.Now()
+	const rule = "# METADATA\n# title: Bench no-op\n# description: Finds nothing; make bench writes it to start a full audit pass.\n# custom:\n#   id: BENCH001\n#   action: warn\n#   appliesTo: [ConfigMap]\npackage modeguard.rules.bench_noop\n\nviolations contains {\"msg\": \"never\"} if {\n\tinput.never_set_by_modeguard\n}\n"
+	if err := os.MkdirAll(c.PolicyDir(), 0o755); err != nil {
+		return nil, err
+	}
+	file := filepath.Join(c.PolicyDir(), "bench-noop.rego")
+	if err := os.WriteFile(file, []byte(rule), 0o644); err != nil {
+		return nil, err
+	}
+	defer os.Remove(file)
+	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		f, err := scrape(ctx, mg.metrics)
+		if err != nil {
+			continue
+		}
+		if last := f.Sum(metrics.AuditLastPassSeconds, nil); last >= float64(began.UnixNano())/1e9 {
+			ap.Took = time.Duration(f.Sum(metrics.AuditPassDuration, nil) * float64(time.Second))
+			ap.Findings = int(f.Sum(metrics.AuditFindings, nil))
+			ap.RSSAfter, ap.Peak = rss(mg.pid, "VmRSS"), rss(mg.pid, "VmHWM")
+			return ap, nil
+		}
+	}
+	return nil, fmt.Errorf("no complete audit pass within 5 minutes of the policy reload")
+}
+
+// scrape reads a /metrics page.
+func scrape(ctx context.Context, url string) (metricstest.Families, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return metricstest.Families{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return metricstest.Families{}, err
+	}
+	defer resp.Body.Close()
+	return metricstest.Parse(resp.Body)
 }

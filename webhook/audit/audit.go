@@ -473,84 +473,102 @@ func (a *Auditor) workloads() []*workload.Kind {
 // findings, each once (review.MergeFindings), and the objects reviewed by
 // reference.
 func (a *Auditor) Review(ctx context.Context, namespace string) ([]review.Finding, map[review.ObjectRef]client.Object, error) {
-	subjects, err := a.subjects(ctx, namespace)
+	workloads, configMaps, err := a.subjects(ctx, namespace)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Objects are kept only while reviewed, or when they have findings (for
+	// the report's UIDs and the Events): a namespace of thousands of
+	// ConfigMaps is never held whole.
 	objs := map[review.ObjectRef]client.Object{}
 	var results []*review.Result
-	for _, s := range subjects {
+	reviewOne := func(s client.Object) error {
 		res, err := a.Reviewer.Review(ctx, s, a.Lookup, review.Options{Operation: "CHECK"})
 		switch {
 		case errors.Is(err, review.ErrUnsupported):
-			continue
+			return nil
 		case err != nil:
 			if le := (*review.LookupError)(nil); errors.As(err, &le) {
 				a.Metrics.LookupError(le.Kind)
 			}
-			return nil, nil, err
+			return err
 		case res.Skipped != "":
-			continue
+			return nil
 		}
 		a.Metrics.Evaluated("audit", res.Subject.Kind)
-		objs[res.Subject] = s
+		if len(res.Findings) > 0 {
+			objs[res.Subject] = s
+		}
+		// Only the findings are reported: the fixed copies would be held
+		// for the whole namespace until the merge.
+		res.Fixed, res.Related = nil, nil
 		results = append(results, res)
+		return nil
+	}
+	for _, s := range workloads {
+		if err := reviewOne(s); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, n := range configMaps {
+		// Through the lookup: it reads the API server when the cache holds
+		// the ConfigMap without its data.
+		cm, err := a.Lookup.ConfigMap(ctx, namespace, n)
+		if err != nil {
+			return nil, nil, &review.LookupError{Kind: review.LookupConfigMap, Namespace: namespace, Name: n, Err: err}
+		}
+		if cm == nil || cm.DeletionTimestamp != nil {
+			continue
+		}
+		if err := reviewOne(cm); err != nil {
+			return nil, nil, err
+		}
 	}
 	return review.MergeFindings(results), objs, nil
 }
 
-// subjects are the objects of namespace to review: its agent workloads, the
-// ConfigMaps they read, and the ConfigMaps that look like agent config.
-// Objects being deleted are left out, as admission leaves them.
-func (a *Auditor) subjects(ctx context.Context, namespace string) ([]client.Object, error) {
-	var out []client.Object
+// subjects are what namespace holds to review: its agent workloads, and the
+// names of the ConfigMaps they read and of those that look like agent
+// config (read one at a time by Review). Workloads being deleted are left
+// out, as admission leaves them.
+func (a *Auditor) subjects(ctx context.Context, namespace string) (workloads []client.Object, configMaps []string, err error) {
 	reads := map[string]bool{}
 	for _, k := range a.workloads() {
 		list := k.NewList()
 		if err := a.Cache.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{lookup.IndexAgent: "true"}); err != nil {
-			return nil, fmt.Errorf("listing agent %ss of %s: %w", k.Name, namespace, err)
+			return nil, nil, fmt.Errorf("listing agent %ss of %s: %w", k.Name, namespace, err)
 		}
 		objs, err := meta.ExtractList(list)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, o := range objs {
 			obj := o.(client.Object)
 			if obj.GetDeletionTimestamp() != nil {
 				continue
 			}
-			out = append(out, obj)
+			workloads = append(workloads, obj)
 			if cm := lookup.ConfigMapOf(obj, a.Reviewer.Agents()); cm != "" {
 				reads[cm] = true
 			}
 		}
 	}
 	cms := &corev1.ConfigMapList{}
-	if err := a.Cache.List(ctx, cms, client.InNamespace(namespace)); err != nil {
-		return nil, fmt.Errorf("listing ConfigMaps of %s: %w", namespace, err)
+	// Only names and sizes are read here: no copy of every ConfigMap's data.
+	if err := a.Cache.List(ctx, cms, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
+		return nil, nil, fmt.Errorf("listing ConfigMaps of %s: %w", namespace, err)
 	}
 	for i := range cms.Items {
 		if cm := &cms.Items[i]; len(cm.Data) > 0 || len(cm.BinaryData) > 0 {
 			reads[cm.Name] = true
 		}
 	}
-	names := make([]string, 0, len(reads))
+	configMaps = make([]string, 0, len(reads))
 	for n := range reads {
-		names = append(names, n)
+		configMaps = append(configMaps, n)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		// Through the lookup: it reads the API server when the cache holds
-		// the ConfigMap without its data.
-		cm, err := a.Lookup.ConfigMap(ctx, namespace, n)
-		if err != nil {
-			return nil, &review.LookupError{Kind: review.LookupConfigMap, Namespace: namespace, Name: n, Err: err}
-		}
-		if cm != nil && cm.DeletionTimestamp == nil {
-			out = append(out, cm)
-		}
-	}
-	return out, nil
+	sort.Strings(configMaps)
+	return workloads, configMaps, nil
 }
 
 // Namespace audits one namespace: it reviews its subjects, sets the gauge,
