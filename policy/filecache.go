@@ -272,7 +272,8 @@ func (c *FileCache) inputValue(in *Input) (ast.Value, error) {
 // of a review that fixes the config, and for every request about one
 // ConfigMap and workload.
 func (c *FileCache) restValue(rest *Input) (ast.Object, error) {
-	j, err := json.Marshal(rest)
+	var k fileKey
+	err := hashJSON(&k, rest)
 	if err != nil || c == nil {
 		v, err := toAST(reflect.ValueOf(rest)) // says why, as ToValue would
 		if err != nil {
@@ -280,7 +281,6 @@ func (c *FileCache) restValue(rest *Input) (ast.Object, error) {
 		}
 		return v.(ast.Object), nil
 	}
-	k := sha256.Sum256(j)
 	c.mu.Lock()
 	v, ok := c.rest.Get(k)
 	c.mu.Unlock()
@@ -296,6 +296,18 @@ func (c *FileCache) restValue(rest *Input) (ast.Object, error) {
 	c.rest.Add(k, v)
 	c.mu.Unlock()
 	return v, nil
+}
+
+// hashJSON sets *k to the sha256 of x's JSON form (and a newline),
+// streamed into the hash rather than held: the rest of an input is
+// encoded on every evaluation.
+func hashJSON(k *fileKey, x any) error {
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(x); err != nil {
+		return err
+	}
+	h.Sum(k[:0])
+	return nil
 }
 
 // configValue converts cfg as toAST would after cfg.index(), the files and
