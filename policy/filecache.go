@@ -47,7 +47,11 @@ type FileCache struct {
 	byFacts  map[*riverconfig.Facts]*fileEntry
 	bytes    int64
 	maxBytes int64
-	rest     *simplelru.LRU[fileKey, ast.Object] // see restValue
+	rest     *simplelru.LRU[fileKey, ast.Object]   // see restValue
+	derived  *simplelru.LRU[fileKey, derivedEntry] // see derivedValue
+	// derivedBytes is an estimate of what derived holds, bounded by
+	// maxBytes/4 apart from bytes (guarded by mu).
+	derivedBytes int64
 
 	hits, misses atomic.Int64
 }
@@ -85,6 +89,9 @@ func NewFileCache(entries int, maxBytes int64) *FileCache {
 		c.bytes -= e.cost
 	})
 	c.rest, _ = simplelru.NewLRU[fileKey, ast.Object](restEntries, nil)
+	c.derived, _ = simplelru.NewLRU(restEntries, func(_ fileKey, e derivedEntry) {
+		c.derivedBytes -= e.cost // called with c.mu held
+	})
 	return c
 }
 
@@ -240,7 +247,7 @@ func (c *FileCache) inputValue(in *Input) (ast.Value, error) {
 			return nil, fmt.Errorf("encoding policy input: config: %w", err)
 		}
 	}
-	derived, err := termOf(reflect.ValueOf(derive(in)))
+	derived, err := c.derivedValue(in)
 	if err != nil {
 		return nil, fmt.Errorf("encoding policy input: derived: %w", err)
 	}
@@ -265,7 +272,8 @@ func (c *FileCache) inputValue(in *Input) (ast.Value, error) {
 // of a review that fixes the config, and for every request about one
 // ConfigMap and workload.
 func (c *FileCache) restValue(rest *Input) (ast.Object, error) {
-	j, err := json.Marshal(rest)
+	var k fileKey
+	err := hashJSON(&k, rest)
 	if err != nil || c == nil {
 		v, err := toAST(reflect.ValueOf(rest)) // says why, as ToValue would
 		if err != nil {
@@ -273,7 +281,6 @@ func (c *FileCache) restValue(rest *Input) (ast.Object, error) {
 		}
 		return v.(ast.Object), nil
 	}
-	k := sha256.Sum256(j)
 	c.mu.Lock()
 	v, ok := c.rest.Get(k)
 	c.mu.Unlock()
@@ -289,6 +296,18 @@ func (c *FileCache) restValue(rest *Input) (ast.Object, error) {
 	c.rest.Add(k, v)
 	c.mu.Unlock()
 	return v, nil
+}
+
+// hashJSON sets *k to the sha256 of x's JSON form (and a newline),
+// streamed into the hash rather than held: the rest of an input is
+// encoded on every evaluation.
+func hashJSON(k *fileKey, x any) error {
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(x); err != nil {
+		return err
+	}
+	h.Sum(k[:0])
+	return nil
 }
 
 // configValue converts cfg as toAST would after cfg.index(), the files and
@@ -325,4 +344,113 @@ func (c *FileCache) configValue(cfg *Config) (*ast.Term, error) {
 	obj.Insert(ast.StringTerm("files"), files)
 	obj.Insert(ast.StringTerm("index"), ast.NewTerm(ast.NewObject(items...)))
 	return ast.NewTerm(obj), nil
+}
+
+// derivedEntry is the Rego value of one input's Derived facts.
+type derivedEntry struct {
+	value *ast.Term
+	cost  int64
+}
+
+// derivedCost estimates what the value of the Derived facts of files of
+// srcLen bytes of text holds: their JSON form is about 3 bytes per byte of
+// text (benchconfig.Typical and Large(3000)), a file's facts about 9, and
+// valueCost puts a value at 8 times its JSON form.
+func derivedCost(srcLen int) int64 { return 2048 + 24*int64(srcLen) }
+
+// derivedValue returns the Rego value of derive(in): from c when an input
+// of the same derivedKey was converted recently, else converted now (and
+// kept when every file of in came from c). derive reads only the fields
+// of the workload derivedKey writes and the files, and the files of one
+// key have the same facts, so the same key is the same value. The rest of
+// an input (its subject above all) differs between the requests about one
+// workload and config, which share this value: the fix loop's passes on
+// an unchanged text, the workload and its ConfigMap reviewed one after the
+// other, requests the memo is off for or has forgotten.
+func (c *FileCache) derivedValue(in *Input) (*ast.Term, error) {
+	k, srcLen, ok := c.derivedKey(in)
+	if ok {
+		c.mu.Lock()
+		e, hit := c.derived.Get(k)
+		c.mu.Unlock()
+		if hit {
+			return e.value, nil
+		}
+	}
+	v, err := termOf(reflect.ValueOf(derive(in)))
+	if err != nil || !ok {
+		return v, err
+	}
+	cost := derivedCost(srcLen)
+	budget := c.maxBytes / 4
+	if cost > budget {
+		return v, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, dup := c.derived.Peek(k); dup {
+		c.derivedBytes -= old.cost
+	}
+	c.derived.Add(k, derivedEntry{value: v, cost: cost})
+	c.derivedBytes += cost
+	for c.derivedBytes > budget && c.derived.Len() > 0 {
+		c.derived.RemoveOldest()
+	}
+	return v, nil
+}
+
+// derivedKey hashes what derive reads of in: the workload's node-name env
+// vars, whether its flags are known and make the process clustered, its
+// hostNetwork, and each config file by its key in c. ok is false when a
+// file did not come from c (or c is nil): its facts have no key.
+func (c *FileCache) derivedKey(in *Input) (k fileKey, srcLen int, ok bool) {
+	if c == nil {
+		return k, 0, false
+	}
+	h := sha256.New()
+	var n [8]byte
+	writeInt := func(x int) {
+		binary.BigEndian.PutUint64(n[:], uint64(x))
+		h.Write(n[:])
+	}
+	writeBool := func(b bool) {
+		if b {
+			writeInt(1)
+		} else {
+			writeInt(0)
+		}
+	}
+	w := in.Workload
+	writeBool(w == nil)
+	if w != nil {
+		writeInt(len(w.NodeNameEnv))
+		for _, v := range w.NodeNameEnv {
+			writeInt(len(v))
+			h.Write([]byte(v))
+		}
+		writeBool(w.Run == nil)
+		writeBool(processClustered(w))
+		writeBool(w.HostNetwork)
+	}
+	writeBool(in.Config == nil)
+	if in.Config != nil {
+		writeInt(len(in.Config.Files))
+		c.mu.Lock()
+		for _, f := range in.Config.Files {
+			writeBool(f == nil)
+			if f == nil {
+				continue
+			}
+			e := c.byFacts[f]
+			if e == nil {
+				c.mu.Unlock()
+				return k, 0, false
+			}
+			h.Write(e.key[:])
+			srcLen += e.srcLen
+		}
+		c.mu.Unlock()
+	}
+	h.Sum(k[:0])
+	return k, srcLen, true
 }

@@ -210,3 +210,47 @@ func TestFileCacheConcurrent(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestFileCacheDerived: inputs that differ only in what derive reads of the
+// workload (each of derivedWorkloads) or in their files get the Rego value
+// ToValue builds, through one cache, on the first conversion and when the
+// derived value is taken from the cache; an input whose files did not come
+// from the cache is converted every time.
+func TestFileCacheDerived(t *testing.T) {
+	t.Parallel()
+	c := NewFileCache(0, 0)
+	texts := goldenTexts(t)
+	var inputs []*Input
+	for name, src := range texts {
+		for wname, w := range derivedWorkloads() {
+			for _, f := range []*riverconfig.Facts{c.Parse(name, src), riverconfig.Parse(name, src)} {
+				in := &Input{Subject: Subject{Kind: "ConfigMap", Name: wname}, Workload: w, Config: &Config{Name: "cm", Files: []*riverconfig.Facts{f}}}
+				if w != nil {
+					in.Mode = w.Mode
+				}
+				inputs = append(inputs, in)
+			}
+		}
+	}
+	for round := range 2 {
+		for i, in := range inputs {
+			got, err := c.inputValue(in)
+			if err != nil {
+				t.Fatalf("input %d: %v", i, err)
+			}
+			want, err := ToValue(in)
+			if err != nil {
+				t.Fatalf("input %d: %v", i, err)
+			}
+			if got.Compare(want) != 0 {
+				t.Fatalf("round %d, input %d (%s): the cached value differs from ToValue's:\n got %v\nwant %v", round, i, in.Subject.Name, got, want)
+			}
+		}
+	}
+	c.mu.Lock()
+	n := c.derived.Len()
+	c.mu.Unlock()
+	if want := min(len(texts)*len(derivedWorkloads()), restEntries); n == 0 || n > want {
+		t.Errorf("got %d derived values held, want 1 to %d", n, want)
+	}
+}

@@ -124,20 +124,20 @@ func (e *Engine) memoKeyOf(version string, in *Input) (k memoKey, ok bool) {
 		h.Write(b)
 	}
 	write([]byte(version))
+	// JSON forms are streamed into the hash (a JSON value ends where it
+	// ends: no length needed), not held.
+	enc := json.NewEncoder(h)
 	rest := *in
 	rest.Config, rest.Derived = nil, nil // Derived follows from the rest and the config
-	j, err := json.Marshal(&rest)
-	if err != nil {
+	if err := enc.Encode(&rest); err != nil {
 		return k, false
 	}
-	write(j)
 	if cfg := in.Config; cfg != nil {
 		c := *cfg
 		c.Files, c.Index = nil, nil
-		if j, err = json.Marshal(&c); err != nil {
+		if err := enc.Encode(&c); err != nil {
 			return k, false
 		}
-		write(j)
 		if cfg.Files == nil {
 			write([]byte("files:null"))
 		}
@@ -147,11 +147,10 @@ func (e *Engine) memoKeyOf(version string, in *Input) (k memoKey, ok bool) {
 				write(fk[:])
 				continue
 			}
-			if j, err = json.Marshal(f); err != nil {
+			write([]byte("facts"))
+			if err := enc.Encode(f); err != nil {
 				return k, false
 			}
-			write([]byte("facts"))
-			write(j)
 		}
 	} else {
 		write([]byte("config:null"))

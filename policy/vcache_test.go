@@ -47,8 +47,11 @@ func TestFlatCache(t *testing.T) {
 				depth--
 			case n < 5:
 				r, v := ref(), values[rng.IntN(len(values))]
-				want.Put(r, v)
-				got.Put(append(ast.Ref(nil), r...), v)
+				want.Put(append(ast.Ref(nil), r...), v)
+				got.Put(r, v)
+				for i := range r { // the evaluator reuses the slice: Put copies it
+					r[i] = ast.StringTerm("reused")
+				}
 			default:
 				r := ref()
 				wv, wu := want.Get(r)
