@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,7 +14,6 @@ import (
 
 	"github.com/modeguard/modeguard/examples"
 	"github.com/modeguard/modeguard/manifest"
-	"github.com/modeguard/modeguard/test/envtestbins"
 	"github.com/modeguard/modeguard/workload"
 )
 
@@ -25,25 +22,8 @@ import (
 // without it (and answers as before), the CRD is installed while it runs
 // (it must find it), then Alloy objects are admitted, fixed and denied.
 func TestAlloy(t *testing.T) {
-	cluster(t) // builds the webhook binary (and skips under -short)
-	assets := envtestbins.Dir(t)
-	root, err := FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
-	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: filepath.Join(os.TempDir(), "modeguard-e2e-webhook"), Log: testLog{t}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-		if busy := c.PortsFree(); len(busy) > 0 {
-			t.Errorf("ports still open: %v", busy)
-		}
-	})
+	c, _ := ownCluster(t, Options{})
 	rv := reviewer(t)
 	cl := alloyClient(t, c)
 

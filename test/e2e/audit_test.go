@@ -33,7 +33,6 @@ import (
 	"github.com/modeguard/modeguard/mutate"
 	"github.com/modeguard/modeguard/policy"
 	"github.com/modeguard/modeguard/review"
-	"github.com/modeguard/modeguard/test/envtestbins"
 	"github.com/modeguard/modeguard/webhook/audit"
 	"github.com/modeguard/modeguard/webhook/metrics"
 )
@@ -74,30 +73,9 @@ violations contains {"msg": "an agent DaemonSet (audit probe)", "target": "workl
 // same, Events are on the objects; a fixed manifest, a deletion and a new
 // custom policy show in the reports.
 func TestAudit(t *testing.T) {
-	cluster(t) // builds the webhook binary (and skips under -short)
-	assets := envtestbins.Dir(t)
-	root, err := FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
-	settings := filepath.Join(t.TempDir(), "settings.yaml")
-	if err := os.WriteFile(settings, []byte(auditSettings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: filepath.Join(os.TempDir(), "modeguard-e2e-webhook"), Log: testLog{t},
-		WebhookArgs: []string{"--settings=" + settings}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-		if busy := c.PortsFree(); len(busy) > 0 {
-			t.Errorf("ports still open: %v", busy)
-		}
-	})
+	settings := auditSettingsFile(t)
+	c, root := ownCluster(t, Options{WebhookArgs: []string{"--settings=" + settings}})
 	if err := installReportCRD(ctx, c.Config); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +236,17 @@ func TestAudit(t *testing.T) {
 
 // installReportCRD installs the Report CRD of the reports-api module the
 // webhook is built with.
+// auditSettingsFile writes the audit tests' settings to a file of the
+// test's.
+func auditSettingsFile(t *testing.T) string {
+	t.Helper()
+	settings := filepath.Join(t.TempDir(), "settings.yaml")
+	if err := os.WriteFile(settings, []byte(auditSettings), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return settings
+}
+
 func installReportCRD(ctx context.Context, cfg *rest.Config) error {
 	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/openreports/reports-api").Output()
 	if err != nil {
@@ -501,27 +490,9 @@ violations contains {"msg": "an agent StatefulSet (audit probe)", "target": "wor
 // other replica, once leader, finishes: every namespace's report then holds
 // exactly its findings, each once.
 func TestAuditLeaderKilled(t *testing.T) {
-	cluster(t) // builds the webhook binary (and skips under -short)
-	assets := envtestbins.Dir(t)
-	root, err := FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
-	settings := filepath.Join(t.TempDir(), "settings.yaml")
-	if err := os.WriteFile(settings, []byte(auditSettings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: filepath.Join(os.TempDir(), "modeguard-e2e-webhook"), Log: testLog{t},
-		Replicas: 2, WebhookArgs: []string{"--settings=" + settings}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	settings := auditSettingsFile(t)
+	c, _ := ownCluster(t, Options{Replicas: 2, WebhookArgs: []string{"--settings=" + settings}})
 	if err := installReportCRD(ctx, c.Config); err != nil {
 		t.Fatal(err)
 	}
@@ -638,27 +609,9 @@ const wgpolicyCRDFile = "deploy/helm/modeguard/files/wgpolicyk8s.io_policyreport
 // their CRD (a field the schema lacks fails the write instead of being
 // dropped), list the same findings.
 func TestAuditWGPolicy(t *testing.T) {
-	cluster(t) // builds the webhook binary (and skips under -short)
-	assets := envtestbins.Dir(t)
-	root, err := FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
-	settings := filepath.Join(t.TempDir(), "settings.yaml")
-	if err := os.WriteFile(settings, []byte(auditSettings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: filepath.Join(os.TempDir(), "modeguard-e2e-webhook"), Log: testLog{t},
-		WebhookArgs: []string{"--settings=" + settings, "--report-format=" + audit.FormatWGPolicy}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := c.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	settings := auditSettingsFile(t)
+	c, root := ownCluster(t, Options{WebhookArgs: []string{"--settings=" + settings, "--report-format=" + audit.FormatWGPolicy}})
 	if _, err := envtest.InstallCRDs(c.Config, envtest.CRDInstallOptions{
 		Paths: []string{filepath.Join(root, wgpolicyCRDFile)}, ErrorIfPathMissing: true, MaxTime: time.Minute, PollInterval: 100 * time.Millisecond,
 	}); err != nil {

@@ -77,6 +77,35 @@ func cluster(t *testing.T) *Cluster {
 	return shared
 }
 
+// ownCluster starts a control plane and webhook of the test's own (for
+// tests that change flags, replicas or CRDs), with the webhook binary
+// cluster builds; o's Root, Assets, Webhook and Log are filled in. It is
+// stopped when the test ends, its ports checked free; the repository root
+// is returned beside it.
+func ownCluster(t *testing.T, o Options) (*Cluster, string) {
+	t.Helper()
+	cluster(t) // builds the webhook binary (and skips under -short)
+	root, err := FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Root, o.Assets, o.Log = root, envtestbins.Dir(t), testLog{t}
+	o.Webhook = filepath.Join(os.TempDir(), "modeguard-e2e-webhook")
+	c, err := Start(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+		if busy := c.PortsFree(); len(busy) > 0 {
+			t.Errorf("ports still open: %v", busy)
+		}
+	})
+	return c, root
+}
+
 type testLog struct{ t *testing.T }
 
 func (l testLog) Write(p []byte) (int, error) {
