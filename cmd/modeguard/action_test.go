@@ -56,8 +56,15 @@ func TestAction(t *testing.T) {
 			testInstallStep(t, s.Run)
 		case strings.Contains(s.Run, "modeguard check "):
 			check = true
-			// Every flag the step passes is one check has.
-			for _, m := range regexp.MustCompile(`(?:^|\s|\()(--?[a-z][a-z-]*)`).FindAllStringSubmatch(s.Run, -1) {
+			// Every flag the step passes is one check has: on the lines
+			// that run check or build its outputs.
+			var lines []string
+			for _, l := range strings.Split(s.Run, "\n") {
+				if strings.Contains(l, "modeguard check ") || strings.Contains(l, "outputs") {
+					lines = append(lines, l)
+				}
+			}
+			for _, m := range regexp.MustCompile(`(?:^|\s|\()(--?[a-z][a-z-]*)`).FindAllStringSubmatch(strings.Join(lines, "\n"), -1) {
 				f := strings.TrimLeft(m[1], "-")
 				if strings.HasPrefix(m[1], "--") && check_.Flags().Lookup(f) == nil && f != "mod" {
 					t.Errorf("the check step passes %s, which check does not have", m[1])
@@ -69,6 +76,7 @@ func TestAction(t *testing.T) {
 			if s.ID != "check" {
 				t.Errorf("the check step's id is %q; its exit-code output is read as steps.check", s.ID)
 			}
+			testCheckStep(t, s.Run)
 		case strings.HasPrefix(s.Uses, "github/codeql-action/upload-sarif@"):
 			upload = s.With["sarif_file"] == "${{ inputs.sarif-file }}"
 		}
@@ -216,5 +224,71 @@ esac
 				t.Errorf("the installed binary is not executable: %v", st.Mode())
 			}
 		})
+	}
+}
+
+// testCheckStep runs the action's check step as GitHub runs a bash step
+// (-e, pipefail) with a fake modeguard: the exit status of check is the
+// step's exit-code output whatever it is, the step fails only on a usage
+// or input error (2: no report to upload), and the inputs reach check as
+// the workflow wrote them: args split as a shell would, quotes removed,
+// globs not expanded.
+func testCheckStep(t *testing.T, script string) {
+	t.Helper()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	for _, code := range []int{0, 1, 2} {
+		dir := t.TempDir()
+		bin := filepath.Join(dir, "bin")
+		if err := os.MkdirAll(filepath.Join(dir, "testdata"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"bin/.keep", "testdata/a.yaml", "testdata/b.yaml"} {
+			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fake := "#!/usr/bin/env bash\nprintf '%s\\n' \"$@\" > \"$ARGS_LOG\"\nexit " + itoa(code) + "\n"
+		if err := os.WriteFile(filepath.Join(bin, "modeguard"), []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		output, log := filepath.Join(dir, "github_output"), filepath.Join(dir, "args")
+		cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)
+		cmd.Dir = dir
+		cmd.Env = []string{
+			"PATH=" + bin + ":/usr/local/bin:/usr/bin:/bin",
+			"ARGS_LOG=" + log,
+			"PATHS=deploy/ extra.yaml",
+			"FAIL_ON=fix",
+			`ARGS=--settings "policy/my settings.yaml" --ignore 'testdata/*'`,
+			"SARIF=modeguard.sarif",
+			"ANNOTATIONS=true",
+			"GITHUB_OUTPUT=" + output,
+		}
+		out, err := cmd.CombinedOutput()
+		status := 0
+		if err != nil {
+			status = cmd.ProcessState.ExitCode()
+		}
+		want := 0
+		if code == 2 {
+			want = 2
+		}
+		if status != want {
+			t.Errorf("check exits %d: the step exits %d, want %d\n%s", code, status, want, out)
+		}
+		got, _ := os.ReadFile(output)
+		if w := "exit-code=" + itoa(code) + "\n"; string(got) != w {
+			t.Errorf("check exits %d: GITHUB_OUTPUT %q, want %q", code, got, w)
+		}
+		args, _ := os.ReadFile(log)
+		wantArgs := []string{"check", "deploy/", "extra.yaml", "-o", "sarif=modeguard.sarif", "-o", "github", "--fail-on", "fix", "--settings", "policy/my settings.yaml", "--ignore", "testdata/*"}
+		if g := strings.Split(strings.TrimSuffix(string(args), "\n"), "\n"); !slices.Equal(g, wantArgs) {
+			t.Errorf("modeguard got the arguments %q, want %q", g, wantArgs)
+		}
 	}
 }
