@@ -33,6 +33,7 @@ func TestAction(t *testing.T) {
 				Name string            `json:"name"`
 				ID   string            `json:"id"`
 				Uses string            `json:"uses"`
+				If   string            `json:"if"`
 				Run  string            `json:"run"`
 				With map[string]string `json:"with"`
 			} `json:"steps"`
@@ -79,6 +80,13 @@ func TestAction(t *testing.T) {
 			testCheckStep(t, s.Run)
 		case strings.HasPrefix(s.Uses, "github/codeql-action/upload-sarif@"):
 			upload = s.With["sarif_file"] == "${{ inputs.sarif-file }}"
+			// Only a report check wrote (exit 0 or 1): an empty exit-code
+			// (the install failed) or 2 (input error) leaves none.
+			for _, want := range []string{"always()", "steps.check.outputs.exit-code == '0'", "steps.check.outputs.exit-code == '1'"} {
+				if !strings.Contains(s.If, want) {
+					t.Errorf("the upload step's if %q lacks %q", s.If, want)
+				}
+			}
 		}
 	}
 	if !install || !check || !upload {
