@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -91,6 +92,45 @@ func itoa(n int) string {
 // output.
 func TestSARIFCIRecipe(t *testing.T) {
 	t.Parallel()
+	args := readmeRecipe(t)
+	// Two templates, one rendering two documents, a config finding and a
+	// workload finding in each.
+	stream := helmStream + strings.ReplaceAll(strings.ReplaceAll(helmStream, "name: alloy", "name: alloy-b"), "{name: alloy}", "{name: alloy-b}")
+	if n := checkRecipeSARIF(t, "helm stream", stream, args); n < 4 {
+		t.Fatalf("%d results, want at least 4", n)
+	}
+}
+
+// TestSARIFCIRecipeCorpus runs the README's CI recipe on every Helm render
+// of the corpus (MODEGUARD_CORPUS): every result located at a template
+// the stream names, at a line of that template's output.
+func TestSARIFCIRecipeCorpus(t *testing.T) {
+	t.Parallel()
+	dir := corpusDir(t)
+	args := readmeRecipe(t)
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "cases", "*", "manifests.yaml"))
+	streams, results := 0, 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(data), "\n# Source: ") {
+			continue
+		}
+		streams++
+		results += checkRecipeSARIF(t, f, string(data), args)
+	}
+	if streams == 0 || results == 0 {
+		t.Fatalf("%d Helm renders, %d results: the test tests nothing", streams, results)
+	}
+	t.Logf("%d Helm renders, %d results, each located", streams, results)
+}
+
+// readmeRecipe is the arguments of the README's CI recipe after
+// "modeguard", up to a redirection.
+func readmeRecipe(t *testing.T) []string {
+	t.Helper()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -104,52 +144,67 @@ func TestSARIFCIRecipe(t *testing.T) {
 	if recipe == "" {
 		t.Fatal("README has no CI recipe 'helm template … | modeguard check … sarif'")
 	}
-	// The arguments after "modeguard", up to a redirection.
 	cmd := strings.TrimSpace(recipe[strings.Index(recipe, "| modeguard ")+len("| modeguard "):])
 	if i := strings.Index(cmd, ">"); i >= 0 {
 		cmd = strings.TrimSpace(cmd[:i])
 	}
 	args := strings.Fields(cmd)
-	// Two templates, one rendering two documents, a config finding and a
-	// workload finding in each.
-	stream := helmStream + strings.ReplaceAll(strings.ReplaceAll(helmStream, "name: alloy", "name: alloy-b"), "{name: alloy}", "{name: alloy-b}")
-	r := modeguard(t, stream, args...)
-	out := r.stdout
 	for _, a := range args {
 		if f, ok := strings.CutPrefix(a, "sarif="); ok {
 			t.Fatalf("the recipe writes %s: read it from there", f)
 		}
 	}
+	return args
+}
+
+// checkRecipeSARIF runs modeguard with args on stream and checks its SARIF
+// as GitHub code scanning takes it; it returns the number of results.
+func checkRecipeSARIF(t *testing.T, name, stream string, args []string) int {
+	t.Helper()
+	r := modeguard(t, stream, args...)
+	out := r.stdout
 	if r.code == exitUsage {
-		t.Fatalf("%s: exit %d: %s", cmd, r.code, r.stderr)
+		t.Fatalf("%s: modeguard %s: exit %d: %s", name, strings.Join(args, " "), r.code, r.stderr)
 	}
 	report, err := gosarif.FromString(out)
 	if err != nil {
-		t.Fatalf("go-sarif cannot read the output: %v", err)
+		t.Fatalf("%s: go-sarif cannot read the output: %v", name, err)
 	}
 	// go-sarif validates its own structs: JSON arrays left out (optional in
 	// SARIF) read as nil and would be checked as null; the schema's
 	// defaults stand for them, as they do for a reader of the file.
 	schemaDefaults(reflect.ValueOf(report))
 	if err := report.Validate(); err != nil {
-		t.Errorf("not valid SARIF 2.1.0: %v", err)
+		t.Errorf("%s: not valid SARIF 2.1.0: %v", name, err)
 	}
 	if report.Version != "2.1.0" || len(report.Runs) != 1 {
-		t.Fatalf("version %q, %d runs; want 2.1.0, one run", report.Version, len(report.Runs))
+		t.Fatalf("%s: version %q, %d runs; want 2.1.0, one run", name, report.Version, len(report.Runs))
 	}
 	run := report.Runs[0]
 	if run.Tool.Driver.Version == nil || *run.Tool.Driver.Version == "" {
-		t.Errorf("driver.version is empty")
+		t.Errorf("%s: driver.version is empty", name)
 	}
-	templates := map[string]int{} // template → lines of its output
-	for _, doc := range strings.Split(stream, "\n---\n") {
-		lines := strings.Split(strings.TrimPrefix(doc, "---\n"), "\n")
-		if src, ok := strings.CutPrefix(lines[0], "# Source: "); ok {
-			templates[src] += len(lines)
+	// template → lines of its output: the documents Helm names it before,
+	// a separator line each.
+	templates := map[string]int{}
+	src, n := "", 0
+	for _, l := range strings.Split(stream, "\n") {
+		l = strings.TrimRight(l, "\r")
+		if strings.TrimSpace(l) == "---" {
+			if src != "" {
+				templates[src] += n + 1
+			}
+			src, n = "", 0
+			continue
 		}
+		if s, ok := strings.CutPrefix(l, "# Source: "); ok && src == "" && n == 0 {
+			src = strings.TrimSpace(s)
+			continue
+		}
+		n++
 	}
-	if len(run.Results) < 4 {
-		t.Fatalf("%d results, want at least 4", len(run.Results))
+	if src != "" {
+		templates[src] += n + 1
 	}
 	for _, res := range run.Results {
 		id := ""
@@ -157,7 +212,7 @@ func TestSARIFCIRecipe(t *testing.T) {
 			id = *res.RuleID
 		}
 		if len(res.Locations) == 0 || res.Locations[0].PhysicalLocation == nil || res.Locations[0].PhysicalLocation.ArtifactLocation == nil {
-			t.Errorf("result %s has no physical location", id)
+			t.Errorf("%s: result %s has no physical location", name, id)
 			continue
 		}
 		pl := res.Locations[0].PhysicalLocation
@@ -167,23 +222,24 @@ func TestSARIFCIRecipe(t *testing.T) {
 		}
 		u, err := url.Parse(uri)
 		if err != nil || u.IsAbs() || strings.HasPrefix(uri, "/") || uri == "" || uri == "-" {
-			t.Errorf("result %s: uri %q is not relative to the repository root", id, uri)
+			t.Errorf("%s: result %s: uri %q is not relative to the repository root", name, id, uri)
 			continue
 		}
 		n, ok := templates[u.Path]
 		if !ok {
-			t.Errorf("result %s: uri %q is no template of the stream %v", id, uri, templates)
+			t.Errorf("%s: result %s: uri %q is no template of the stream %v", name, id, uri, templates)
 		}
 		if pl.Region == nil || pl.Region.StartLine == nil || *pl.Region.StartLine < 1 || *pl.Region.StartLine > n {
-			t.Errorf("result %s: region %+v is not a line of %s (1-%d)", id, pl.Region, uri, n)
+			t.Errorf("%s: result %s: region %+v is not a line of %s (1-%d)", name, id, pl.Region, uri, n)
 		}
 		if pl.Region != nil && (pl.Region.StartColumn == nil || *pl.Region.StartColumn < 1) {
-			t.Errorf("result %s: no startColumn", id)
+			t.Errorf("%s: result %s: no startColumn", name, id)
 		}
 	}
 	for _, rule := range run.Tool.Driver.Rules {
 		if rule.HelpURI == nil || !strings.HasPrefix(*rule.HelpURI, "https://") || rule.Help == nil {
-			t.Errorf("rule %s: helpUri %v, help %v; want both", *rule.ID, rule.HelpURI, rule.Help)
+			t.Errorf("%s: rule %s: helpUri %v, help %v; want both", name, *rule.ID, rule.HelpURI, rule.Help)
 		}
 	}
+	return len(run.Results)
 }
