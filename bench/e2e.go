@@ -507,7 +507,9 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 
 	// Many objects in the cluster, so in modeguard's informer cache.
 	if o.scaleConfigMaps > 0 {
-		audited := func() int64 { return metricSum(ctx, mg, metrics.EvaluationsTotal, map[string]string{"webhook": "audit"}) }
+		audited := func() int64 {
+			return metricSum(ctx, mg, metrics.EvaluationsTotal, map[string]string{"webhook": "audit"})
+		}
 		audited0 := audited()
 		sc, err := populate(ctx, c.Config, kinds, o.scaleConfigMaps, o.scaleWorkloads, mg.pid)
 		if err != nil {
@@ -729,8 +731,8 @@ type Scale struct {
 	// and the cache settled (modeguard_evaluations_total{webhook="audit"}):
 	// each change audits its namespace again, at most busyShare of a CPU.
 	AuditReviews int64
-	Load                  Step  // the maximum rate, then
-	Peak                  int64 // VmHWM after that
+	Load         Step  // the maximum rate, then
+	Peak         int64 // VmHWM after that
 	// Audit is the full audit pass a policy reload started once the
 	// objects were cached (nil when it did not complete).
 	Audit *AuditPass
