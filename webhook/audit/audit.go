@@ -408,11 +408,11 @@ func (a *Auditor) pass(ctx context.Context) (next time.Time) {
 		return next
 	}
 	end := time.Now()
-	a.Metrics.AuditPass(end, end.Sub(began))
-	a.Log.Info("Audit pass complete", "namespaces", len(names), "duration", end.Sub(began).Round(time.Millisecond).String(), "policyVersion", version)
 	// A full pass reviews every agent object: return its garbage to the
 	// system now rather than keep it resident until the next one.
 	debug.FreeOSMemory()
+	a.Metrics.AuditPass(end, end.Sub(began))
+	a.Log.Info("Audit pass complete", "namespaces", len(names), "duration", end.Sub(began).Round(time.Millisecond).String(), "policyVersion", version)
 	return next
 }
 
