@@ -62,6 +62,10 @@ type Step struct {
 	// MemoHits and MemoMisses are the policy memo's answers during the
 	// step (modeguard only: modeguard_policy_memo_total).
 	MemoHits, MemoMisses int64
+	// CacheHits are the requests the handlers' result cache answered
+	// before any evaluation (modeguard_evaluations_skipped_total
+	// {reason="cache-hit"}): a repeated request never reaches the memo.
+	CacheHits int64
 }
 
 // MemoRate is the share of evaluations the memo answered ("–" without any).
@@ -75,25 +79,32 @@ func (s Step) MemoRate() string {
 // memoCounts reads the policy memo's counters from t's /metrics (0, 0
 // for a target without one).
 func memoCounts(ctx context.Context, t *target) (hits, misses int64) {
+	return metricSum(ctx, t, metrics.PolicyMemoTotal, map[string]string{"result": "hit"}),
+		metricSum(ctx, t, metrics.PolicyMemoTotal, map[string]string{"result": "miss"})
+}
+
+// metricSum reads the sum of a metric's series matching labels from t's
+// /metrics (0 for a target without one, or when unreadable).
+func metricSum(ctx context.Context, t *target, name string, labels map[string]string) int64 {
 	if t.metrics == "" {
-		return 0, 0
+		return 0
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.metrics, nil)
 	if err != nil {
-		return 0, 0
+		return 0
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0
+		return 0
 	}
 	defer resp.Body.Close()
 	f, err := metricstest.Parse(resp.Body)
 	if err != nil {
-		return 0, 0
+		return 0
 	}
-	return int64(f.Sum(metrics.PolicyMemoTotal, map[string]string{"result": "hit"})), int64(f.Sum(metrics.PolicyMemoTotal, map[string]string{"result": "miss"}))
+	return int64(f.Sum(name, labels))
 }
 
 // KindStat is one request kind's share of a step.
@@ -477,7 +488,7 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	for _, t := range targets {
 		attack(ctx, t, gitops, &n, tlsConf, 50, time.Second, res.MaxConns)
 		s := attack(ctx, t, gitops, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
-		logf("%-9s GitOps steady state: %6.0f req/s ok, p50 %v, p99 %v, memo hits %d of %d", t.name, s.Throughput, s.P50, s.P99, s.MemoHits, s.MemoHits+s.MemoMisses)
+		logf("%-9s GitOps steady state: %6.0f req/s ok, p50 %v, p99 %v, memo hits %d of %d, result cache hits %d of %d requests", t.name, s.Throughput, s.P50, s.P99, s.MemoHits, s.MemoHits+s.MemoMisses, s.CacheHits, s.Requests)
 		res.GitOps = append(res.GitOps, s)
 	}
 
@@ -496,10 +507,16 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 
 	// Many objects in the cluster, so in modeguard's informer cache.
 	if o.scaleConfigMaps > 0 {
+		audited := func() int64 {
+			return metricSum(ctx, mg, metrics.EvaluationsTotal, map[string]string{"webhook": "audit"})
+		}
+		audited0 := audited()
 		sc, err := populate(ctx, c.Config, kinds, o.scaleConfigMaps, o.scaleWorkloads, mg.pid)
 		if err != nil {
 			return nil, fmt.Errorf("populating the cluster: %w", err)
 		}
+		sc.AuditReviews = audited() - audited0
+		logf("the audit reviewed %d objects while they were created", sc.AuditReviews)
 		sc.Audit, err = auditPass(ctx, c, mg)
 		if err != nil {
 			logf("audit pass with a full cache: %v", err)
@@ -533,6 +550,7 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 	}
 	atk := vegeta.NewAttacker(opts...)
 	hits0, misses0 := memoCounts(ctx, t)
+	cached0 := metricSum(ctx, t, metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit})
 	cpu0 := cpuTime(t.pid)
 	hdr := http.Header{"Content-Type": []string{"application/json"}}
 	targeter := func(tg *vegeta.Target) error {
@@ -559,7 +577,8 @@ func attack(ctx context.Context, t *target, kinds []kind, n *atomic.Uint64, tlsC
 	m.Close()
 	cpu := cpuTime(t.pid) - cpu0
 	hits, misses := memoCounts(ctx, t)
-	s := Step{CPU: cpu, MemoHits: hits - hits0, MemoMisses: misses - misses0, Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
+	cached := metricSum(ctx, t, metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit})
+	s := Step{CPU: cpu, MemoHits: hits - hits0, MemoMisses: misses - misses0, CacheHits: cached - cached0, Target: t.name, Rate: rate, Workers: workers, Duration: d, Requests: m.Requests, Throughput: m.Throughput, Success: m.Success,
 		P50: m.Latencies.P50, P99: m.Latencies.P99, Max: m.Latencies.Max, RSS: rss(t.pid, "VmRSS")}
 	s.PerKind = map[string]KindStat{}
 	for _, k := range kinds {
@@ -708,8 +727,12 @@ type Scale struct {
 	Took                  time.Duration
 	RSSBefore, RSSSynced  int64
 	SettleTook            time.Duration
-	Load                  Step  // the maximum rate, then
-	Peak                  int64 // VmHWM after that
+	// AuditReviews are the audit's reviews while the objects were created
+	// and the cache settled (modeguard_evaluations_total{webhook="audit"}):
+	// each change audits its namespace again, at most busyShare of a CPU.
+	AuditReviews int64
+	Load         Step  // the maximum rate, then
+	Peak         int64 // VmHWM after that
 	// Audit is the full audit pass a policy reload started once the
 	// objects were cached (nil when it did not complete).
 	Audit *AuditPass

@@ -529,7 +529,7 @@ func TestAuditLeaderKilled(t *testing.T) {
 			t.Fatalf("report of %s before the kill:\n got %q\nwant %q", ns, got, want)
 		}
 	}
-	if !logContains(t, c.WebhookLog, auditPassDone) {
+	if !logSays(t, c.WebhookLog, auditPassDone, 10*time.Second) {
 		t.Fatalf("the first webhook (the leader) logged no %q", auditPassDone)
 	}
 	if logContains(t, standby, auditPassDone) {
@@ -568,7 +568,7 @@ func TestAuditLeaderKilled(t *testing.T) {
 			t.Errorf("report of %s after the takeover:\n got %q\nwant %q (each once)", ns, got, wantAfter)
 		}
 	}
-	if !logContains(t, standby, auditPassDone) {
+	if !logSays(t, standby, auditPassDone, 10*time.Second) {
 		t.Errorf("the new leader logged no %q", auditPassDone)
 	}
 }
@@ -590,6 +590,19 @@ func reportHas(t *testing.T, cl client.Client, nss []string, line string) int {
 		}
 	}
 	return n
+}
+
+// logSays waits up to d for file to contain s: a pass logs its completion
+// after its last report is written (and its garbage returned), so the
+// reports may be right a moment before the log says so.
+func logSays(t *testing.T, file, s string, d time.Duration) bool {
+	t.Helper()
+	for deadline := time.Now().Add(d); !logContains(t, file, s); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 func logContains(t *testing.T, file, s string) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -37,6 +38,13 @@ const (
 	// retryDelay is how long a namespace whose audit failed (a lookup, a
 	// report write) waits before it is audited again.
 	retryDelay = 5 * time.Second
+	// busyShare bounds the audit's share of one CPU while a namespace keeps
+	// changing: after a namespace's audit took d, a change waits at least
+	// d*(1/busyShare-1) before the namespace is audited again. A change of
+	// one object re-reviews its whole namespace, so a namespace of
+	// thousands of objects that a controller touches every second would
+	// otherwise be reviewed without pause.
+	busyShare = 0.1
 	// crdCheck is how often the loop looks for a CRD kind (the Alloy
 	// object) the lookup started watching, to watch its changes too, and
 	// for a policy version it has not audited with.
@@ -102,6 +110,9 @@ type Auditor struct {
 	regs     []registration
 	events   *admit.Cache[struct{}]
 	noCRD    bool // the Report CRD was found missing (logged once)
+	// rest holds the namespaces that may not be audited on a change before
+	// a time (busyShare); entries leave once their time has passed.
+	rest map[string]time.Time
 }
 
 type registration struct {
@@ -148,7 +159,10 @@ func (a *Auditor) Start(ctx context.Context) error {
 			}
 		case <-settle.C:
 			settling = false
-			a.pass(ctx)
+			if next := a.pass(ctx); !next.IsZero() {
+				settle.Reset(max(a.Debounce, time.Until(next)))
+				settling = true
+			}
 		case <-every.C:
 			a.enqueueAll()
 		case <-check.C:
@@ -338,11 +352,16 @@ func (a *Auditor) nudge() {
 
 // pass audits the namespaces queued, or every namespace when a full pass is
 // due. A namespace that fails is queued again after retryDelay; a full pass
-// in which one failed is not recorded as complete.
-func (a *Auditor) pass(ctx context.Context) {
+// in which one failed is not recorded as complete. A namespace queued by a
+// change while it rests (busyShare) stays queued: next is the earliest time
+// one may be audited (zero: none left).
+func (a *Auditor) pass(ctx context.Context) (next time.Time) {
 	a.mu.Lock()
 	pending, all := a.pending, a.all
 	a.pending, a.all = map[string]bool{}, false
+	if !all {
+		next = resting(pending, a.pending, a.rest, time.Now())
+	}
 	a.mu.Unlock()
 	began := time.Now()
 	version := a.Reviewer.Engine.Version()
@@ -365,16 +384,19 @@ func (a *Auditor) pass(ctx context.Context) {
 	failed := 0
 	for _, ns := range names {
 		if ctx.Err() != nil {
-			return
+			return next
 		}
-		if err := a.Namespace(ctx, ns); err != nil {
+		start := time.Now()
+		err := a.Namespace(ctx, ns)
+		a.rested(ns, time.Since(start))
+		if err != nil {
 			failed++
 			a.Log.Error(err, "Auditing a namespace: retrying later", "namespace", ns, "in", retryDelay.String())
 			a.retry(ns)
 		}
 	}
 	if !all {
-		return
+		return next
 	}
 	// The namespaces that failed are retried on their own: the version is
 	// audited either way.
@@ -383,11 +405,44 @@ func (a *Auditor) pass(ctx context.Context) {
 	a.mu.Unlock()
 	if failed > 0 {
 		a.Log.Info("Audit pass incomplete", "namespaces", len(names), "failed", failed)
-		return
+		return next
 	}
 	end := time.Now()
+	// A full pass reviews every agent object: return its garbage to the
+	// system now rather than keep it resident until the next one.
+	debug.FreeOSMemory()
 	a.Metrics.AuditPass(end, end.Sub(began))
 	a.Log.Info("Audit pass complete", "namespaces", len(names), "duration", end.Sub(began).Round(time.Millisecond).String(), "policyVersion", version)
+	return next
+}
+
+// resting moves the namespaces of pending that rest at now into later, and
+// forgets the rests that ended; next is the earliest end of a rest that
+// kept a namespace back (zero: none).
+func resting(pending, later map[string]bool, rest map[string]time.Time, now time.Time) (next time.Time) {
+	for ns, until := range rest {
+		switch {
+		case !now.Before(until):
+			delete(rest, ns)
+		case pending[ns]:
+			delete(pending, ns)
+			later[ns] = true
+			if next.IsZero() || until.Before(next) {
+				next = until
+			}
+		}
+	}
+	return next
+}
+
+// rested makes ns rest after an audit that took d (busyShare).
+func (a *Auditor) rested(ns string, d time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.rest == nil {
+		a.rest = map[string]time.Time{}
+	}
+	a.rest[ns] = time.Now().Add(time.Duration(float64(d) * (1/busyShare - 1)))
 }
 
 // retry queues ns again after retryDelay, once however often it failed
