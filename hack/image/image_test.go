@@ -42,7 +42,7 @@ func TestImage(t *testing.T) {
 		Version:   "v0.0.0-imagetest",
 		Commit:    "0123456789abcdef0123456789abcdef01234567",
 		Source:    "https://github.com/modeguard/modeguard",
-		Licenses:  "Apache-2.0",
+		Licenses:  defaultLicenses,
 		Created:   time.Unix(1700000000, 0).UTC(),
 		Stderr:    os.Stderr,
 	}

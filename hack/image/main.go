@@ -33,6 +33,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
+// defaultLicenses is the org.opencontainers.image.licenses label: SPDX's
+// NOASSERTION while the repository has no license file, so that the image
+// claims no license the project has not granted (TestLicensesLabel); the
+// SPDX expression of the license once one is added.
+const defaultLicenses = "NOASSERTION"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -51,7 +57,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.Version, "version", "dev", "Version stamped into the binary and the labels.")
 	fs.StringVar(&o.Commit, "commit", "unknown", "Commit stamped into the binary and the labels.")
 	fs.StringVar(&o.Source, "source", "https://github.com/modeguard/modeguard", "Label org.opencontainers.image.source.")
-	fs.StringVar(&o.Licenses, "licenses", "Apache-2.0", "Label org.opencontainers.image.licenses (SPDX expression).")
+	fs.StringVar(&o.Licenses, "licenses", defaultLicenses, "Label org.opencontainers.image.licenses (SPDX expression).")
 	epoch := fs.String("created", os.Getenv("SOURCE_DATE_EPOCH"), "Creation time of the image and its files, in seconds since 1970 (default $SOURCE_DATE_EPOCH, else 0): the commit's time keeps rebuilds identical.")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -20,11 +20,16 @@ import (
 	"github.com/modeguard/modeguard/internal/testutil"
 )
 
-// TestReadmeInstallSection runs the commands of README.md's Install and Try
-// it offline sections that need no registry (those that do are named so in
-// the text and unmarked): the kustomize install against the control plane,
-// and `modeguard check -f examples/` with a modeguard built from this tree
-// first on PATH (what `go install …@latest` puts there).
+// firstScreen is how many lines of README.md a terminal or a repository page
+// shows before one scrolls.
+const firstScreen = 30
+
+// TestReadmeInstallSection checks that README.md's first screen says how to
+// install modeguard and try it offline, and runs the commands of its Install
+// and Try it offline sections that need no registry (those that do are
+// named so in the text and unmarked): the kustomize install against the
+// control plane, and `modeguard check -f examples/` with a modeguard built
+// from this tree first on PATH (what `go install …@latest` puts there).
 func TestReadmeInstallSection(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(testutil.Root(t), "README.md"))
 	if err != nil {
@@ -34,6 +39,14 @@ func TestReadmeInstallSection(t *testing.T) {
 	blocks := map[string]string{}
 	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
 		blocks[m[1]] = m[2]
+	}
+	// A new user's first screen says how to install and how to try it.
+	lines := strings.SplitAfter(string(data), "\n")
+	first := strings.Join(lines[:min(len(lines), firstScreen)], "")
+	for _, want := range []string{"helm install", "go install github.com/modeguard/modeguard/cmd/modeguard@latest", "modeguard check"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("README.md's first %d lines do not say %q", firstScreen, want)
+		}
 	}
 	for _, name := range []string{"readme-kustomize", "readme-try"} {
 		if blocks[name] == "" {
