@@ -33,11 +33,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// defaultLicenses is the org.opencontainers.image.licenses label: SPDX's
-// NOASSERTION while the repository has no license file, so that the image
-// claims no license the project has not granted (TestLicensesLabel); the
-// SPDX expression of the license once one is added.
-const defaultLicenses = "NOASSERTION"
+// defaultLicenses is the org.opencontainers.image.licenses label: the SPDX
+// expression of the repository's LICENSE file (TestLicensesLabel reads it).
+const defaultLicenses = "Apache-2.0"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
