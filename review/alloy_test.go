@@ -175,3 +175,60 @@ func TestAlloyOwnedWorkloadNotPatched(t *testing.T) {
 		}
 	}
 }
+
+// TestAlloyInertBlockGetsClustering: an Alloy DaemonSet whose config has a
+// clustering block over every pod of the cluster, clustering off in its
+// values, is fixed one way: MG007 turns spec.alloy.clustering.enabled on.
+// MG001's node selector as well would leave clustering on node-local data,
+// denied by MG005 (a plain DaemonSet, which MG007 cannot fix, gets the
+// selector).
+func TestAlloyInertBlockGetsClustering(t *testing.T) {
+	t.Parallel()
+	docs, err := manifest.Parse("inert.yaml", []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: logs-alloy, namespace: monitoring}
+data:
+  config.alloy: |
+    discovery.kubernetes "pods" {
+      role = "pod"
+    }
+
+    prometheus.scrape "pods" {
+      targets    = discovery.kubernetes.pods.targets
+      forward_to = [prometheus.remote_write.default.receiver]
+      clustering {
+        enabled = true
+      }
+    }
+
+    prometheus.remote_write "default" {
+      endpoint {
+        url = "http://mimir.monitoring.svc:9009/api/v1/push"
+      }
+    }
+---
+apiVersion: collectors.grafana.com/v1alpha1
+kind: Alloy
+metadata: {name: logs, namespace: monitoring}
+spec:
+  alloy:
+    configMap: {create: false, name: logs-alloy}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv := &review.Reviewer{Engine: engine(t, nil), Fixer: mutate.Fixer{}}
+	res, err := rv.ReviewBundle(context.Background(), manifest.Objects(docs), review.Options{Operation: "CHECK"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acted []string
+	for _, f := range res.Findings {
+		if f.Action != policy.ActionAudit {
+			acted = append(acted, f.Rule.ID+":"+string(f.Action))
+		}
+	}
+	if got := strings.Join(acted, ","); got != "MG007:fix" {
+		t.Errorf("got %s, want MG007:fix alone", got)
+	}
+}
