@@ -109,7 +109,10 @@ type DerivedSource struct {
 	Scope  string `json:"scope"`
 	Reason string `json:"reason"`
 	// FeedsClustered: the source also feeds a collector whose clustering
-	// is effective.
+	// is effective, or, in an Alloy object, whose clustering block is
+	// inert: MG007 sets spec.alloy.clustering.enabled, which makes it
+	// effective (a node selector as well would leave clustering on
+	// node-local data, MG005).
 	FeedsClustered bool `json:"feedsClustered"`
 	// At is where a violation about the source component points.
 	At Location `json:"at"`
@@ -160,20 +163,27 @@ func derive(in *Input) *Derived {
 	effective := func(c *riverconfig.Collector) bool {
 		return c.Clustered && (d.ProcessClustered || !flagsKnown)
 	}
+	alloy := w != nil && w.Alloy != nil && w.Alloy.Fullname != ""
+	alloyPending := map[string]map[string]bool{} // file → source id: feeds an Alloy object's inert block
 	for _, f := range files {
 		if f == nil {
 			continue
 		}
 		for ci := range f.Collectors {
 			col := &f.Collectors[ci]
-			if !effective(col) {
+			into := d.ClusteredSources
+			switch {
+			case effective(col):
+			case alloy && col.Clustered && flagsKnown && !d.ProcessClustered:
+				into = alloyPending
+			default:
 				continue
 			}
 			for _, s := range col.Sources {
-				if d.ClusteredSources[f.File] == nil {
-					d.ClusteredSources[f.File] = map[string]bool{}
+				if into[f.File] == nil {
+					into[f.File] = map[string]bool{}
 				}
-				d.ClusteredSources[f.File][s.Component] = true
+				into[f.File][s.Component] = true
 			}
 		}
 	}
@@ -196,7 +206,7 @@ func derive(in *Input) *Derived {
 					CollectorIndex: ci, Index: si,
 					Source: SourceFacts{Component: s.Component, Kind: s.Kind, Role: s.Role, Scope: s.Scope, Reason: s.Reason,
 						LocalBy: s.LocalBy, PodSelectorOnly: s.PodSelectorOnly},
-					Scope: scope, Reason: reason, FeedsClustered: d.ClusteredSources[f.File][s.Component],
+					Scope: scope, Reason: reason, FeedsClustered: d.ClusteredSources[f.File][s.Component] || alloyPending[f.File][s.Component],
 					At: location(f, s.Component)})
 			}
 			d.Collectors = append(d.Collectors, dc)

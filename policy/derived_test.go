@@ -36,6 +36,11 @@ func derivedWorkloads() map[string]*workload.Facts {
 		"no node env":     ds(func(w *workload.Facts) { w.NodeNameEnv = nil }),
 		"hostNetwork":     ds(func(w *workload.Facts) { w.HostNetwork = true; w.NodeNameEnv = nil }),
 		"statefulset":     ds(func(w *workload.Facts) { w.Kind, w.Mode = "StatefulSet", "statefulset" }),
+		"alloy":           ds(func(w *workload.Facts) { w.Kind, w.Alloy = "Alloy", &workload.AlloyFacts{Fullname: "logs-alloy"} }),
+		"alloy clustered": ds(func(w *workload.Facts) {
+			w.Kind, w.Alloy = "Alloy", &workload.AlloyFacts{Fullname: "logs-alloy"}
+			w.Run.Cluster = workload.Cluster{Enabled: true, JoinAddresses: []string{"logs-alloy-cluster"}}
+		}),
 	}
 }
 

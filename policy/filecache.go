@@ -401,7 +401,8 @@ func (c *FileCache) derivedValue(in *Input) (*ast.Term, error) {
 
 // derivedKey hashes what derive reads of in: the workload's node-name env
 // vars, whether its flags are known and make the process clustered, its
-// hostNetwork, and each config file by its key in c. ok is false when a
+// hostNetwork, whether it is an Alloy object, and each config file by its
+// key in c. ok is false when a
 // file did not come from c (or c is nil): its facts have no key.
 func (c *FileCache) derivedKey(in *Input) (k fileKey, srcLen int, ok bool) {
 	if c == nil {
@@ -431,6 +432,7 @@ func (c *FileCache) derivedKey(in *Input) (k fileKey, srcLen int, ok bool) {
 		writeBool(w.Run == nil)
 		writeBool(processClustered(w))
 		writeBool(w.HostNetwork)
+		writeBool(w.Alloy != nil && w.Alloy.Fullname != "")
 	}
 	writeBool(in.Config == nil)
 	if in.Config != nil {

@@ -67,7 +67,8 @@ hostNetwork, the args (` + "`run /etc/alloy/<key>`" + `, ` + "`--storage.path`" 
 name, ` + "`extraEnv`" + `), the mounts and the config: ` + "`alloy.configMap.content`" + ` when the chart
 creates the ConfigMap, else the ConfigMap ` + "`alloy.configMap.name`" + ` (default: the chart's full
 name) and ` + "`key`" + `. What it cannot know (a Helm template in ` + "`content`" + `, an empty
-` + "`content`" + `, an unknown ` + "`controller.type`" + `) is a note, never a guess.
+` + "`content`" + `, an unknown ` + "`controller.type`" + `, a config in a Secret through ` + "`alloy.secret`" + `, which
+modeguard does not read) is a note, never a guess.
 
 Every rule applies. A finding names the Alloy object and the value of its spec to change;
 fixes change those values, where the operator will not undo them:

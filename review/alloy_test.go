@@ -138,3 +138,97 @@ func TestAlloyOwnedNotPatched(t *testing.T) {
 		}
 	}
 }
+
+// TestAlloyOwnedWorkloadNotPatched: a workload fix (here MG002's node-name
+// env var) on a DaemonSet an Alloy object owns is not applied: the finding
+// is a warning naming the owner and spec.alloy.extraEnv, and nothing is
+// patched, whether the DaemonSet or its ConfigMap is the subject.
+func TestAlloyOwnedWorkloadNotPatched(t *testing.T) {
+	t.Parallel()
+	rv := &review.Reviewer{Engine: engine(t, nil), Fixer: mutate.Fixer{}}
+	objs := example(t, "alloy-owned-daemonset")
+	cm := objs["ConfigMap"].(*corev1.ConfigMap).DeepCopy()
+	// Node-selected discovery (no MG001, no MG004) on an env var the
+	// DaemonSet does not set: MG002, fixed in the workload.
+	cm.Data["config.alloy"] = strings.Replace(cm.Data["config.alloy"], "role = \"pod\"\n", "role = \"pod\"\n  selectors {\n    role  = \"pod\"\n    field = \"spec.nodeName=\" + sys.env(\"NODE_NAME\")\n  }\n", 1)
+	ds := objs["DaemonSet"]
+	set := review.NewSet([]runtime.Object{cm, ds})
+	for _, subject := range []runtime.Object{ds, cm} {
+		res, err := rv.Review(context.Background(), subject, set, review.Options{Operation: "CREATE"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Fixed != nil || res.Related != nil {
+			t.Errorf("%s: patched (fixed %v, related %v), want nothing patched", res.Subject.Kind, res.Fixed != nil, res.Related != nil)
+		}
+		var wl *review.Finding
+		for i, f := range res.Findings {
+			if f.Rule.ID == "MG002" && f.Target == policy.TargetWorkload {
+				wl = &res.Findings[i]
+			}
+		}
+		if wl == nil {
+			t.Fatalf("%s: got %v, want a MG002 finding about the DaemonSet", res.Subject.Kind, ids(res.Findings))
+		}
+		if wl.Action != policy.ActionWarn || wl.Applied || wl.Owner != "alloy-owned-daemonset/logs" || wl.Value != workload.AlloyValueExtraEnv {
+			t.Errorf("%s: MG002 %s applied %v owner %q value %q; want warn, not applied, owner alloy-owned-daemonset/logs, value %s", res.Subject.Kind, wl.Action, wl.Applied, wl.Owner, wl.Value, workload.AlloyValueExtraEnv)
+		}
+	}
+}
+
+// TestAlloyInertBlockGetsClustering: an Alloy DaemonSet whose config has a
+// clustering block over every pod of the cluster, clustering off in its
+// values, is fixed one way: MG007 turns spec.alloy.clustering.enabled on.
+// MG001's node selector as well would leave clustering on node-local data,
+// denied by MG005 (a plain DaemonSet, which MG007 cannot fix, gets the
+// selector).
+func TestAlloyInertBlockGetsClustering(t *testing.T) {
+	t.Parallel()
+	docs, err := manifest.Parse("inert.yaml", []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: logs-alloy, namespace: monitoring}
+data:
+  config.alloy: |
+    discovery.kubernetes "pods" {
+      role = "pod"
+    }
+
+    prometheus.scrape "pods" {
+      targets    = discovery.kubernetes.pods.targets
+      forward_to = [prometheus.remote_write.default.receiver]
+      clustering {
+        enabled = true
+      }
+    }
+
+    prometheus.remote_write "default" {
+      endpoint {
+        url = "http://mimir.monitoring.svc:9009/api/v1/push"
+      }
+    }
+---
+apiVersion: collectors.grafana.com/v1alpha1
+kind: Alloy
+metadata: {name: logs, namespace: monitoring}
+spec:
+  alloy:
+    configMap: {create: false, name: logs-alloy}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv := &review.Reviewer{Engine: engine(t, nil), Fixer: mutate.Fixer{}}
+	res, err := rv.ReviewBundle(context.Background(), manifest.Objects(docs), review.Options{Operation: "CHECK"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acted []string
+	for _, f := range res.Findings {
+		if f.Action != policy.ActionAudit {
+			acted = append(acted, f.Rule.ID+":"+string(f.Action))
+		}
+	}
+	if got := strings.Join(acted, ","); got != "MG007:fix" {
+		t.Errorf("got %s, want MG007:fix alone", got)
+	}
+}

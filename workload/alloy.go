@@ -159,6 +159,9 @@ type AlloyRender struct {
 	// ConfigMapName and ConfigKey are the ConfigMap the workload mounts at
 	// /etc/alloy and the key it runs.
 	ConfigMapName, ConfigKey string
+	// SecretName is the Secret mounted at /etc/alloy instead of the
+	// ConfigMap, when alloy.secret asks for one ("" otherwise).
+	SecretName string
 	// Inline is alloy.configMap.create: the chart renders that ConfigMap
 	// from alloy.configMap.content (ConfigMap is it), and the config's
 	// place is that value. Otherwise the ConfigMap is the user's.
@@ -325,14 +328,28 @@ func RenderAlloy(a *Alloy) *AlloyRender {
 	}
 
 	r.ConfigKey = alloyDefaultKey
-	if k := v.str("alloy.configMap.key"); k != "" {
+	// Charts that know alloy.secret mount the config from a Secret when
+	// secret.create or secret.name is set, before any ConfigMap
+	// (_config.tpl, alloy.config-source.use-secret). modeguard reads no
+	// Secret, and an older chart would ignore the value: noted, the config
+	// not checked.
+	if v.truthy("alloy.secret.create") || v.str("alloy.secret.name") != "" {
+		r.SecretName = r.Fullname
+		if n := v.str("alloy.secret.name"); n != "" {
+			r.SecretName = n
+		}
+		if k := v.str("alloy.secret.key"); k != "" {
+			r.ConfigKey = k
+		}
+		note("spec.alloy.secret: the chart runs the config from Secret %q (key %q), which modeguard does not read: the config is not checked", r.SecretName, r.ConfigKey)
+	} else if k := v.str("alloy.configMap.key"); k != "" {
 		r.ConfigKey = k
 	}
 	r.ConfigMapName = r.Fullname
 	if n := v.str("alloy.configMap.name"); n != "" {
 		r.ConfigMapName = n
 	}
-	r.Inline = v.truthy("alloy.configMap.create")
+	r.Inline = r.SecretName == "" && v.truthy("alloy.configMap.create")
 	if r.Inline {
 		content := v.str("alloy.configMap.content")
 		switch {
@@ -490,7 +507,11 @@ func alloyPod(v values, r *AlloyRender, name, release string, ownLabels map[stri
 		return pod, err
 	}
 	c.VolumeMounts = []corev1.VolumeMount{{Name: "config", MountPath: alloyConfigDir}}
-	pod.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: r.ConfigMapName}}}}}
+	config := corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: r.ConfigMapName}}}
+	if r.SecretName != "" {
+		config = corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: r.SecretName}}
+	}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "config", VolumeSource: config}}
 	hostPath := func(name, p string) {
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: p, ReadOnly: true})
 		pod.Spec.Volumes = append(pod.Spec.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: p}}})

@@ -188,6 +188,27 @@ alloy:
 `, func(t *testing.T, f *Facts) {
 			wantNote(t, f, "Helm template")
 		}},
+		{"alloy.secret.create: the config comes from a Secret, noted and not checked", "m", `
+alloy:
+  secret: {create: true, content: 'logging {}'}
+  configMap:
+    content: 'prometheus.scrape "x" { targets = [] forward_to = [] }'
+`, func(t *testing.T, f *Facts) {
+			want(t, "inline", f.Alloy.InlineConfig, false)
+			want(t, "configMap", f.Config.ConfigMap, "")
+			want(t, "volume secret", f.Volumes[0].Secret, "m-alloy")
+			wantNote(t, f, `Secret "m-alloy"`)
+		}},
+		{"alloy.secret.name and key: the user's Secret, noted and not checked", "m", `
+alloy:
+  secret: {name: my-secret, key: main.alloy}
+`, func(t *testing.T, f *Facts) {
+			want(t, "inline", f.Alloy.InlineConfig, false)
+			want(t, "config path", f.Config.Path, "/etc/alloy/main.alloy")
+			want(t, "configMap", f.Config.ConfigMap, "")
+			want(t, "volume secret", f.Volumes[0].Secret, "my-secret")
+			wantNote(t, f, `Secret "my-secret"`)
+		}},
 		{"an unknown controller.type renders no workload", "m", "controller: {type: job}", func(t *testing.T, f *Facts) {
 			want(t, "mode", f.Mode, "")
 			want(t, "agent", f.Agent, true)
@@ -237,6 +258,9 @@ func TestAlloyOptOut(t *testing.T) {
 // TestAlloyInlineConfigMap: the ConfigMap the chart renders from content.
 func TestAlloyInlineConfigMap(t *testing.T) {
 	t.Parallel()
+	if cm := AlloyConfigMap(alloyObject(t, "m", "alloy:\n  secret: {create: true}\n  configMap:\n    content: |\n      logging {}\n")); cm != nil {
+		t.Errorf("with alloy.secret.create got ConfigMap %+v, want none: the pods mount the Secret", cm)
+	}
 	a := alloyObject(t, "m", "alloy:\n  configMap:\n    key: a.alloy\n    content: |\n      logging {}\n")
 	cm := AlloyConfigMap(a)
 	if cm == nil || cm.Name != "m-alloy" || cm.Namespace != "monitoring" || cm.Data["a.alloy"] != "logging {}\n" {

@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/modeguard/modeguard/manifest"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // corpusDir is the real-world corpus the CLI is checked against: rendered
@@ -93,6 +96,14 @@ func TestCorpus(t *testing.T) {
 					acted = append(acted, f.Rule+":"+a)
 				}
 			}
+			// A ConfigMap an Alloy object reads is judged with it, in its
+			// real mode: never "no agent workload reads this ConfigMap".
+			read := alloyConfigMaps(t, path)
+			for _, n := range o.Notes {
+				if n.Kind == "ConfigMap" && read[n.Namespace+"/"+n.Name] && strings.Contains(n.Note, "no agent workload") {
+					t.Errorf("ConfigMap %s/%s, read by an Alloy object: got note %q, want it judged with the Alloy object", n.Namespace, n.Name, n.Note)
+				}
+			}
 			rules, acted = sortedSet(rules), sortedSet(acted)
 			if msg := corpusMismatch(c.want, rules, acted); msg != "" {
 				t.Errorf("want %s (%s): %s", c.want, c.note, msg)
@@ -102,6 +113,32 @@ func TestCorpus(t *testing.T) {
 		})
 	}
 	t.Logf("corpus: %d of %d cases as expect.tsv says", agree, len(cases))
+}
+
+// alloyConfigMaps is the set (namespace/name) of the ConfigMaps the Alloy
+// objects of a manifest file read.
+func alloyConfigMaps(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	docs, err := manifest.ReadPaths([]string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest.DefaultNamespace(docs, "default")
+	out := map[string]bool{}
+	for _, d := range docs {
+		a, ok := d.Object.(*workload.Alloy)
+		if !ok {
+			continue
+		}
+		f, err := workload.FromObject(a, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", d.Where(), err)
+		}
+		if n := f.ReadsConfigMap(); n != "" {
+			out[a.Namespace+"/"+n] = true
+		}
+	}
+	return out
 }
 
 func corpusMismatch(want string, rules, acted []string) string {

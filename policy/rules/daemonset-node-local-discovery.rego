@@ -9,7 +9,9 @@
 #   (role node: `metadata.name=`), where NODE is
 #   `coalesce(sys.env("HOSTNAME"), constants.hostname)` (Agent: `env`).
 #   Never injected where the same targets also feed an effectively clustered
-#   collector: there the selector would lose data (MG004 reports instead).
+#   collector: there the selector would lose data (MG004 reports instead);
+#   nor, in an `Alloy` object, where they feed a collector whose clustering
+#   block is inert: MG007 turns its clustering on instead.
 # custom:
 #   id: MG001
 #   slug: daemonset-node-local-discovery
@@ -30,7 +32,8 @@ violations contains v if {
 	role := x.source.role
 	p := prefix[role]
 	# Neither this collector's clustering nor another's is effective on
-	# these targets (feedsClustered covers both).
+	# these targets, nor made so by MG007 in an Alloy object
+	# (feedsClustered covers all three).
 	not x.feedsClustered
 	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, x.collector, role, p])
 	v := object.union(x.at, {"msg": msg, "fix": {"name": "node-selector", "params": {

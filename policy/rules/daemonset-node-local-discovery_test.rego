@@ -36,3 +36,16 @@ test_silent_when_feeding_effective_clustering if {
 test_fires_when_clustering_block_is_inert if {
 	count(rule.violations) == 1 with input as object.union(ds, {"config": {"files": [pods("cluster-wide", true)]}})
 }
+
+# An Alloy object's inert block: MG007 turns clustering on in its values,
+# which makes the block effective; a selector as well would leave clustering
+# on node-local data (MG005).
+alloy_ds := {"mode": "daemonset", "workload": {"kind": "Alloy", "alloy": {"fullname": "logs-alloy", "workloadKind": "DaemonSet"}, "nodeNameEnv": ["HOSTNAME"], "run": {"cluster": {}}}}
+
+test_silent_for_an_alloy_object_whose_block_mg007_makes_effective if {
+	count(rule.violations) == 0 with input as object.union(alloy_ds, {"config": {"files": [pods("cluster-wide", true)]}})
+}
+
+test_fires_for_an_alloy_object_without_a_block if {
+	count(rule.violations) == 1 with input as object.union(alloy_ds, {"config": {"files": [pods("cluster-wide", false)]}})
+}

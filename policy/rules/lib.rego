@@ -131,7 +131,7 @@ sources := x if {
 		"collectorIndex": ci, "index": si,
 		"source": object.filter(fact, ["component", "kind", "role", "scope", "reason", "localBy", "podSelectorOnly"]),
 		"scope": object.get(s, "scope", ""), "reason": object.get(s, "reason", ""),
-		"feedsClustered": feeds_clustered(f, fact.component),
+		"feedsClustered": source_feeds_clustered(f, fact.component),
 		"at": at_component(f, fact.component),
 	}
 ]
@@ -168,6 +168,19 @@ clustered_sources contains [f.file, s.component] if {
 feeds_clustered(f, source_id) := object.get(ids, [f.file, source_id], false) if {
 	ids := input.derived.clusteredSources
 } else := [f.file, source_id] in clustered_sources
+
+# A source's feedsClustered: it feeds a collector whose clustering is
+# effective, or, in an Alloy object, one whose block is inert: MG007 sets
+# spec.alloy.clustering.enabled, which makes it effective.
+source_feeds_clustered(f, source_id) := true if {
+	feeds_clustered(f, source_id)
+} else := true if {
+	workload.alloy.fullname != ""
+	some col in f.collectors
+	inert(col)
+	some s in col.sources
+	s.component == source_id
+} else := false
 
 # Collectors that gather on their own or from targets (not node-bound file
 # readers, not push receivers).

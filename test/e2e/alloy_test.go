@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -92,6 +93,51 @@ func TestAlloy(t *testing.T) {
 		}
 		if strings.Contains(cm.Data["config.alloy"], "selectors") {
 			t.Errorf("the operator-owned ConfigMap was patched:\n%s", cm.Data["config.alloy"])
+		}
+	})
+
+	t.Run("a ConfigMap an Alloy object reads is judged in the object's mode", func(t *testing.T) {
+		// The logs pair of the k8s-monitoring 4 example, its node selector
+		// taken out: alone the ConfigMap is mode-free (nothing to fix);
+		// read by the Alloy DaemonSet it gets MG001's selector back, at
+		// admission or from the reconciler once the webhook sees the object.
+		ns := "alloy-consumer"
+		if err := c.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+		const selector = "      selectors {\n        role  = \"pod\"\n        field = \"spec.nodeName=\" + sys.env(\"HOSTNAME\")\n      }\n"
+		var alloy, cm string
+		for _, d := range examples.Load(t, "alloy-k8smon4-logs-metrics") {
+			raw := strings.ReplaceAll(string(d.Raw), "namespace: alloy-k8smon4-logs-metrics", "namespace: "+ns)
+			switch {
+			case d.Name != "k8smon-alloy-logs":
+			case d.Kind == workload.KindAlloy.Name:
+				alloy = raw
+			case d.Kind == "ConfigMap":
+				cm = strings.Replace(raw, selector, "", 1)
+				if cm == raw {
+					t.Fatal("the example's logs ConfigMap has no node selector to take out")
+				}
+			}
+		}
+		for _, doc := range []string{alloy, cm} {
+			if _, err := c.Kubectl(ctx, doc, "apply", "-f", "-"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := &corev1.ConfigMap{}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if err := c.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "k8smon-alloy-logs"}, got); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(got.Data["config.alloy"], `field = "spec.nodeName=" +`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the ConfigMap read by Alloy %s/k8smon-alloy-logs has no node selector 30 s after it was applied:\n%s", ns, got.Data["config.alloy"])
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
 	})
 
