@@ -22,8 +22,8 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
-// entryQuery collects the violations of every rule package.
-const entryQuery = "data.modeguard.main.violations"
+// The query that collects the violations of every rule package is built by
+// entryQuery from the catalog.
 
 // deniedBuiltins may not be called by any policy: they reach the network or
 // leak the process environment.
@@ -79,10 +79,12 @@ type Engine struct {
 }
 
 type compiled struct {
-	query   rego.PreparedEvalQuery
-	catalog *catalog
-	version string
-	loaded  time.Time
+	query rego.PreparedEvalQuery
+	// packages are the rule packages in the order of the query's array.
+	packages []*Rule
+	catalog  *catalog
+	version  string
+	loaded   time.Time
 	// nondeterministic are the builtins of the policy whose results may
 	// differ for one input: when there are any, nothing is memoized.
 	nondeterministic []string
@@ -163,6 +165,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
+	query := entryQuery(cat, modules)
 	names := make([]string, 0, len(modules))
 	for n := range modules {
 		names = append(names, n)
@@ -177,7 +180,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 
 	pq, err := rego.New(
 		rego.Compiler(compiler),
-		rego.Query(entryQuery),
+		rego.Query(query),
 		rego.StrictBuiltinErrors(false),
 		// The result as OPA's term: EvaluateValue decodes the violations
 		// from it, without a Go value tree in between.
@@ -186,7 +189,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing policy query: %w", err)
 	}
-	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(),
+	return &compiled{query: pq, packages: cat.list, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(),
 		nondeterministic: nondeterministic(compiler)}, nil
 }
 
@@ -206,15 +209,10 @@ func compilePolicy(srcs []source) (*catalog, map[string]*ast.Module, *ast.Compil
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	modules := make(map[string]*ast.Module, len(policy)+1)
+	modules := make(map[string]*ast.Module, len(policy))
 	for _, s := range policy {
 		modules[s.name] = s.module
 	}
-	entry, err := entryModule(cat)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	modules[entry.name] = entry.module
 	compiler := ast.NewCompiler().
 		WithCapabilities(Capabilities()).
 		WithStrict(true).
@@ -225,26 +223,35 @@ func compilePolicy(srcs []source) (*catalog, map[string]*ast.Module, *ast.Compil
 	return cat, modules, compiler, nil
 }
 
-// entryModule generates the entry point: one rule per rule package, naming
-// each package, so that evaluation touches only the rules' violations (a
-// loop over data.modeguard.rules would evaluate every helper rule of every
-// package as well).
-func entryModule(cat *catalog) (source, error) {
-	var b strings.Builder
-	b.WriteString("package modeguard.main\n")
-	// A violation that is not an object is left out: object.union is
-	// undefined on it (builtin errors are not raised, see compile).
-	for _, r := range cat.list {
-		fmt.Fprintf(&b, "\nviolations contains object.union(v, {\"package\": %q}) if {\n\tsome v in data.%s.violations\n}\n", r.Package, r.Package)
+// entryQuery is the query of a decision: one array, the violations of each
+// rule package in the catalog's order (compiled.packages), so that
+// evaluation touches only the rules' violations (data.modeguard.rules would
+// evaluate every helper rule of every package as well) and costs one
+// expression besides the rules' own. A package's violations defined only
+// by "contains" rules is a set even when none fires; any other form may be
+// undefined, which would make the whole array undefined, so it is read
+// through a comprehension (empty when undefined).
+func entryQuery(cat *catalog, modules map[string]*ast.Module) string {
+	multi := map[string]bool{} // package -> every violations rule is "contains"
+	for _, m := range modules {
+		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		for _, r := range m.Rules {
+			if r.Head.Ref().String() != "violations" {
+				continue
+			}
+			ok, seen := multi[pkg]
+			multi[pkg] = (ok || !seen) && r.Head.RuleKind() == ast.MultiValue
+		}
 	}
-	if len(cat.list) == 0 {
-		b.WriteString("\nviolations := set()\n")
+	parts := make([]string, len(cat.list))
+	for i, r := range cat.list {
+		if multi[r.Package] {
+			parts[i] = "data." + r.Package + ".violations"
+		} else {
+			parts[i] = "{v | some v in data." + r.Package + ".violations}"
+		}
 	}
-	m, err := parseRego("modeguard/main.rego", []byte(b.String()))
-	if err != nil {
-		return source{}, fmt.Errorf("generating the entry point: %w", err)
-	}
-	return source{name: "modeguard/main.rego", module: m, builtin: true}, nil
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // Violation is one finding of one rule, before its action is resolved.
@@ -391,20 +398,29 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) ([]
 	for _, r := range rs {
 		for _, ex := range r.Expressions {
 			t, _ := ex.Value.(*ast.Term)
-			var set ast.Set
+			var arr *ast.Array
 			if t != nil {
-				set, _ = t.Value.(ast.Set)
+				arr, _ = t.Value.(*ast.Array)
 			}
-			if set == nil {
-				return nil, fmt.Errorf("%w: %s is %v, want a set", ErrEvaluation, entryQuery, ex.Value)
+			if arr == nil || arr.Len() != len(c.packages) {
+				return nil, fmt.Errorf("%w: the query's result is %v, want an array of %d sets", ErrEvaluation, ex.Value, len(c.packages))
 			}
-			// Set order (sorted), as the JSON form lists the elements.
-			for _, it := range set.Slice() {
-				v, err := c.violation(it)
-				if err != nil {
-					return nil, err
+			for i, r := range c.packages {
+				set, ok := arr.Elem(i).Value.(ast.Set)
+				if !ok {
+					return nil, fmt.Errorf("%w: %s.violations is %v, want a set", ErrEvaluation, r.Package, arr.Elem(i))
 				}
-				out = append(out, v)
+				// Set order (sorted), as the JSON form lists the elements.
+				for _, it := range set.Slice() {
+					if _, ok := it.Value.(ast.Object); !ok {
+						continue // not a violation: left out, as ever
+					}
+					v, err := c.violation(it, r)
+					if err != nil {
+						return nil, err
+					}
+					out = append(out, v)
+				}
 			}
 		}
 	}
@@ -427,7 +443,7 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) ([]
 	return out, nil
 }
 
-func (c *compiled) violation(it *ast.Term) (Violation, error) {
+func (c *compiled) violation(it *ast.Term, r *Rule) (Violation, error) {
 	var v Violation
 	if !decodeViolation(it, &v) {
 		v = Violation{}
@@ -439,11 +455,7 @@ func (c *compiled) violation(it *ast.Term) (Violation, error) {
 			return v, fmt.Errorf("%w: violation %s: %w", ErrEvaluation, raw, err)
 		}
 	}
-	r := c.catalog.byPkg[v.Package]
-	if r == nil {
-		return v, fmt.Errorf("%w: violation from package %q, which has no rule METADATA", ErrEvaluation, v.Package)
-	}
-	v.Rule = r
+	v.Package, v.Rule = r.Package, r
 	if v.Action != "" && (!v.Action.Valid() || v.Action == ActionOff) {
 		return v, fmt.Errorf("%w: rule %s yielded action %q, want deny, fix, warn or audit", ErrEvaluation, r.ID, v.Action)
 	}
