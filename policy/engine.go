@@ -22,9 +22,6 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
-// The query that collects the violations of every rule package is built by
-// entryQuery from the catalog.
-
 // deniedBuiltins may not be called by any policy: they reach the network or
 // leak the process environment.
 var deniedBuiltins = map[string]bool{
@@ -79,12 +76,10 @@ type Engine struct {
 }
 
 type compiled struct {
-	query rego.PreparedEvalQuery
-	// packages are the rule packages in the order of the query's array.
-	packages []*Rule
-	catalog  *catalog
-	version  string
-	loaded   time.Time
+	query   rego.PreparedEvalQuery // entryQuery: an array in catalog.list's order
+	catalog *catalog
+	version string
+	loaded  time.Time
 	// nondeterministic are the builtins of the policy whose results may
 	// differ for one input: when there are any, nothing is memoized.
 	nondeterministic []string
@@ -189,7 +184,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing policy query: %w", err)
 	}
-	return &compiled{query: pq, packages: cat.list, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(),
+	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(),
 		nondeterministic: nondeterministic(compiler)}, nil
 }
 
@@ -224,7 +219,7 @@ func compilePolicy(srcs []source) (*catalog, map[string]*ast.Module, *ast.Compil
 }
 
 // entryQuery is the query of a decision: one array, the violations of each
-// rule package in the catalog's order (compiled.packages), so that
+// rule package in the catalog's order (catalog.list), so that
 // evaluation touches only the rules' violations (data.modeguard.rules would
 // evaluate every helper rule of every package as well) and costs one
 // expression besides the rules' own. A package's violations defined only
@@ -402,10 +397,10 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) ([]
 			if t != nil {
 				arr, _ = t.Value.(*ast.Array)
 			}
-			if arr == nil || arr.Len() != len(c.packages) {
-				return nil, fmt.Errorf("%w: the query's result is %v, want an array of %d sets", ErrEvaluation, ex.Value, len(c.packages))
+			if arr == nil || arr.Len() != len(c.catalog.list) {
+				return nil, fmt.Errorf("%w: the query's result is %v, want an array of %d sets", ErrEvaluation, ex.Value, len(c.catalog.list))
 			}
-			for i, r := range c.packages {
+			for i, r := range c.catalog.list {
 				set, ok := arr.Elem(i).Value.(ast.Set)
 				if !ok {
 					return nil, fmt.Errorf("%w: %s.violations is %v, want a set", ErrEvaluation, r.Package, arr.Elem(i))

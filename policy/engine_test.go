@@ -342,3 +342,37 @@ violations contains {"msg": "an object", "target": "workload"} if input.mode == 
 		t.Errorf("ACME2 violations: got %q, want [\"an object\"]", got)
 	}
 }
+
+// TestViolationsForms: a package's violations may be written in any form
+// Rego allows. "contains" rules that fire nothing, a complete rule that is
+// undefined, a complete set, an array and elements that are not objects:
+// each package gives what it holds, and one package's undefined violations
+// never hide another's (the query is one array of them).
+func TestViolationsForms(t *testing.T) {
+	t.Parallel()
+	rule := func(id, body string) string {
+		return "# METADATA\n# title: t\n# custom:\n#   id: " + id + "\n#   action: warn\npackage modeguard.rules." + strings.ToLower(id) + "\n\n" + body + "\n"
+	}
+	dir := t.TempDir()
+	write(t, dir, "a.rego", rule("A1", `violations contains {"msg": "never"} if input.mode == "nothing"`))
+	write(t, dir, "b.rego", rule("B1", `violations := {{"msg": "never"}} if input.mode == "nothing"`))
+	write(t, dir, "c.rego", rule("C1", `violations := {{"msg": "complete set"}, "not an object"}`))
+	write(t, dir, "d.rego", rule("D1", `violations := [{"msg": "array"}, 7]`))
+	write(t, dir, "e.rego", rule("E1", `violations contains {"msg": "contains", "package": "elsewhere"} if input.mode == "daemonset"`))
+	write(t, dir, "f.rego", rule("F1", `helper := 1`))
+	e := newEngine(t, dir, nil)
+	vs, err := e.Evaluate(context.Background(), &Input{Subject: Subject{Kind: "DaemonSet", Namespace: "n", Name: "a"}, Mode: "daemonset"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		if !v.Rule.Builtin {
+			got = append(got, v.Rule.ID+":"+v.Message+"@"+v.Package)
+		}
+	}
+	want := "C1:complete set@modeguard.rules.c1 D1:array@modeguard.rules.d1 E1:contains@modeguard.rules.e1"
+	if strings.Join(got, " ") != want {
+		t.Errorf("custom violations:\n got %v\nwant %s", got, want)
+	}
+}
