@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -20,8 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
-
-	"github.com/modeguard/modeguard/test/envtestbins"
 )
 
 // TestCertManager runs cert-manager's controller and cainjector (built from
@@ -37,37 +34,16 @@ import (
 // failurePolicy Ignore, so the test checks each answer carries the fix, and
 // the API server's fail-open counter).
 func TestCertManager(t *testing.T) {
-	if testing.Short() {
-		t.Skip("e2e: starts kube-apiserver, etcd, cert-manager and the webhook process; skipped under -short")
-	}
-	assets := envtestbins.Dir(t)
-	root, err := FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "modeguard-webhook")
-	if out, err := runGo(root, "build", "-o", bin, "./cmd/webhook"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	began := time.Now()
-	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: bin, Log: testLog{t}, CertManager: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := ownCluster(t, Options{CertManager: true})
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, n := range []string{"cert-manager-controller", "cert-manager-cainjector"} {
 				t.Logf("%s's log (tail):\n%s", n, tail(c.certManagerLog(n), 15))
 			}
 			t.Logf("the webhook's log (tail):\n%s", tail(c.WebhookLog, 15))
-		}
-		if err := c.Stop(); err != nil {
-			t.Errorf("stopping the cluster: %v", err)
-		}
-		if busy := c.PortsFree(); len(busy) > 0 {
-			t.Errorf("ports still open after Stop: %v", busy)
 		}
 	})
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/modeguard/modeguard/examples"
-	"github.com/modeguard/modeguard/test/envtestbins"
 	"github.com/modeguard/modeguard/webhook/metrics"
 	"github.com/modeguard/modeguard/webhook/metrics/metricstest"
 )
@@ -42,34 +40,13 @@ import (
 // checks the Pod spec, not a running agent's environment), and nothing mounts
 // the ConfigMap.
 func TestControllers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("e2e: starts kube-apiserver, etcd, kube-controller-manager and the webhook process; skipped under -short")
-	}
-	assets := envtestbins.Dir(t)
-	root, err := FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "modeguard-webhook")
-	if out, err := runGo(root, "build", "-o", bin, "./cmd/webhook"); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	began := time.Now()
-	c, err := Start(ctx, Options{Root: root, Assets: assets, Webhook: bin, Log: testLog{t}, Controllers: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := ownCluster(t, Options{Controllers: true})
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("kube-controller-manager's log (tail):\n%s", tail(c.ControllerManagerLog, 20))
-		}
-		if err := c.Stop(); err != nil {
-			t.Errorf("stopping the cluster: %v", err)
-		}
-		if busy := c.PortsFree(); len(busy) > 0 {
-			t.Errorf("ports still open after Stop: %v", busy)
 		}
 	})
 	namespaces := []string{"mg002-fires", "mg002-passes", "events-deployment", "seed-statefulset"}
