@@ -202,13 +202,7 @@ func (c *Cluster) stopCertManager() {
 		c.stopMirror = nil
 	}
 	for _, p := range c.certManager {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
+		terminate(p.cmd.Process, p.done, 15*time.Second)
 	}
 	c.certManager = nil
 }

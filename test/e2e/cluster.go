@@ -592,23 +592,11 @@ func (c *Cluster) Stop() error {
 	c.stopCertManager()
 	c.stopReplicas()
 	if c.webhook != nil && c.webhook.Process != nil {
-		_ = c.webhook.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.waitDone:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-c.webhook.Process.Pid, syscall.SIGKILL)
-			<-c.waitDone
-		}
+		terminate(c.webhook.Process, c.waitDone, 15*time.Second)
 		c.webhook = nil
 	}
 	if c.apiserver != nil {
-		_ = c.apiserver.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-c.apiDone:
-		case <-time.After(time.Minute):
-			_ = syscall.Kill(-c.apiserver.Process.Pid, syscall.SIGKILL)
-			<-c.apiDone
-		}
+		terminate(c.apiserver.Process, c.apiDone, time.Minute)
 		c.apiserver = nil
 	}
 	if c.env != nil {
@@ -623,6 +611,19 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// terminate stops a process started in a group of its own: SIGTERM, then
+// SIGKILL to the whole group after grace; it returns once done (the
+// process's Wait result) has been received.
+func terminate(p *os.Process, done <-chan error, grace time.Duration) {
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
+		<-done
+	}
 }
 
 // PortsFree reports the ports still accepting connections.

@@ -122,13 +122,7 @@ func (c *Cluster) stopControllerManager() {
 	if c.kcm == nil {
 		return
 	}
-	_ = c.kcm.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.kcmDone:
-	case <-time.After(15 * time.Second):
-		_ = syscall.Kill(-c.kcm.Process.Pid, syscall.SIGKILL)
-		<-c.kcmDone
-	}
+	terminate(c.kcm.Process, c.kcmDone, 15*time.Second)
 	c.kcm = nil
 }
 

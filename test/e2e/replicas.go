@@ -204,13 +204,7 @@ func (c *Cluster) startReplicas(ctx context.Context) error {
 
 func (c *Cluster) stopReplicas() {
 	for _, r := range c.replicas {
-		_ = r.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-r.done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-			<-r.done
-		}
+		terminate(r.cmd.Process, r.done, 15*time.Second)
 	}
 	c.replicas = nil
 	if c.Proxy != nil {
