@@ -328,12 +328,3 @@ func hostIP() (string, error) {
 	}
 	return "", errors.New("no IPv4 address other than loopback: an EndpointSlice cannot point at the local webhook")
 }
-
-func freePortOn(host string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -116,13 +117,36 @@ func FindRoot() (string, error) {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// handedOut holds every port freePortOn has returned in this process. The
+// kernel may give a port just closed to the next bind to port 0, so two
+// calls in a row can return the same port (a webhook replica once got its
+// metrics and health addresses on one port and could not start).
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort is a loopback port no listener holds now and that no earlier
+// call returned.
+func freePort() (int, error) { return freePortOn("127.0.0.1") }
+
+// freePortOn is freePort on host's address.
+func freePortOn(host string) (int, error) {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no port on %s that was not handed out already after 100 tries", host)
 }
 
 func (c *Cluster) logf(format string, a ...any) {

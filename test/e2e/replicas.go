@@ -189,6 +189,12 @@ func (c *Cluster) startReplicas(ctx context.Context) error {
 		c.logf("webhook replica %d (process %d) serving https://%s (log: %s)", i+2, cmd.Process.Pid, b, log)
 		ready := fmt.Sprintf("http://127.0.0.1:%d/readyz", hp)
 		for deadline := time.Now().Add(time.Minute); ; {
+			select {
+			case err := <-r.done:
+				r.done <- err
+				return fmt.Errorf("replica %d exited before it was ready (%v); its log:\n%s", i+2, err, tail(log, 30))
+			default:
+			}
 			resp, err := httpGet(ctx, ready)
 			if err == nil && resp == 200 {
 				break
