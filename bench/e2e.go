@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,6 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/internal/freeport"
 	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/test/e2e"
 	"github.com/modeguard/modeguard/webhook/admit"
@@ -649,14 +649,7 @@ func writeCerts(dir string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return freeport.Loopback() }
 
 // pidWithArg finds the process whose command line holds arg (0: none).
 func pidWithArg(arg string) int {

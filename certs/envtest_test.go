@@ -1,6 +1,8 @@
 package certs
 
 import (
+	"github.com/modeguard/modeguard/internal/freeport"
+
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -241,12 +243,11 @@ func (cl *cluster) dial(addr string) (*x509.Certificate, error) {
 
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Loopback()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return p
 }
 
 // TestEnvFromNothing runs two replicas the way cmd/webhook will: managers

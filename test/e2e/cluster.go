@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +21,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/modeguard/modeguard/internal/freeport"
 )
 
 // Options configure a Cluster.
@@ -117,37 +118,12 @@ func FindRoot() (string, error) {
 	}
 }
 
-// handedOut holds every port freePortOn has returned in this process. The
-// kernel may give a port just closed to the next bind to port 0, so two
-// calls in a row can return the same port (a webhook replica once got its
-// metrics and health addresses on one port and could not start).
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
-
-// freePort is a loopback port no listener holds now and that no earlier
-// call returned.
-func freePort() (int, error) { return freePortOn("127.0.0.1") }
+// freePort is a loopback port no listener holds and no earlier call in
+// this process returned.
+func freePort() (int, error) { return freeport.Loopback() }
 
 // freePortOn is freePort on host's address.
-func freePortOn(host string) (int, error) {
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for range 100 {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if !handedOut.ports[port] {
-			handedOut.ports[port] = true
-			return port, nil
-		}
-	}
-	return 0, fmt.Errorf("no port on %s that was not handed out already after 100 tries", host)
-}
+func freePortOn(host string) (int, error) { return freeport.On(host) }
 
 func (c *Cluster) logf(format string, a ...any) {
 	if c.opts.Log != nil {

@@ -32,6 +32,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/internal/freeport"
 	"github.com/modeguard/modeguard/internal/testutil"
 	"github.com/modeguard/modeguard/test/envtestbins"
 	"github.com/modeguard/modeguard/webhook/admittest"
@@ -82,12 +83,11 @@ func (w *warnings) take() []string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	a, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return a
 }
 
 func start(t *testing.T) *harness {
