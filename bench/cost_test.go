@@ -63,3 +63,42 @@ PASS
 		t.Errorf("median allocs/op = %v; want 1157", m)
 	}
 }
+
+func TestWebhookCost(t *testing.T) {
+	const (
+		mg      = "github.com/modeguard/modeguard/"
+		handle  = mg + "webhook/admit.(*Handler).Handle"
+		serve   = "sigs.k8s.io/controller-runtime/pkg/webhook/admission.(*Webhook).ServeHTTP"
+		opa     = "github.com/open-policy-agent/opa/v1/topdown.(*eval).evalExpr"
+		decode  = mg + "webhook/admit.Decode"
+		unmarsh = "encoding/json.Unmarshal"
+	)
+	ms := int64(1e6)
+	p := &cpuProfile{samples: []stack{
+		{v: 300 * ms, funcs: []string{opa, handle, serve}},
+		{v: 200 * ms, funcs: []string{opa, opa}}, // cut off under OPA
+		{v: 100 * ms, funcs: []string{unmarsh, decode, handle, serve}},
+		{v: 100 * ms, funcs: []string{unmarsh, serve}}, // the review, outside the handler
+		{v: 100 * ms, funcs: []string{"crypto/tls.(*Conn).Read"}},
+		{v: 200 * ms, funcs: []string{"runtime.mallocgc", "runtime.gcBgMarkWorker"}},
+	}}
+	for _, s := range p.samples {
+		p.total += s.v
+	}
+	// Of 1000ms, in webhookCost's order: handler or OPA 600, OPA 500,
+	// conversion and hashing 0, decode 100, ServeHTTP less the handler 100,
+	// TLS 100, logs 0, metrics 0, client-go 0, GC 200, allocation 200.
+	want := []float64{60, 50, 0, 10, 10, 10, 0, 0, 0, 20, 20}
+	parts := webhookCost(p)
+	if len(parts) != len(want) {
+		t.Fatalf("%d parts; want %d", len(parts), len(want))
+	}
+	for i, c := range parts {
+		if c.Share != want[i] {
+			t.Errorf("%s: %v%%; want %v%%", c.Name, c.Share, want[i])
+		}
+	}
+	if got := parts[9].summary(); got != "the garbage collector 20%" {
+		t.Errorf("summary %q", got)
+	}
+}

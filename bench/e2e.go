@@ -145,6 +145,12 @@ type E2EResult struct {
 	Targets  []string
 	MaxConns int
 	K8s      string // directory of the kube-apiserver and etcd run
+	// ProfileParts and ProfileTop read the webhook's CPU profile at the
+	// worst case's maximum rate (none when it could not be taken), taken
+	// over ProfileSeconds.
+	ProfileParts   []costPart
+	ProfileTop     string
+	ProfileSeconds string
 }
 
 func (e *E2EResult) max(target string) *Step {
@@ -370,7 +376,7 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	c, err := e2e.Start(ctx, e2e.Options{
 		Root: o.root, Assets: o.k8s, Webhook: filepath.Join(o.root, "bin", "modeguard-webhook"),
 		Log:         os.Stderr,
-		WebhookArgs: []string{"--cert-dir=" + certDir, "--cert-names=localhost", fmt.Sprintf("--webhook-port=%d", mgPort)},
+		WebhookArgs: []string{"--cert-dir=" + certDir, "--cert-names=localhost", fmt.Sprintf("--webhook-port=%d", mgPort), "--profiling"},
 	})
 	if err != nil {
 		return nil, err
@@ -482,6 +488,24 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 			logf("%-9s rate %4d/s: %6.0f req/s ok, p50 %v, p99 %v, success %.1f%%", t.name, rate, s.Throughput, s.P50, s.P99, 100*s.Success)
 			res.Steps = append(res.Steps, s)
 		}
+	}
+
+	// The webhook's own CPU profile at the worst case's maximum rate, in a
+	// step of its own (the profiler's cost stays out of the figures
+	// above): where a request's time goes with HTTPS, the informers, the
+	// logs and the metrics around the handler.
+	profiled := make(chan error, 1)
+	prof, secs := filepath.Join(o.raw, "webhook.cpu.pprof"), profileSeconds(o.e2eDuration)
+	go func() { profiled <- fetchProfile(ctx, c.MetricsURL, secs, prof) }()
+	attack(ctx, mg, kinds, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
+	if err := <-profiled; err != nil {
+		logf("the webhook's CPU profile: %v", err)
+	} else if cp, err := readCPUProfile(prof); err != nil {
+		logf("the webhook's CPU profile: %v", err)
+	} else {
+		res.ProfileParts, res.ProfileTop = webhookCost(cp), cp.top(10, false, nil)
+		res.ProfileSeconds = fmt.Sprintf("%ds", secs)
+		logf("the webhook's CPU at the maximum rate: %s", res.ProfileParts[0].summary())
 	}
 
 	// The GitOps steady state at the maximum rate, side by side.
@@ -650,6 +674,34 @@ func writeCerts(dir string) (*x509.CertPool, error) {
 }
 
 func freePort() (int, error) { return freeport.Loopback() }
+
+// profileSeconds is how long a profile taken during a load step of d
+// lasts: its whole seconds but the last (the step's start and end are
+// outside), at least one.
+func profileSeconds(d time.Duration) int { return max(1, int(d/time.Second)-1) }
+
+// fetchProfile writes the CPU profile over secs seconds that the webhook's
+// --profiling serves beside metricsURL (its /metrics) to path.
+func fetchProfile(ctx context.Context, metricsURL string, secs int, path string) error {
+	url := strings.TrimSuffix(metricsURL, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, body)
+	}
+	return os.WriteFile(path, body, 0o644)
+}
 
 // pidWithArg finds the process whose command line holds arg (0: none).
 func pidWithArg(arg string) int {

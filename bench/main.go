@@ -237,7 +237,9 @@ func goCmd(ctx context.Context, o options, progress io.Writer, args ...string) (
 type costPart struct {
 	Name  string
 	Match func(fn string) bool
-	Share float64 // % of the handler's CPU time
+	// Unless leaves out the samples it matches too (nil: none).
+	Unless func(fn string) bool
+	Share  float64 // % of the CPU time of the whole it is a part of
 }
 
 func fnIs(names ...string) func(string) bool {
@@ -271,6 +273,48 @@ func handlerParts() []costPart {
 		{Name: "JSON encoding and decoding (`encoding/json`)", Match: fnIs("encoding/json.Unmarshal", "encoding/json.Marshal")},
 		{Name: "allocation (`runtime.mallocgc`, inside the above)", Match: fnIs("runtime.mallocgc")},
 	}
+}
+
+// webhookCost is where the webhook process's CPU goes under load: each
+// part's share of all its samples, a part counted wherever it is on a
+// stack.
+func webhookCost(p *cpuProfile) []costPart {
+	const mg = "github.com/modeguard/modeguard/"
+	prefix := func(ps ...string) func(string) bool {
+		return func(fn string) bool {
+			for _, x := range ps {
+				if strings.HasPrefix(fn, x) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	handler := func(fn string) bool { return fn == mg+"webhook/admit.(*Handler).Handle" || isOPA(fn) }
+	parts := []costPart{
+		{Name: "the admission handler (`admit.(*Handler).Handle`) and OPA's evaluation (`rego`, `topdown`: Go keeps 64 frames, so OPA's deep stacks lose the handler's)", Match: handler},
+		{Name: "— OPA's query evaluation", Match: isOPA},
+		{Name: "— the input converted to Rego values and hashed for the memo and the result cache", Match: fnIs(mg+"policy.(*FileCache).inputValue", mg+"policy.ToValue", mg+"policy.(*Engine).memoKeyOf", mg+"webhook/admit.(*Core).Key")},
+		{Name: "— the object decoded (`admit.Decode`)", Match: fnIs(mg + "webhook/admit.Decode")},
+		{Name: "the AdmissionReview read and written (controller-runtime's `admission.(*Webhook).ServeHTTP`, less the handler)",
+			Match: fnIs("sigs.k8s.io/controller-runtime/pkg/webhook/admission.(*Webhook).ServeHTTP"), Unless: handler},
+		{Name: "TLS (`crypto/tls`)", Match: prefix("crypto/tls.")},
+		{Name: "logs (`log/slog`, logr)", Match: prefix("log/slog.", "github.com/go-logr/")},
+		{Name: "Prometheus metrics", Match: prefix("github.com/prometheus/")},
+		{Name: "the informers and the API server's watch (client-go)", Match: prefix("k8s.io/client-go/")},
+		{Name: "the garbage collector (background marking and assists)", Match: fnIs("runtime.gcBgMarkWorker", "runtime.gcAssistAlloc", "runtime.bgsweep", "runtime.bgscavenge")},
+		{Name: "allocation (`runtime.mallocgc`, inside the above)", Match: fnIs("runtime.mallocgc")},
+	}
+	for i := range parts {
+		parts[i].Share = 100 * float64(p.where(parts[i].Match, parts[i].Unless)) / float64(max(p.total, 1))
+	}
+	return parts
+}
+
+// summary is "name: N%", the part's name up to its first parenthesis.
+func (c costPart) summary() string {
+	name, _, _ := strings.Cut(c.Name, " (")
+	return fmt.Sprintf("%s %.0f%%", name, c.Share)
 }
 
 // background is the runtime's work beside the benchmark's goroutine.

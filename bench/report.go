@@ -310,6 +310,14 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	if plot != "" {
 		p("![latency against rate](%s)\n\n", plot)
 	}
+	if len(e.ProfileParts) > 0 {
+		p("### Where the webhook's CPU goes at the maximum rate\n\n")
+		p("The webhook process's own CPU profile (`--profiling`: bin/bench/webhook.cpu.pprof, with bin/modeguard-webhook for `go tool pprof`), over %s of the worst case at the maximum rate in a step of its own, after the measured ones (the profiler's cost stays out of the figures above). Each part is the samples with its functions anywhere on their stack, over all the process's samples; parts overlap where one runs inside another (allocation inside everything).\n\n| Part | Share of the process's CPU |\n|---|--:|\n", e.ProfileSeconds)
+		for _, c := range e.ProfileParts {
+			p("| %s | %.0f%% |\n", c.Name, c.Share)
+		}
+		p("\nThe 10 biggest functions by own time:\n\n```\n%s\n```\n\n", e.ProfileTop)
+	}
 	if len(e.GitOps) > 0 {
 		p("### GitOps steady state\n\nBeside the worst case above, the load a cluster run by a GitOps controller sends: objects re-applied unchanged, a rollout's Pods, and now and then a new config. The targets are judged on the worst case; this is reported beside it. Round-robin over ten requests, as fast as %d connections go for %s, each webhook in turn:\n\n", e.MaxConns, e.GitOps[0].Duration)
 		for _, k := range e.GitOpsMix {

@@ -112,6 +112,7 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 	fs.StringVar(&o.WebhookHost, "webhook-host", "", "Address the webhook server listens on (empty: all).")
 	fs.IntVar(&o.WebhookPort, "webhook-port", o.WebhookPort, "Port of the webhook server (HTTPS; /mutate and /validate).")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", o.MetricsBindAddress, "Address of the Prometheus metrics endpoint (/metrics); 0 disables it.")
+	fs.BoolVar(&o.Profiling, "profiling", false, "Serve Go's CPU, heap and other profiles (net/http/pprof: /debug/pprof/) on the metrics address. Off by default: a profile shows the process's state, so turn it on only where the metrics address is not reachable by untrusted clients.")
 	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", o.HealthProbeBindAddress, "Address of /healthz and /readyz (ready once the certificate, the informer cache and the policy are loaded); 0 disables it.")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", false, "Elect a leader (Lease in --namespace) to run the reconciler and the certificate rotator. Required with more than one replica.")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID, "Name of the leader election Lease.")

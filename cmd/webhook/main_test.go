@@ -22,7 +22,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 	for _, f := range []string{
 		"policy-dir", "settings", "cert-mode", "cert-dir", "service-name", "namespace", "webhook-port",
 		"metrics-bind-address", "health-probe-bind-address", "leader-elect", "failure-policy", "shutdown-delay",
-		"self-managed", "cert-manager", "certs --dir", "request-timeout", "max-connections", "max-in-flight",
+		"self-managed", "cert-manager", "certs --dir", "request-timeout", "max-connections", "max-in-flight", "profiling",
 	} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help does not mention %q", f)

@@ -34,3 +34,18 @@ func TestRequestTimeoutFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestProfilingFlag(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	fs, o, _ := flags(&out)
+	if o.Profiling {
+		t.Error("profiling on by default; want off")
+	}
+	if err := fs.Parse([]string{"--profiling"}); err != nil {
+		t.Fatal(err)
+	}
+	if !o.Profiling {
+		t.Error("--profiling did not turn profiling on")
+	}
+}

@@ -72,6 +72,9 @@ type Options struct {
 	MetricsBindAddress string
 	// HealthProbeBindAddress serves /healthz and /readyz ("0" disables it).
 	HealthProbeBindAddress string
+	// Profiling serves Go's profiles (net/http/pprof, /debug/pprof/) on
+	// the metrics address.
+	Profiling bool
 
 	// LeaderElection elects the replica that runs the reconciler and the
 	// certificate rotator; LeaderElectionID names its Lease.
