@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -197,13 +198,31 @@ func stringTerm(s string) *ast.Term {
 	return ast.StringTerm(s)
 }
 
-// intTerm is n as a number term: OPA's interned term when it has one.
+// intTerm is n as a number term: OPA's interned term when it has one,
+// else one of numTerms, else a new one.
 func intTerm(n int64) *ast.Term {
 	if n >= -1 && n < 512 {
 		return ast.InternedTerm(int(n))
 	}
+	if n >= 0 && n < int64(len(numTerms)) {
+		p := &numTerms[n]
+		if t := p.Load(); t != nil {
+			return t
+		}
+		t := ast.NewTerm(ast.Number(strconv.FormatInt(n, 10)))
+		if p.CompareAndSwap(nil, t) {
+			return t
+		}
+		return p.Load()
+	}
 	return ast.NewTerm(ast.Number(strconv.FormatInt(n, 10)))
 }
+
+// numTerms are the number terms of 512 to 4095 that have been made, shared
+// from then on as OPA shares its own below 512: lines and columns of the
+// config files, most of the numbers of a file's value, stay below 4096
+// (at most about 200 KiB once all are made).
+var numTerms [4096]atomic.Pointer[ast.Term]
 
 func arrayEncoder(t reflect.Type) encoder {
 	elem := encoderOf(t.Elem())
@@ -231,7 +250,12 @@ func structEncoder(t reflect.Type) encoder {
 		encs[i] = encoderOf(t.Field(f.index).Type)
 	}
 	return func(v reflect.Value) (*ast.Term, error) {
-		items := make([][2]*ast.Term, 0, len(fields))
+		// NewObject copies the items: small structs' stay on the stack.
+		var buf [16][2]*ast.Term
+		items := buf[:0]
+		if len(fields) > len(buf) {
+			items = make([][2]*ast.Term, 0, len(fields))
+		}
 		for i, f := range fields {
 			fv := v.Field(f.index)
 			if f.omitEmpty && isEmpty(fv) {

@@ -21,6 +21,10 @@ const (
 	DefaultFileCacheBytes   = 8 << 20
 )
 
+// recentNames bounds the file names whose last converted file a FileCache
+// keeps for the next text under the name (convertFile).
+const recentNames = 16
+
 // restEntries bounds the inputs whose rest (subject, workload, relation) a
 // FileCache keeps converted: about 10 KiB each.
 const restEntries = 128
@@ -40,7 +44,9 @@ func valueCost(srcLen int) int64 { return 80 * int64(srcLen) }
 // is an LRU bounded by entries and by an estimate of the bytes held, safe
 // for concurrent use. The facts it returns are shared by every caller:
 // nothing may modify them. It also keeps the Rego value of the rest of the
-// last restEntries inputs (see restValue).
+// last restEntries inputs (see restValue), and the last file converted
+// under each of recentNames names, whose unchanged elements a new text
+// under the name reuses (convertFile).
 type FileCache struct {
 	mu       sync.Mutex
 	lru      *simplelru.LRU[fileKey, *fileEntry]
@@ -52,8 +58,14 @@ type FileCache struct {
 	// derivedBytes is an estimate of what derived holds, bounded by
 	// maxBytes/4 apart from bytes (guarded by mu).
 	derivedBytes int64
+	// recent is the last file converted under each name, whose unchanged
+	// elements the next one under that name reuses (convertFile); its
+	// values are bounded by maxBytes apart from bytes (guarded by mu).
+	recent      *simplelru.LRU[string, *convertedFile]
+	recentBytes int64
 
-	hits, misses atomic.Int64
+	hits, misses      atomic.Int64
+	reused, converted atomic.Int64 // see Reuse
 }
 
 type fileKey [sha256.Size]byte
@@ -91,6 +103,9 @@ func NewFileCache(entries int, maxBytes int64) *FileCache {
 	c.rest, _ = simplelru.NewLRU[fileKey, ast.Object](restEntries, nil)
 	c.derived, _ = simplelru.NewLRU(restEntries, func(_ fileKey, e derivedEntry) {
 		c.derivedBytes -= e.cost // called with c.mu held
+	})
+	c.recent, _ = simplelru.NewLRU(recentNames, func(_ string, cf *convertedFile) {
+		c.recentBytes -= cf.cost // called with c.mu held
 	})
 	return c
 }
@@ -182,23 +197,29 @@ func (c *FileCache) keyOf(f *riverconfig.Facts) (fileKey, bool) {
 }
 
 // fileValue returns the Rego value of f and of its component index: from
-// the cache when f came from it, else converted now.
+// the cache when f came from it, else converted now, reusing the values of
+// the elements that did not change since the last text converted under
+// f's name (recentFile).
 func (c *FileCache) fileValue(f *riverconfig.Facts) (value, index *ast.Term, err error) {
-	var e *fileEntry
-	if c != nil {
-		c.mu.Lock()
-		e = c.byFacts[f]
-		c.mu.Unlock()
+	if c == nil {
+		cf, err := convertFile(f, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		return cf.value, cf.index, nil
 	}
+	c.mu.Lock()
+	e := c.byFacts[f]
+	c.mu.Unlock()
 	if e == nil {
-		return convertFile(f)
+		return c.convert(f, textLen(f))
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.converted {
 		return e.value, e.index, e.err
 	}
-	value, index, err = convertFile(f)
+	value, index, err = c.convert(f, e.srcLen)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if vc := valueCost(e.srcLen); c.byFacts[f] == e && e.cost+vc <= c.maxBytes {
@@ -211,10 +232,114 @@ func (c *FileCache) fileValue(f *riverconfig.Facts) (value, index *ast.Term, err
 	return value, index, err
 }
 
-func convertFile(f *riverconfig.Facts) (value, index *ast.Term, err error) {
-	v, err := toAST(reflect.ValueOf(f))
+// convert converts f, reusing what it can of the last file converted
+// under its name, and keeps the result as that file. srcLen sizes it (the
+// length of its text, or an estimate).
+func (c *FileCache) convert(f *riverconfig.Facts, srcLen int) (value, index *ast.Term, err error) {
+	c.mu.Lock()
+	prev, _ := c.recent.Get(f.File)
+	c.mu.Unlock()
+	cf, err := convertFile(f, prev)
 	if err != nil {
-		return nil, nil, fmt.Errorf("file %s: %w", f.File, err)
+		return nil, nil, err
+	}
+	c.reused.Add(int64(cf.nReused))
+	c.converted.Add(int64(cf.nElems - cf.nReused))
+	cf.cost = valueCost(srcLen)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cf.cost > c.maxBytes {
+		return cf.value, cf.index, nil
+	}
+	if old, ok := c.recent.Peek(f.File); ok {
+		c.recentBytes -= old.cost
+	}
+	c.recent.Add(f.File, cf)
+	c.recentBytes += cf.cost
+	for c.recentBytes > c.maxBytes && c.recent.Len() > 0 {
+		c.recent.RemoveOldest()
+	}
+	return cf.value, cf.index, nil
+}
+
+// Reuse returns how many elements (components, collectors, node-name
+// uses) of the files converted so far were taken from the file converted
+// before under the same name, and how many were converted.
+func (c *FileCache) Reuse() (reused, converted int64) {
+	if c == nil {
+		return 0, 0
+	}
+	return c.reused.Load(), c.converted.Load()
+}
+
+// textLen estimates the length of the text f was parsed from: where its
+// last component ends.
+func textLen(f *riverconfig.Facts) int {
+	n := 0
+	for _, c := range f.Components {
+		n = max(n, c.Range.End.Offset)
+	}
+	return n
+}
+
+// convertedFile is the Rego value of one file's facts, with the values of
+// its components, collectors and node-name uses, which the next text
+// converted under the same name takes where they did not change.
+type convertedFile struct {
+	facts        *riverconfig.Facts
+	value, index *ast.Term
+	elems        [3][]*ast.Term // components, collectors, nodeNames
+	// nElems and nReused count the elements of the three lists, and
+	// those taken from the previous file.
+	nElems, nReused int
+	cost            int64 // guarded by FileCache.mu
+}
+
+// convertFile converts f as toAST does, taking from prev (the facts of an
+// earlier text under the same name, or nil) the value of each component,
+// collector and node-name use equal to the one at the same place in prev:
+// a fix edits one component and leaves the others, and whatever comes
+// before the edit, where they were, so the pass that evaluates the fixed
+// text converts little more than what the fix changed.
+func convertFile(f *riverconfig.Facts, prev *convertedFile) (*convertedFile, error) {
+	cf := &convertedFile{facts: f}
+	bare := *f
+	bare.Components, bare.Collectors, bare.NodeNames = nil, nil, nil
+	v, err := toAST(reflect.ValueOf(&bare))
+	if err != nil {
+		return nil, fmt.Errorf("file %s: %w", f.File, err)
+	}
+	obj := v.(ast.Object)
+	var old *riverconfig.Facts
+	var oldElems [3][]*ast.Term
+	if prev != nil {
+		old, oldElems = prev.facts, prev.elems
+	}
+	lists := []struct {
+		key string
+		ok  bool
+		err error
+	}{
+		{"components", f.Components != nil, nil},
+		{"collectors", f.Collectors != nil, nil},
+		{"nodeNames", f.NodeNames != nil, nil},
+	}
+	var reused [3]int
+	if old == nil {
+		old = &riverconfig.Facts{}
+	}
+	cf.elems[0], reused[0], lists[0].err = elemTerms(f.Components, old.Components, oldElems[0])
+	cf.elems[1], reused[1], lists[1].err = elemTerms(f.Collectors, old.Collectors, oldElems[1])
+	cf.elems[2], reused[2], lists[2].err = elemTerms(f.NodeNames, old.NodeNames, oldElems[2])
+	for i, l := range lists {
+		if l.err != nil {
+			return nil, fmt.Errorf("file %s: %s: %w", f.File, l.key, l.err)
+		}
+		cf.nElems += len(cf.elems[i])
+		cf.nReused += reused[i]
+		if l.ok { // nil stays null, as toAST writes it
+			obj.Insert(ast.StringTerm(l.key), ast.ArrayTerm(cf.elems[i]...))
+		}
 	}
 	seen := make(map[string]bool, len(f.Components))
 	items := make([][2]*ast.Term, 0, len(f.Components))
@@ -224,7 +349,30 @@ func convertFile(f *riverconfig.Facts) (value, index *ast.Term, err error) {
 			items = append(items, [2]*ast.Term{ast.StringTerm(comp.ID), ast.InternedTerm(i)})
 		}
 	}
-	return ast.NewTerm(v), ast.NewTerm(ast.NewObject(items...)), nil
+	cf.value, cf.index = ast.NewTerm(obj), ast.NewTerm(ast.NewObject(items...))
+	return cf, nil
+}
+
+// elemTerms converts the elements of cur, taking the term of oldTerms for
+// each element equal to the one at its index in old.
+func elemTerms[T any](cur, old []T, oldTerms []*ast.Term) (terms []*ast.Term, reused int, err error) {
+	if len(oldTerms) != len(old) {
+		old = nil
+	}
+	eq, enc := equalOf(reflect.TypeFor[T]()), encoderOf(reflect.TypeFor[T]())
+	terms = make([]*ast.Term, len(cur))
+	for i := range cur {
+		x := reflect.ValueOf(&cur[i]).Elem()
+		if i < len(old) && eq(x, reflect.ValueOf(&old[i]).Elem()) {
+			terms[i] = oldTerms[i]
+			reused++
+			continue
+		}
+		if terms[i], err = enc(x); err != nil {
+			return nil, 0, fmt.Errorf("%d: %w", i, err)
+		}
+	}
+	return terms, reused, nil
 }
 
 // inputValue is ToValue with the files of in.Config converted through c,

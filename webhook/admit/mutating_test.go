@@ -386,31 +386,16 @@ func BenchmarkHandler(b *testing.B) {
 	}
 
 	// The typical ConfigMap again, its text different in every request (a
-	// comment), so that no cache knows it: what a new config costs.
-	b.Run("mutate/ConfigMap-distinct", func(b *testing.B) {
-		core, _ := admittest.CoreWith(b, policy.Options{MemoEntries: -1}, mg001)
-		h := admit.NewMutating(core, admittest.Decoder(), -1)
-		cm := admittest.Find[*corev1.ConfigMap](b, mg001)
-		reqs := make([]admission.Request, 1000) // more than the file cache holds
-		for i := range reqs {
-			c := cm.DeepCopy()
-			c.Data["config.alloy"] = fmt.Sprintf("// request %d\n%s", i, c.Data["config.alloy"])
-			reqs[i] = admittest.Request(b, c, admissionv1.Create, false)
-		}
-		if resp := h.Handle(ctx, reqs[0]); len(resp.Patches) == 0 {
-			b.Fatalf("no patch: warnings %q", resp.Warnings)
-		}
-		b.ReportAllocs()
-		i := 1
-		var lat latencies
-		for b.Loop() {
-			t := time.Now()
-			h.Handle(ctx, reqs[i%len(reqs)])
-			lat = append(lat, time.Since(t))
-			i++
-		}
-		lat.report(b)
-	})
+	// comment), so that no cache knows it: what a new config costs. And
+	// the 3,000-line one so: the comment at the top moves every component,
+	// so that only the pass after the fix finds values to reuse.
+	for _, d := range []struct {
+		name string
+		objs []runtime.Object
+		n    int
+	}{{"mutate/ConfigMap-distinct", mg001, 1000}, {"mutate/ConfigMap-3000-lines-distinct", big, 20}} {
+		b.Run(d.name, func(b *testing.B) { distinct(b, d.objs, d.n) })
+	}
 
 	// The DaemonSet of mg002-fires, an annotation new in every request, with
 	// the engine as the server runs it (memo and result cache on): neither
@@ -445,6 +430,36 @@ func BenchmarkHandler(b *testing.B) {
 		}
 		lat.report(b)
 	})
+}
+
+// distinct runs the mutating handler on the ConfigMap of objs, its text
+// different in each of n requests (a comment at the top, of another
+// length than the request before's, so that every component moves), the
+// memo and the result cache off.
+func distinct(b *testing.B, objs []runtime.Object, n int) {
+	ctx := context.Background()
+	core, _ := admittest.CoreWith(b, policy.Options{MemoEntries: -1}, objs)
+	h := admit.NewMutating(core, admittest.Decoder(), -1)
+	cm := admittest.Find[*corev1.ConfigMap](b, objs)
+	reqs := make([]admission.Request, n) // more than the file cache holds
+	for i := range reqs {
+		c := cm.DeepCopy()
+		c.Data["config.alloy"] = fmt.Sprintf("// request %d%s\n%s", i, strings.Repeat("-", i%3), c.Data["config.alloy"])
+		reqs[i] = admittest.Request(b, c, admissionv1.Create, false)
+	}
+	if resp := h.Handle(ctx, reqs[0]); len(resp.Patches) == 0 {
+		b.Fatalf("no patch: warnings %q", resp.Warnings)
+	}
+	b.ReportAllocs()
+	i := 1
+	var lat latencies
+	for b.Loop() {
+		t := time.Now()
+		h.Handle(ctx, reqs[i%len(reqs)])
+		lat = append(lat, time.Since(t))
+		i++
+	}
+	lat.report(b)
 }
 
 // latencies are the durations of a benchmark's requests, one by one, for
