@@ -106,7 +106,7 @@ func (r *report) write(w io.Writer) {
 	r.writeSummary(w)
 
 	p("## In process\n\n")
-	p("`go test -bench` with -count=%d -benchtime=%s, medians of the runs (raw output in bin/bench/inprocess.txt). The handler benchmarks run the mutating (or validating) handler on one decoded admission request, with the policy engine, the lookup of the objects around the subject and the result cache as the server wires them, but the policy memo off, so that every request evaluates; `Pod-cache-hit` is a Pod of a DaemonSet rollout answered from the result cache, the `-memo-hit` ones the same request again with the memo on (the decision answered from it: what a re-applied object or the validating webhook after the mutating one costs). `Decision/typical` also reports `rego-exprs`, the Rego expressions one evaluation runs (OPA's profiler).\n\n", r.Count, r.Benchtime)
+	p("`go test -bench` with -count=%d -benchtime=%s, medians of the runs (raw output in bin/bench/inprocess.txt). The handler benchmarks run the mutating (or validating) handler on one decoded admission request, with the policy engine, the lookup of the objects around the subject and the result cache as the server wires them, but the policy memo off, so that every request evaluates; `Pod-cache-hit` is a Pod of a DaemonSet rollout answered from the result cache, the `-distinct` ones a ConfigMap whose text is new in every request (a comment of another length at the top, so that no cache knows it and no component sits where it sat in the request before), the `-memo-hit` ones the same request again with the memo on (the decision answered from it: what a re-applied object or the validating webhook after the mutating one costs). `Decision/typical` also reports `rego-exprs`, the Rego expressions one evaluation runs (OPA's profiler).\n\n", r.Count, r.Benchtime)
 	p("| Stage | Benchmark | time/op (mean) | p99 | B/op | allocs/op | runs |\n|---|---|--:|--:|--:|--:|--:|\n")
 	for _, b := range r.Benchmarks {
 		p99 := "–"
@@ -151,8 +151,17 @@ func (r *report) writeTargets(w io.Writer) {
 			fmtNs(p99), len(b.Runs), fmtNs(b.Median("ns/op")), yesNo(p99 > 0 && p99 < 1e6))
 	}
 	if b := r.find("BenchmarkHandler/mutate/ConfigMap-3000-lines"); b != nil {
+		// Met when both the request repeated and a text no cache knows
+		// (when measured) take under 30 ms.
 		mean := b.Median("ns/op")
-		p("| The 3,000-line ConfigMap under 30 ms, in process | %s (median of %d runs' means; p99 %s) | %s |\n", fmtNs(mean), len(b.Runs), fmtNs(b.Median("p99-ns")), yesNo(mean < 30e6))
+		met := mean < 30e6
+		distinct := ""
+		if d := r.find("BenchmarkHandler/mutate/ConfigMap-3000-lines-distinct"); d != nil {
+			dm := d.Median("ns/op")
+			met = met && dm < 30e6
+			distinct = fmt.Sprintf("; a new text each request (`-distinct`): %s, p99 %s", fmtNs(dm), fmtNs(d.Median("p99-ns")))
+		}
+		p("| The 3,000-line ConfigMap under 30 ms, in process | %s (median of %d runs' means; p99 %s)%s | %s |\n", fmtNs(mean), len(b.Runs), fmtNs(b.Median("p99-ns")), distinct, yesNo(met))
 	}
 	if b := r.find("BenchmarkDecision/typical"); b != nil && b.Median("rego-exprs") > 0 {
 		n := b.Median("rego-exprs")
@@ -375,6 +384,9 @@ func (r *report) writeSummary(w io.Writer) {
 		}
 		if l := r.find("BenchmarkHandler/mutate/ConfigMap-3000-lines"); l != nil {
 			p(" and %s for a ConfigMap of 3,000 lines", fmtNs(l.Median("ns/op")))
+			if d := r.find("BenchmarkHandler/mutate/ConfigMap-3000-lines-distinct"); d != nil {
+				p(" (%s when its text is new in every request)", fmtNs(d.Median("ns/op")))
+			}
 		}
 		p(".\n")
 	}

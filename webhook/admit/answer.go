@@ -28,6 +28,29 @@ type answer struct {
 	fixed     []string    // rule ids of the fixes in patches
 	decisions [][2]string // rule, action
 	result    string      // the requests metric's result label
+	// size estimates the heap the answer holds (estimateSize), for the
+	// result cache's byte bound; set before the answer is cached.
+	size int64
+}
+
+// estimateSize is about what the answer holds on the heap, calibrated on
+// the answers of examples/mg002-fires' DaemonSet (TestAnswerSizeEstimate):
+// its strings, and its patches at eight times their JSON form (their
+// values are decoded JSON: maps of interfaces).
+func (a *answer) estimateSize() int64 {
+	n := 320 + len(a.message)
+	for _, w := range a.warnings {
+		n += 16 + len(w)
+	}
+	n += 16*len(a.fixed) + 32*len(a.decisions)
+	if len(a.patches) > 0 {
+		b, err := json.Marshal(a.patches)
+		if err != nil {
+			return int64(n) + 16<<10 // unknown: counted large
+		}
+		n += 8 * len(b)
+	}
+	return int64(n)
 }
 
 // Response builds a fresh response (its warnings are the caller's).

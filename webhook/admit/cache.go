@@ -1,29 +1,60 @@
 package admit
 
 import (
-	lru "github.com/hashicorp/golang-lru/v2"
+	"sync"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
 // DefaultCacheSize bounds a result cache when no size is given.
 const DefaultCacheSize = 4096
 
-// Cache is a bounded LRU of answers by Key. Values must not be modified
-// once added: concurrent requests share them.
+// DefaultCacheBytes bounds what a handler's result cache holds, by
+// answerCost: about a thousand answers that patch a workload and warn, or
+// all DefaultCacheSize of the small ones a rollout's Pods get. Without it a
+// stream of new workloads, none asked for twice, filled the cache with
+// 4096 answers of about 2 KiB (8.6 MiB of heap, twice that resident at the
+// default GOGC) that were never read again.
+const DefaultCacheBytes = 2 << 20
+
+// Cache is a bounded LRU of answers by Key, safe for concurrent use.
+// Values must not be modified once added: concurrent requests share them.
 type Cache[V any] struct {
-	lru *lru.Cache[string, V]
+	mu       sync.Mutex
+	lru      *simplelru.LRU[string, V]
+	cost     func(key string, v V) int64 // nil: entries alone bound it
+	bytes    int64                       // the cost of what it holds
+	maxBytes int64
 }
 
 // NewCache returns a cache of at most size entries (DefaultCacheSize when
 // size <= 0).
 func NewCache[V any](size int) *Cache[V] {
+	return NewCacheBytes[V](size, 0, nil)
+}
+
+// NewCacheBytes returns a cache of at most size entries (DefaultCacheSize
+// when size <= 0) whose entries cost at most maxBytes in all, by cost (no
+// byte bound when cost is nil or maxBytes <= 0). An entry that alone costs
+// more than maxBytes is not kept.
+func NewCacheBytes[V any](size int, maxBytes int64, cost func(key string, v V) int64) *Cache[V] {
 	if size <= 0 {
 		size = DefaultCacheSize
 	}
-	c, err := lru.New[string, V](size)
+	c := &Cache[V]{maxBytes: maxBytes}
+	if cost != nil && maxBytes > 0 {
+		c.cost = cost
+	}
+	var err error
+	c.lru, err = simplelru.NewLRU(size, func(k string, v V) {
+		if c.cost != nil { // called with c.mu held
+			c.bytes -= c.cost(k, v)
+		}
+	})
 	if err != nil { // only for size <= 0
 		panic(err)
 	}
-	return &Cache[V]{lru: c}
+	return c
 }
 
 // Get returns the value for key; an empty key never hits.
@@ -32,15 +63,33 @@ func (c *Cache[V]) Get(key string) (V, bool) {
 		var zero V
 		return zero, false
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.lru.Get(key)
 }
 
-// Add stores v under key; an empty key is not stored.
+// Add stores v under key, evicting the least recently used entries past
+// the bounds; an empty key is not stored.
 func (c *Cache[V]) Add(key string, v V) {
 	if c == nil || key == "" {
 		return
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cost == nil {
+		c.lru.Add(key, v)
+		return
+	}
+	n := c.cost(key, v)
+	c.lru.Remove(key) // an old value's cost leaves through the eviction callback
+	if n > c.maxBytes {
+		return
+	}
 	c.lru.Add(key, v)
+	c.bytes += n
+	for c.bytes > c.maxBytes && c.lru.Len() > 0 {
+		c.lru.RemoveOldest()
+	}
 }
 
 // Len is the number of entries.
@@ -48,5 +97,17 @@ func (c *Cache[V]) Len() int {
 	if c == nil {
 		return 0
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.lru.Len()
+}
+
+// Bytes is the cost of the entries held (0 without a byte bound).
+func (c *Cache[V]) Bytes() int64 {
+	if c == nil {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
 }

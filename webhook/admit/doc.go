@@ -23,7 +23,10 @@
 // labels, the HPAs): the Pods of one DaemonSet rollout
 // differ only in fields no rule reads (name, node, node affinity), so they
 // share one entry and cost one evaluation. ConfigMaps are not cached: each
-// admission of one carries new content.
+// admission of one carries new content. It is an LRU bounded by entries
+// (DefaultCacheSize) and by an estimate of the heap its answers hold
+// (DefaultCacheBytes), so that a stream of objects never asked for twice
+// cannot fill it with large answers.
 //
 // Dry-run requests read the lookup through the dry-run overlay
 // (Core.Overlay, package webhook/dryrun): the validating handler remembers

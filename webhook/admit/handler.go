@@ -54,10 +54,16 @@ func NewValidating(core *Core, decoder admission.Decoder, cacheSize int) *Handle
 	return newHandler(core, decoder, "validate", cacheSize, decideValidate)
 }
 
+// Cached returns how many answers the handler's result cache holds, and
+// what they cost by its estimate of their heap.
+func (p *Handler) Cached() (entries int, bytes int64) {
+	return p.cache.Len(), p.cache.Bytes()
+}
+
 func newHandler(core *Core, decoder admission.Decoder, webhook string, cacheSize int, decide decideFunc) *Handler {
 	p := &Handler{core: core, decoder: decoder, webhook: webhook, decide: decide}
 	if cacheSize >= 0 {
-		p.cache = NewCache[*answer](cacheSize)
+		p.cache = NewCacheBytes(cacheSize, DefaultCacheBytes, func(k string, a *answer) int64 { return int64(len(k)) + a.size })
 	}
 	return p
 }
@@ -146,6 +152,7 @@ func (p *Handler) handle(ctx context.Context, req admission.Request) (resp admis
 		log.Info("Decision", "uid", s.UID, "webhook", p.webhook, "kind", s.Kind, "namespace", s.Namespace, "name", s.Name,
 			"operation", req.Operation, "dryRun", s.DryRun, "result", a.result, "findings", found)
 	}
+	a.size = a.estimateSize()
 	p.cache.Add(key, a)
 	p.core.Metrics.CacheEntries(p.webhook, p.cache.Len())
 	a.Count(p.core.Metrics)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	goruntime "runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -474,4 +475,63 @@ func (l latencies) report(b *testing.B) {
 	s := slices.Clone(l)
 	slices.Sort(s)
 	b.ReportMetric(float64(s[(len(s)*99+99)/100-1]), "p99-ns")
+}
+
+// TestAnswerSizeEstimate: what the result cache counts of its answers is
+// within a factor of two of the heap they hold, measured on the answers to
+// 600 new DaemonSets (examples/mg002-fires with an annotation new each
+// time: a patch and its warnings).
+func TestAnswerSizeEstimate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the heap over 1200 reviews")
+	}
+	ctx := context.Background()
+	mg002 := admittest.Example(t, "mg002-fires")
+	core, _ := admittest.CoreWith(t, policy.Options{MemoEntries: -1}, mg002)
+	d := admittest.Find[*appsv1.DaemonSet](t, mg002).DeepCopy()
+	if d.Annotations == nil {
+		d.Annotations = map[string]string{}
+	}
+	const seq = "SEQ0000000"
+	d.Annotations["bench.modeguard.dev/seq"] = seq
+	tmpl := admittest.Request(t, d, admissionv1.Create, false)
+	const n = 600
+	run := func(h *admit.Handler, from int) {
+		for i := from; i < from+n; i++ {
+			r := tmpl
+			r.Object.Raw = bytes.Replace(tmpl.Object.Raw, []byte(seq), fmt.Appendf(nil, "%010d", i), 1)
+			if resp := h.Handle(ctx, r); len(resp.Patches) == 0 {
+				t.Fatalf("no patch: %q", resp.Warnings)
+			}
+		}
+	}
+	heap := func() int64 {
+		goruntime.GC()
+		goruntime.GC()
+		var m goruntime.MemStats
+		goruntime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	// The same requests through a handler without a result cache, then
+	// one with: what the second retains more is its cache's. (Requests
+	// retain a little outside the handler: controller-runtime's logger
+	// keeps its children until a logger is set, as tests do not.)
+	off := admit.NewMutating(core, admittest.Decoder(), -1)
+	run(off, 0) // the engine's own caches fill
+	base := heap()
+	run(off, n)
+	retainedOff := heap() - base
+	h := admit.NewMutating(core, admittest.Decoder(), 0)
+	base = heap()
+	run(h, 2*n)
+	entries, counted := h.Cached()
+	held := heap() - base - retainedOff
+	goruntime.KeepAlive(h)
+	t.Logf("%d answers: counted %d bytes, the heap held %d (%.2f×)", entries, counted, held, float64(counted)/float64(held))
+	if entries != n {
+		t.Fatalf("%d answers cached, want %d (raise the byte bound of the test)", entries, n)
+	}
+	if counted < held/2 || counted > held*2 {
+		t.Errorf("the cache counts %d bytes for %d answers holding %d: want within a factor of 2", counted, n, held)
+	}
 }

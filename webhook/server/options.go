@@ -89,8 +89,9 @@ type Options struct {
 	// Limits bound the HTTPS server's connections, requests in flight and
 	// read/write times (zero fields: DefaultLimits).
 	Limits Limits
-	// ResultCacheSize bounds each handler's result cache (0: the default;
-	// negative: no cache).
+	// ResultCacheSize bounds the entries of each handler's result cache
+	// (0: the default; negative: no cache); admit.DefaultCacheBytes bounds
+	// what they hold.
 	ResultCacheSize int
 	// DryRun bounds the dry-run overlay (zero fields: the dryrun defaults);
 	// DryRunOverlayOff disables it (dry runs then see the cluster only).
