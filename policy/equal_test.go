@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -157,6 +158,20 @@ func TestConvertFileReuse(t *testing.T) {
 	if reused, elems := checkReuse(t, "large", large, edited); reused == 0 || reused == elems {
 		t.Errorf("an edit near the end of %d elements reused %d: want most of them, not all", elems, reused)
 	}
+
+	// Lists long enough to be converted in parts at once (elemTerms),
+	// in several parts whatever the machine.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	huge := benchconfig.Large(3000)
+	if n := len(riverconfig.Parse("huge", []byte(huge)).Components); n < 3*parallelElems {
+		t.Fatalf("%d components: too few for three parts", n)
+	}
+	at = strings.LastIndex(huge, "discovery.kubernetes")
+	if reused, elems := checkReuse(t, "huge", huge, huge[:at]+"// edited\n"+huge[at:]); reused == 0 || reused == elems {
+		t.Errorf("an edit near the end of %d elements reused %d: want most of them, not all", elems, reused)
+	}
+	checkReuse(t, "huge", huge, "// top\n"+huge)
+	checkReuse(t, "huge", "// top\n"+huge, huge)
 }
 
 func checkReuse(t *testing.T, name, a, b string) (reused, elems int) {
