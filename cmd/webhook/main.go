@@ -59,7 +59,7 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return 2
 	}
-	ctrl.SetLogger(lo.logger(stderr))
+	ctrl.SetLogger(lazyValues(lo.logger(stderr)))
 	log := ctrl.Log.WithName("setup")
 	log.Info("Build", "version", version.String(), "commit", version.CommitString())
 	// The Go heap limit at 90% of the container's memory limit (its
