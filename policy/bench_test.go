@@ -48,8 +48,8 @@ spec:
 
 // BenchmarkDecision is one full decision with the facts already built:
 // input conversion, evaluation of every rule, action resolution; the memo
-// and the file cache off, so that every one converts and evaluates, except
-// in typical-memo-hit (the same input again: a hash and a lookup).
+// off, so that every one converts its file and evaluates, except in
+// typical-memo-hit (the same input again: a hash and a lookup).
 func BenchmarkDecision(b *testing.B) {
 	for _, c := range []struct {
 		name   string
@@ -57,26 +57,34 @@ func BenchmarkDecision(b *testing.B) {
 		memo   bool
 	}{{"typical", benchconfig.Typical, false}, {"large3000", benchconfig.Large(3000), false}, {"typical-memo-hit", benchconfig.Typical, true}} {
 		b.Run(c.name, func(b *testing.B) {
-			// No file cache: every evaluation converts the facts, as a
-			// text no cache knows (the cache would take the values of the
-			// last evaluation's elements, equal to these).
-			o := Options{MemoEntries: -1, FileCacheEntries: -1}
+			o := Options{MemoEntries: -1}
 			if c.memo {
-				o.MemoEntries, o.FileCacheEntries = 0, 0
+				o.MemoEntries = 0
 			}
 			e, err := New(context.Background(), o)
 			if err != nil {
 				b.Fatal(err)
 			}
 			in := benchInput(b, c.config)
-			if c.memo { // facts from the engine's cache, as review parses them
-				in.Config.Files = []*riverconfig.Facts{e.ParseConfig("config.alloy", []byte(c.config))}
+			// Facts parsed outside the engine's cache, under more file
+			// names than the cache keeps a last conversion of
+			// (recentNames), taken in turn: every evaluation converts its
+			// file whole, as a text no cache knows.
+			files := make([]*riverconfig.Facts, recentNames+1)
+			for i := range files {
+				files[i] = riverconfig.Parse(fmt.Sprintf("config-%02d.alloy", i), []byte(c.config))
 			}
+			if c.memo { // facts from the engine's cache, as review parses them
+				files = []*riverconfig.Facts{e.ParseConfig("config.alloy", []byte(c.config))}
+			}
+			in.Config.Files = files[:1]
 			ctx := context.Background()
 			exprs := regoExpressions(b, e, in)
 			b.ReportAllocs()
-			var n int
+			var n, i int
 			for b.Loop() {
+				in.Config.Files = files[i%len(files) : i%len(files)+1]
+				i++
 				vs, err := e.Evaluate(ctx, in)
 				if err != nil {
 					b.Fatal(err)

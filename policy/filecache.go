@@ -65,8 +65,7 @@ type FileCache struct {
 	recent      *simplelru.LRU[string, *convertedFile]
 	recentBytes int64
 
-	hits, misses      atomic.Int64
-	reused, converted atomic.Int64 // see Reuse
+	hits, misses atomic.Int64
 }
 
 type fileKey [sha256.Size]byte
@@ -200,7 +199,7 @@ func (c *FileCache) keyOf(f *riverconfig.Facts) (fileKey, bool) {
 // fileValue returns the Rego value of f and of its component index: from
 // the cache when f came from it, else converted now, reusing the values of
 // the elements that did not change since the last text converted under
-// f's name (recentFile).
+// f's name (convert).
 func (c *FileCache) fileValue(f *riverconfig.Facts) (value, index *ast.Term, err error) {
 	if c == nil {
 		cf, err := convertFile(f, nil)
@@ -244,8 +243,6 @@ func (c *FileCache) convert(f *riverconfig.Facts, srcLen int) (value, index *ast
 	if err != nil {
 		return nil, nil, err
 	}
-	c.reused.Add(int64(cf.nReused))
-	c.converted.Add(int64(cf.nElems - cf.nReused))
 	cf.cost = valueCost(srcLen)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -261,16 +258,6 @@ func (c *FileCache) convert(f *riverconfig.Facts, srcLen int) (value, index *ast
 		c.recent.RemoveOldest()
 	}
 	return cf.value, cf.index, nil
-}
-
-// Reuse returns how many elements (components, collectors, node-name
-// uses) of the files converted so far were taken from the file converted
-// before under the same name, and how many were converted.
-func (c *FileCache) Reuse() (reused, converted int64) {
-	if c == nil {
-		return 0, 0
-	}
-	return c.reused.Load(), c.converted.Load()
 }
 
 // textLen estimates the length of the text f was parsed from: where its
@@ -311,35 +298,24 @@ func convertFile(f *riverconfig.Facts, prev *convertedFile) (*convertedFile, err
 		return nil, fmt.Errorf("file %s: %w", f.File, err)
 	}
 	obj := v.(ast.Object)
-	var old *riverconfig.Facts
-	var oldElems [3][]*ast.Term
+	old := &convertedFile{facts: &riverconfig.Facts{}}
 	if prev != nil {
-		old, oldElems = prev.facts, prev.elems
-	}
-	lists := []struct {
-		key string
-		ok  bool
-		err error
-	}{
-		{"components", f.Components != nil, nil},
-		{"collectors", f.Collectors != nil, nil},
-		{"nodeNames", f.NodeNames != nil, nil},
+		old = prev
 	}
 	var reused [3]int
-	if old == nil {
-		old = &riverconfig.Facts{}
-	}
-	cf.elems[0], reused[0], lists[0].err = elemTerms(f.Components, old.Components, oldElems[0])
-	cf.elems[1], reused[1], lists[1].err = elemTerms(f.Collectors, old.Collectors, oldElems[1])
-	cf.elems[2], reused[2], lists[2].err = elemTerms(f.NodeNames, old.NodeNames, oldElems[2])
-	for i, l := range lists {
-		if l.err != nil {
-			return nil, fmt.Errorf("file %s: %s: %w", f.File, l.key, l.err)
+	var errs [3]error
+	cf.elems[0], reused[0], errs[0] = elemTerms(f.Components, old.facts.Components, old.elems[0])
+	cf.elems[1], reused[1], errs[1] = elemTerms(f.Collectors, old.facts.Collectors, old.elems[1])
+	cf.elems[2], reused[2], errs[2] = elemTerms(f.NodeNames, old.facts.NodeNames, old.elems[2])
+	isNil := [3]bool{f.Components == nil, f.Collectors == nil, f.NodeNames == nil}
+	for i, key := range [3]string{"components", "collectors", "nodeNames"} {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("file %s: %s: %w", f.File, key, errs[i])
 		}
 		cf.nElems += len(cf.elems[i])
 		cf.nReused += reused[i]
-		if l.ok { // nil stays null, as toAST writes it
-			obj.Insert(ast.StringTerm(l.key), ast.ArrayTerm(cf.elems[i]...))
+		if !isNil[i] { // a nil list stays null, as toAST writes it
+			obj.Insert(ast.StringTerm(key), ast.ArrayTerm(cf.elems[i]...))
 		}
 	}
 	seen := make(map[string]bool, len(f.Components))
