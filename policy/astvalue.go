@@ -42,28 +42,33 @@ type encoder func(v reflect.Value) (*ast.Term, error)
 
 var encoders sync.Map // reflect.Type → encoder
 
-// encoderOf returns the encoder of t, building it on first use. A type that
-// contains itself gets, while its encoder is being built, one that waits
-// for it (encoding/json's typeEncoder does the same).
+// encoderOf returns the encoder of t, building it on first use.
 func encoderOf(t reflect.Type) encoder {
-	if e, ok := encoders.Load(t); ok {
-		return e.(encoder)
+	return ofType(&encoders, t, newEncoder, func(built func() encoder) encoder {
+		return func(v reflect.Value) (*ast.Term, error) { return built()(v) }
+	})
+}
+
+// ofType returns the function of t in m, building it with build on first
+// use. A type that contains itself gets, while its function is being
+// built, the one waiting returns: it waits for the built one and calls it
+// (encoding/json's typeEncoder does the same).
+func ofType[F any](m *sync.Map, t reflect.Type, build func(reflect.Type) F, waiting func(built func() F) F) F {
+	if f, ok := m.Load(t); ok {
+		return f.(F)
 	}
 	var (
 		wg sync.WaitGroup
-		f  encoder
+		f  F
 	)
 	wg.Add(1)
-	e, loaded := encoders.LoadOrStore(t, encoder(func(v reflect.Value) (*ast.Term, error) {
-		wg.Wait()
-		return f(v)
-	}))
+	g, loaded := m.LoadOrStore(t, waiting(func() F { wg.Wait(); return f }))
 	if loaded {
-		return e.(encoder)
+		return g.(F)
 	}
-	f = newEncoder(t)
+	f = build(t)
 	wg.Done()
-	encoders.Store(t, f)
+	m.Store(t, f)
 	return f
 }
 

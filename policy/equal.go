@@ -16,28 +16,11 @@ var equalFuncs sync.Map // reflect.Type → equalFunc
 // tells nil from empty slices and maps (JSON's null from [] and {}); a
 // kind it does not know (func, chan, complex) is never equal. Unlike
 // reflect.DeepEqual it allocates nothing and follows no cycles: the facts
-// it compares are trees. A type that contains itself gets, while its
-// function is being built, one that waits for it (as encoderOf).
+// it compares are trees.
 func equalOf(t reflect.Type) equalFunc {
-	if f, ok := equalFuncs.Load(t); ok {
-		return f.(equalFunc)
-	}
-	var (
-		wg sync.WaitGroup
-		f  equalFunc
-	)
-	wg.Add(1)
-	g, loaded := equalFuncs.LoadOrStore(t, equalFunc(func(a, b reflect.Value) bool {
-		wg.Wait()
-		return f(a, b)
-	}))
-	if loaded {
-		return g.(equalFunc)
-	}
-	f = newEqual(t)
-	wg.Done()
-	equalFuncs.Store(t, f)
-	return f
+	return ofType(&equalFuncs, t, newEqual, func(built func() equalFunc) equalFunc {
+		return func(a, b reflect.Value) bool { return built()(a, b) }
+	})
 }
 
 func newEqual(t reflect.Type) equalFunc {
