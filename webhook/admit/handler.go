@@ -152,8 +152,10 @@ func (p *Handler) handle(ctx context.Context, req admission.Request) (resp admis
 		log.Info("Decision", "uid", s.UID, "webhook", p.webhook, "kind", s.Kind, "namespace", s.Namespace, "name", s.Name,
 			"operation", req.Operation, "dryRun", s.DryRun, "result", a.result, "findings", found)
 	}
-	a.size = a.estimateSize()
-	p.cache.Add(key, a)
+	if p.cache != nil && key != "" {
+		a.size = a.estimateSize()
+		p.cache.Add(key, a)
+	}
 	p.core.Metrics.CacheEntries(p.webhook, p.cache.Len())
 	a.Count(p.core.Metrics)
 	return a.Response(), a.result
