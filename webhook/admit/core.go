@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"reflect"
 	"slices"
 	"strconv"
 	"time"
@@ -16,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -264,13 +266,34 @@ func contentHash(v any) string {
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
+// shallowCopy copies the struct obj points to, not what its fields point
+// to: enough for normalized, which only sets fields of the object's own
+// struct, its ObjectMeta and, for a Pod, its Spec and Status (values in
+// every API type), never what they share with obj. Anything else (an
+// unstructured object's map) is copied deep. The subject is encoded for
+// the key of every request the result cache answers: a deep copy of a Pod
+// was a fifth of that path.
+func shallowCopy(obj runtime.Object) runtime.Object {
+	v := reflect.ValueOf(obj)
+	if _, ok := obj.(*unstructured.Unstructured); ok || v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return obj.DeepCopyObject()
+	}
+	c := reflect.New(v.Elem().Type())
+	c.Elem().Set(v.Elem())
+	o, ok := c.Interface().(runtime.Object)
+	if !ok {
+		return obj.DeepCopyObject()
+	}
+	return o
+}
+
 // normalized returns obj without what differs between otherwise equal
 // submissions and that no rule reads. For a Pod that includes its name,
 // node and node affinity (a DaemonSet pins each Pod to its node). None of
 // these fields is ever edited by a fix, so a patch computed for one Pod
 // applies unchanged to its siblings.
 func normalized(obj runtime.Object) runtime.Object {
-	o := obj.DeepCopyObject()
+	o := shallowCopy(obj)
 	if m, err := meta.Accessor(o); err == nil {
 		m.SetResourceVersion("")
 		m.SetManagedFields(nil)

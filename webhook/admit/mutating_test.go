@@ -535,3 +535,46 @@ func TestAnswerSizeEstimate(t *testing.T) {
 		t.Errorf("the cache counts %d bytes for %d answers holding %d: want within a factor of 2", counted, n, held)
 	}
 }
+
+// TestKeyLeavesTheSubjectAlone: the result cache's key is computed from
+// the subject with its per-Pod fields cleared (name, node, affinity,
+// status), on a copy: the subject the review reads keeps them.
+func TestKeyLeavesTheSubjectAlone(t *testing.T) {
+	ctx := context.Background()
+	mg002 := admittest.Example(t, "mg002-fires")
+	core, _ := admittest.CoreWith(t, policy.Options{}, mg002)
+	pod := daemonSetPod(admittest.Find[*appsv1.DaemonSet](t, mg002), "node-a")
+	pod.Spec.NodeName, pod.Spec.Hostname = "node-a", "host-a"
+	pod.Status.Phase = corev1.PodPending
+	pod.ResourceVersion, pod.UID = "7", "uid-a"
+	req := admittest.Request(t, pod, admissionv1.Create, false)
+	s, err := admit.Decode(admittest.Decoder(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason, why := core.Guard(s); reason != "" {
+		t.Fatalf("guard: %s: %s", reason, why)
+	}
+	before := s.Object.DeepCopyObject()
+	sur := core.Surround(ctx, s)
+	key := core.Key(s, sur)
+	if key == "" {
+		t.Fatal("no key for a Pod of an agent DaemonSet")
+	}
+	if !reflect.DeepEqual(before, s.Object) {
+		t.Errorf("Key changed the subject:\n%+v\nwant\n%+v", s.Object, before)
+	}
+	// A sibling on another node has the same key.
+	other := pod.DeepCopy()
+	other.Name, other.Spec.NodeName, other.Spec.Hostname, other.UID = "alloy-other", "node-b", "host-b", "uid-b"
+	s2, err := admit.Decode(admittest.Decoder(), admittest.Request(t, other, admissionv1.Create, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason, why := core.Guard(s2); reason != "" {
+		t.Fatalf("guard: %s: %s", reason, why)
+	}
+	if k2 := core.Key(s2, core.Surround(ctx, s2)); k2 != key {
+		t.Errorf("a sibling Pod on another node got key %s, want %s", k2, key)
+	}
+}
