@@ -66,28 +66,12 @@ func newEqual(t reflect.Type) equalFunc {
 			return true
 		}
 	case reflect.Slice:
-		elem := equalOf(t.Elem())
+		elems := elemsEqual(t)
 		return func(a, b reflect.Value) bool {
-			if a.IsNil() != b.IsNil() || a.Len() != b.Len() {
-				return false
-			}
-			for i := range a.Len() {
-				if !elem(a.Index(i), b.Index(i)) {
-					return false
-				}
-			}
-			return true
+			return a.IsNil() == b.IsNil() && a.Len() == b.Len() && elems(a, b)
 		}
 	case reflect.Array:
-		elem := equalOf(t.Elem())
-		return func(a, b reflect.Value) bool {
-			for i := range a.Len() {
-				if !elem(a.Index(i), b.Index(i)) {
-					return false
-				}
-			}
-			return true
-		}
+		return elemsEqual(t)
 	case reflect.Map:
 		elem := equalOf(t.Elem())
 		return func(a, b reflect.Value) bool {
@@ -105,4 +89,18 @@ func newEqual(t reflect.Type) equalFunc {
 		}
 	}
 	return func(reflect.Value, reflect.Value) bool { return false }
+}
+
+// elemsEqual compares the elements of two slices or arrays of type t, of
+// one length, in order.
+func elemsEqual(t reflect.Type) equalFunc {
+	elem := equalOf(t.Elem())
+	return func(a, b reflect.Value) bool {
+		for i := range a.Len() {
+			if !elem(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	}
 }

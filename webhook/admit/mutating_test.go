@@ -404,18 +404,7 @@ func BenchmarkHandler(b *testing.B) {
 	b.Run("mutate/DaemonSet-new", func(b *testing.B) {
 		core, _ := admittest.CoreWith(b, policy.Options{}, mg002)
 		h := admit.NewMutating(core, admittest.Decoder(), 0)
-		d := admittest.Find[*appsv1.DaemonSet](b, mg002).DeepCopy()
-		if d.Annotations == nil {
-			d.Annotations = map[string]string{}
-		}
-		const seq = "SEQ0000000"
-		d.Annotations["bench.modeguard.dev/seq"] = seq
-		tmpl := admittest.Request(b, d, admissionv1.Create, false)
-		next := func(i int) admission.Request {
-			r := tmpl
-			r.Object.Raw = bytes.Replace(tmpl.Object.Raw, []byte(seq), fmt.Appendf(nil, "%010d", i), 1)
-			return r
-		}
+		next := newDaemonSets(b, mg002)
 		if resp := h.Handle(ctx, next(0)); len(resp.Patches) == 0 {
 			b.Fatalf("no patch: warnings %q", resp.Warnings)
 		}
@@ -431,6 +420,23 @@ func BenchmarkHandler(b *testing.B) {
 		}
 		lat.report(b)
 	})
+}
+
+// newDaemonSets returns the requests that create the DaemonSet of objs,
+// request i with an annotation of its own: a new input each time.
+func newDaemonSets(t testing.TB, objs []runtime.Object) func(i int) admission.Request {
+	d := admittest.Find[*appsv1.DaemonSet](t, objs).DeepCopy()
+	if d.Annotations == nil {
+		d.Annotations = map[string]string{}
+	}
+	const seq = "SEQ0000000"
+	d.Annotations["bench.modeguard.dev/seq"] = seq
+	tmpl := admittest.Request(t, d, admissionv1.Create, false)
+	return func(i int) admission.Request {
+		r := tmpl
+		r.Object.Raw = bytes.Replace(tmpl.Object.Raw, []byte(seq), fmt.Appendf(nil, "%010d", i), 1)
+		return r
+	}
 }
 
 // distinct runs the mutating handler on the ConfigMap of objs, its text
@@ -488,19 +494,11 @@ func TestAnswerSizeEstimate(t *testing.T) {
 	ctx := context.Background()
 	mg002 := admittest.Example(t, "mg002-fires")
 	core, _ := admittest.CoreWith(t, policy.Options{MemoEntries: -1}, mg002)
-	d := admittest.Find[*appsv1.DaemonSet](t, mg002).DeepCopy()
-	if d.Annotations == nil {
-		d.Annotations = map[string]string{}
-	}
-	const seq = "SEQ0000000"
-	d.Annotations["bench.modeguard.dev/seq"] = seq
-	tmpl := admittest.Request(t, d, admissionv1.Create, false)
+	next := newDaemonSets(t, mg002)
 	const n = 600
 	run := func(h *admit.Handler, from int) {
 		for i := from; i < from+n; i++ {
-			r := tmpl
-			r.Object.Raw = bytes.Replace(tmpl.Object.Raw, []byte(seq), fmt.Appendf(nil, "%010d", i), 1)
-			if resp := h.Handle(ctx, r); len(resp.Patches) == 0 {
+			if resp := h.Handle(ctx, next(i)); len(resp.Patches) == 0 {
 				t.Fatalf("no patch: %q", resp.Warnings)
 			}
 		}
