@@ -18,12 +18,16 @@ package modeguard.rules.cluster_wide_collection_in_daemonset
 
 import data.modeguard.lib
 
-violations contains v if {
+# The violation is built in the head and clustered compared to false
+# (lib.collectors always says true or false) rather than negated: fewer
+# expressions to evaluate (policy/regoprofile_test.go).
+violations contains object.union(col.at, {"msg": sprintf(
+	"collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet",
+	[concat(", ", col.wide)],
+)}) if {
 	lib.daemonset
 	some col in lib.collectors
 	col.gathering
-	not col.clustered
+	col.clustered == false
 	col.wide[0]
-	msg := sprintf("collects cluster-wide data without clustering in a DaemonSet, once per node: %s; add clustering { enabled = true } and run with --cluster.enabled=true, or collect it from a StatefulSet", [concat(", ", col.wide)])
-	v := object.union(col.at, {"msg": msg})
 }

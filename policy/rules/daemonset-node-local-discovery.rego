@@ -24,7 +24,16 @@ import data.modeguard.lib
 
 prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 
-violations contains v if {
+violations contains object.union(x.at, {
+	"msg": sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, x.collector, role, p]),
+	"fix": {"name": "node-selector", "params": {
+		"file": x.at.file,
+		"component": x.at.component,
+		"role": role,
+		"envFunc": lib.files[x.file].envFunc,
+		"var": lib.node_env,
+	}},
+}) if {
 	lib.daemonset
 	some x in lib.sources
 	x.source.kind == "discovery.kubernetes"
@@ -34,13 +43,5 @@ violations contains v if {
 	# Neither this collector's clustering nor another's is effective on
 	# these targets, nor made so by MG007 in an Alloy object
 	# (feedsClustered covers all three).
-	not x.feedsClustered
-	msg := sprintf("role=%s discovery reaches %s without clustering and is not limited to the agent's node: every DaemonSet pod collects every %s's targets; add a %s field selector", [role, x.collector, role, p])
-	v := object.union(x.at, {"msg": msg, "fix": {"name": "node-selector", "params": {
-		"file": x.at.file,
-		"component": x.at.component,
-		"role": role,
-		"envFunc": lib.files[x.file].envFunc,
-		"var": lib.node_env,
-	}}})
+	x.feedsClustered == false
 }

@@ -3,7 +3,9 @@
 package modeguard.lib
 
 # The config files of the input ([] when the config is unknown).
-files := object.get(input, ["config", "files"], [])
+files := x if {
+	x := input.config.files
+} else := []
 
 # The workload facts, or {} when no workload is known.
 workload := w if {

@@ -16,26 +16,21 @@ package modeguard.rules.unverifiable_config
 
 import data.modeguard.lib
 
-violations contains v if {
+# One pass over the files for both cases: a file too large to analyse was
+# not checked at all, which says so on apply (warn); the rest is recorded.
+violations contains object.union({
+	"msg": message(u),
+	"component": u.component, "file": f.file,
+	"line": u.range.start.line, "column": u.range.start.column, "target": "config",
+}, action(u)) if {
 	some f in lib.files
 	some u in f.unverifiable
-	u.kind != "too-large"
-	v := {
-		"msg": sprintf("cannot verify (%s): %s", [u.kind, u.reason]),
-		"component": u.component, "file": f.file,
-		"line": u.range.start.line, "column": u.range.start.column, "target": "config",
-	}
 }
 
-# A file too large to analyse was not checked at all: say so on apply.
-violations contains v if {
-	some f in lib.files
-	some u in f.unverifiable
+message(u) := sprintf("not checked: %s", [u.reason]) if {
 	u.kind == "too-large"
-	v := {
-		"msg": sprintf("not checked: %s", [u.reason]),
-		"component": u.component, "file": f.file,
-		"line": u.range.start.line, "column": u.range.start.column, "target": "config",
-		"action": "warn",
-	}
-}
+} else := sprintf("cannot verify (%s): %s", [u.kind, u.reason])
+
+action(u) := {"action": "warn"} if {
+	u.kind == "too-large"
+} else := {}
