@@ -22,8 +22,10 @@
 // review reads (the resourceVersion of the ConfigMap it reads, the namespace
 // labels, the HPAs): the Pods of one DaemonSet rollout
 // differ only in fields no rule reads (name, node, node affinity), so they
-// share one entry and cost one evaluation. ConfigMaps are not cached: each
-// admission of one carries new content. It is an LRU bounded by entries
+// share one entry and cost one evaluation. A ConfigMap's entry also holds
+// the resourceVersion of each workload reading it, so that a GitOps
+// controller re-applying an unchanged ConfigMap is answered from the cache,
+// and a changed workload is judged again. It is an LRU bounded by entries
 // (DefaultCacheSize) and by an estimate of the heap its answers hold
 // (DefaultCacheBytes), so that a stream of objects never asked for twice
 // cannot fill it with large answers.
