@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -50,9 +52,21 @@ const (
 	// for a policy version it has not audited with.
 	crdCheck = 5 * time.Second
 	// eventMemory bounds the objects remembered so that an Event is
-	// recorded once per object, content and policy version.
-	eventMemory  = 4096
+	// recorded once per object, content and policy version: more than the
+	// objects with findings of a large cluster, so that a pass over an
+	// unchanged cluster records none again (each is a hash: 32 bytes).
+	eventMemory  = 16384
 	maxEventNote = 1000 // events.k8s.io notes are limited to 1 kB
+	// DefaultEventRate and DefaultEventBurst bound the Events the audit
+	// records (Auditor.Events). The events.k8s.io recorder sends each
+	// Event to the API server from a goroutine of its own, unthrottled: a
+	// first pass over 11,000 objects with findings started thousands of
+	// requests at once (6,000 goroutines, 85 MB of stacks, a peak of
+	// 358 MiB in make bench's scale step). An Event over the limit is not
+	// recorded, nor remembered: a later pass records it. The reports hold
+	// every finding meanwhile.
+	DefaultEventRate  = rate.Limit(10)
+	DefaultEventBurst = 100
 )
 
 // Event reason and action of the Events on objects with deny, fix or warn
@@ -87,8 +101,10 @@ type Auditor struct {
 	// Reviewer is the same reviewer as the handlers'.
 	Reviewer *review.Reviewer
 	// Recorder records Events on objects with deny, fix and warn findings
-	// (nil: none).
+	// (nil: none), at most as fast as Events allows (nil: a limiter of
+	// DefaultEventRate and DefaultEventBurst).
 	Recorder events.EventRecorder
+	Events   *rate.Limiter
 	Metrics  *metrics.Metrics
 	Log      logr.Logger
 	// Format is the report format: FormatOpenReports ("") or
@@ -108,8 +124,8 @@ type Auditor struct {
 	version  string // the policy version of the last full pass
 	crds     map[*workload.Kind]bool
 	regs     []registration
-	events   *admit.Cache[struct{}]
-	noCRD    bool // the Report CRD was found missing (logged once)
+	events   *admit.Cache[struct{}] // by eventKey
+	noCRD    bool                   // the Report CRD was found missing (logged once)
 	// rest holds the namespaces that may not be audited on a change before
 	// a time (busyShare); entries leave once their time has passed.
 	rest map[string]time.Time
@@ -735,7 +751,8 @@ func (a *Auditor) reportCRDMissing(err error) {
 }
 
 // record records one Event per object with deny, fix or warn findings, once
-// per object, content (resourceVersion) and policy version.
+// per object, content (resourceVersion) and policy version, as fast as
+// a.Events allows; the Events it leaves out are counted and logged.
 func (a *Auditor) record(findings []review.Finding, objs map[review.ObjectRef]client.Object) {
 	if a.Recorder == nil {
 		return
@@ -743,6 +760,9 @@ func (a *Auditor) record(findings []review.Finding, objs map[review.ObjectRef]cl
 	a.mu.Lock()
 	if a.events == nil {
 		a.events = admit.NewCache[struct{}](eventMemory)
+	}
+	if a.Events == nil {
+		a.Events = rate.NewLimiter(DefaultEventRate, DefaultEventBurst)
 	}
 	a.mu.Unlock()
 	by := map[review.ObjectRef][]string{}
@@ -760,17 +780,39 @@ func (a *Auditor) record(findings []review.Finding, objs map[review.ObjectRef]cl
 		by[f.Object] = append(by[f.Object], fmt.Sprintf("- %s [%s]", f.Decision.String(), f.Action))
 	}
 	version := a.Reviewer.Engine.Version()
+	var over []review.ObjectRef
 	for _, ref := range refs {
 		obj := objs[ref]
 		note := "modeguard's audit found:\n" + strings.Join(by[ref], "\n")
-		key := fmt.Sprintf("%s/%s/%s|%s|%s|%s", ref.Kind, ref.Namespace, ref.Name, obj.GetUID(), obj.GetResourceVersion(), version)
-		if _, ok := a.events.Get(key + "|" + note); ok {
+		key := eventKey(ref, obj, version, note)
+		if _, ok := a.events.Get(key); ok {
 			continue
 		}
-		a.events.Add(key+"|"+note, struct{}{})
+		if !a.Events.Allow() {
+			over = append(over, ref)
+			continue
+		}
+		a.events.Add(key, struct{}{})
 		if len(note) > maxEventNote {
 			note = note[:maxEventNote-3] + "..."
 		}
 		a.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonViolation, actionAudit, "%s", note)
 	}
+	if len(over) > 0 {
+		a.Metrics.EventsNotRecorded(len(over))
+		a.Log.Info("Events not recorded: over the audit's Event rate; a later pass records them, and the reports hold every finding",
+			"objects", len(over), "first", over[0].Kind+" "+over[0].Namespace+"/"+over[0].Name, "ratePerSecond", float64(a.Events.Limit()), "burst", a.Events.Burst())
+	}
+}
+
+// eventKey identifies an Event in the audit's memory of those recorded: the
+// object (with its UID and resourceVersion), the policy version and the
+// note, as a hash.
+func eventKey(ref review.ObjectRef, obj client.Object, version, note string) string {
+	h := sha256.New()
+	for _, s := range []string{ref.Kind, ref.Namespace, ref.Name, string(obj.GetUID()), obj.GetResourceVersion(), version, note} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return string(h.Sum(nil))
 }

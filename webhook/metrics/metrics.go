@@ -10,24 +10,25 @@ import (
 
 // Metric names.
 const (
-	RequestsTotal         = "modeguard_admission_requests_total"
-	DurationSeconds       = "modeguard_admission_duration_seconds"
-	DecisionsTotal        = "modeguard_decisions_total"
-	FixesAppliedTotal     = "modeguard_fixes_applied_total"
-	PolicyReloadsTotal    = "modeguard_policy_reloads_total"
-	PolicyLastLoadSeconds = "modeguard_policy_last_load_timestamp_seconds"
-	EvaluationsSkipped    = "modeguard_evaluations_skipped_total"
-	ResubmissionsTotal    = "modeguard_resubmissions_total"
-	ResultCacheEntries    = "modeguard_result_cache_entries"
-	EvaluationsTotal      = "modeguard_evaluations_total"
-	StaleReadsTotal       = "modeguard_cache_stale_reads_total"
-	LookupErrorsTotal     = "modeguard_lookup_errors_total"
-	PolicyMemoTotal       = "modeguard_policy_memo_total"
-	DryRunOverlayEntries  = "modeguard_dryrun_overlay_entries"
-	DryRunOverlayBytes    = "modeguard_dryrun_overlay_bytes"
-	AuditFindings         = "modeguard_audit_findings"
-	AuditLastPassSeconds  = "modeguard_audit_last_pass_timestamp_seconds"
-	AuditPassDuration     = "modeguard_audit_pass_duration_seconds"
+	RequestsTotal          = "modeguard_admission_requests_total"
+	DurationSeconds        = "modeguard_admission_duration_seconds"
+	DecisionsTotal         = "modeguard_decisions_total"
+	FixesAppliedTotal      = "modeguard_fixes_applied_total"
+	PolicyReloadsTotal     = "modeguard_policy_reloads_total"
+	PolicyLastLoadSeconds  = "modeguard_policy_last_load_timestamp_seconds"
+	EvaluationsSkipped     = "modeguard_evaluations_skipped_total"
+	ResubmissionsTotal     = "modeguard_resubmissions_total"
+	ResultCacheEntries     = "modeguard_result_cache_entries"
+	EvaluationsTotal       = "modeguard_evaluations_total"
+	StaleReadsTotal        = "modeguard_cache_stale_reads_total"
+	LookupErrorsTotal      = "modeguard_lookup_errors_total"
+	PolicyMemoTotal        = "modeguard_policy_memo_total"
+	DryRunOverlayEntries   = "modeguard_dryrun_overlay_entries"
+	DryRunOverlayBytes     = "modeguard_dryrun_overlay_bytes"
+	AuditFindings          = "modeguard_audit_findings"
+	AuditLastPassSeconds   = "modeguard_audit_last_pass_timestamp_seconds"
+	AuditPassDuration      = "modeguard_audit_pass_duration_seconds"
+	AuditEventsNotRecorded = "modeguard_audit_events_not_recorded_total"
 )
 
 // Results of an admission request (label result).
@@ -77,6 +78,7 @@ type Metrics struct {
 	auditFindings *prometheus.GaugeVec
 	auditLastPass prometheus.Gauge
 	auditDuration prometheus.Gauge
+	auditEventsNo prometheus.Counter
 }
 
 // New creates the collectors and registers them on reg (controller-runtime's
@@ -146,6 +148,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: AuditPassDuration,
 			Help: "How long the last complete audit pass over every namespace took.",
 		}),
+		auditEventsNo: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: AuditEventsNotRecorded,
+			Help: "Events on objects with findings that the audit did not record because they came faster than its Event rate; a later pass records them (the reports hold every finding).",
+		}),
 	}
 	var err error
 	m.requests = register(reg, m.requests, &err)
@@ -163,6 +169,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m.auditFindings = register(reg, m.auditFindings, &err)
 	m.auditLastPass = register(reg, m.auditLastPass, &err)
 	m.auditDuration = register(reg, m.auditDuration, &err)
+	m.auditEventsNo = register(reg, m.auditEventsNo, &err)
 	if err != nil {
 		return nil, err
 	}
@@ -273,6 +280,11 @@ func (m *Metrics) AuditNamespace(namespace string, counts map[AuditKey]int) {
 func (m *Metrics) AuditPass(end time.Time, d time.Duration) {
 	m.auditLastPass.Set(float64(end.UnixNano()) / 1e9)
 	m.auditDuration.Set(d.Seconds())
+}
+
+// EventsNotRecorded counts n Events the audit left out (over its rate).
+func (m *Metrics) EventsNotRecorded(n int) {
+	m.auditEventsNo.Add(float64(n))
 }
 
 // WatchMemo exports the policy engine's memo of evaluations as
