@@ -16,9 +16,14 @@ import (
 	"github.com/modeguard/modeguard/riverconfig"
 )
 
-// Default bounds of an engine's FileCache.
+// Default bounds of an engine's FileCache. A cluster runs few agent
+// configs, and a request needs the few texts of its fix loop: 32 texts
+// serve both. With 256, a stream of new texts (make bench's GitOps step, a
+// new ConfigMap in ten requests) kept up to the byte bound of texts never
+// read again: the peak RSS under load was 11 MiB higher (about 103 against
+// 92 MiB), at no measurable gain in throughput.
 const (
-	DefaultFileCacheEntries = 256
+	DefaultFileCacheEntries = 32
 	DefaultFileCacheBytes   = 8 << 20
 )
 
