@@ -67,6 +67,8 @@ const (
 	// every finding meanwhile.
 	DefaultEventRate  = rate.Limit(10)
 	DefaultEventBurst = 100
+	// eventLogEvery spaces the log lines about Events left out.
+	eventLogEvery = time.Minute
 )
 
 // Event reason and action of the Events on objects with deny, fix or warn
@@ -125,7 +127,11 @@ type Auditor struct {
 	crds     map[*workload.Kind]bool
 	regs     []registration
 	events   *admit.Cache[struct{}] // by eventKey
-	noCRD    bool                   // the Report CRD was found missing (logged once)
+	// eventsOver counts the Events left out since eventsLogged, when the
+	// last line saying so was logged.
+	eventsOver   int
+	eventsLogged time.Time
+	noCRD        bool // the Report CRD was found missing (logged once)
 	// rest holds the namespaces that may not be audited on a change before
 	// a time (busyShare); entries leave once their time has passed.
 	rest map[string]time.Time
@@ -798,10 +804,23 @@ func (a *Auditor) record(findings []review.Finding, objs map[review.ObjectRef]cl
 		}
 		a.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, ReasonViolation, actionAudit, "%s", note)
 	}
-	if len(over) > 0 {
-		a.Metrics.EventsNotRecorded(len(over))
+	if len(over) == 0 {
+		return
+	}
+	a.Metrics.EventsNotRecorded(len(over))
+	// One log line a minute at most: a pass over many namespaces calls
+	// record once for each.
+	a.mu.Lock()
+	a.eventsOver += len(over)
+	n, now := a.eventsOver, time.Now()
+	due := now.Sub(a.eventsLogged) >= eventLogEvery
+	if due {
+		a.eventsOver, a.eventsLogged = 0, now
+	}
+	a.mu.Unlock()
+	if due {
 		a.Log.Info("Events not recorded: over the audit's Event rate; a later pass records them, and the reports hold every finding",
-			"objects", len(over), "first", over[0].Kind+" "+over[0].Namespace+"/"+over[0].Name, "ratePerSecond", float64(a.Events.Limit()), "burst", a.Events.Burst())
+			"objects", n, "last", over[0].Kind+" "+over[0].Namespace+"/"+over[0].Name, "ratePerSecond", float64(a.Events.Limit()), "burst", a.Events.Burst())
 	}
 }
 

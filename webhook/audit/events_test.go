@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/go-logr/logr/funcr"
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -58,6 +59,12 @@ func TestEventsAtMostTheRate(t *testing.T) {
 	f := newFixture(t, copies(t, n)...)
 	rec := &namedRecorder{}
 	f.a.Recorder = rec
+	var logged []string
+	f.a.Log = funcr.New(func(_, args string) {
+		if strings.Contains(args, "Events not recorded") {
+			logged = append(logged, args)
+		}
+	}, funcr.Options{})
 	f.a.Events = rate.NewLimiter(0, burst) // the burst, then nothing
 	if err := f.a.Namespace(t.Context(), ns); err != nil {
 		t.Fatal(err)
@@ -71,6 +78,24 @@ func TestEventsAtMostTheRate(t *testing.T) {
 	}
 	if got := gauge(t, f.reg, ns, "MG004", "deny"); got != n {
 		t.Errorf("findings gauge %v, want %d: the report and the gauge hold every finding", got, n)
+	}
+	if len(logged) != 1 || !strings.Contains(logged[0], fmt.Sprintf(`"objects"=%d`, n-burst)) {
+		t.Errorf("got log lines %q, want one saying %d objects", logged, n-burst)
+	}
+
+	// Still no room: left out again, counted, but not logged again within
+	// the minute.
+	if err := f.a.Namespace(t.Context(), ns); err != nil {
+		t.Fatal(err)
+	}
+	if again := rec.drain(); len(again) != 0 {
+		t.Errorf("recorded %q with no room left", again)
+	}
+	if got := counter(t, f, metrics.AuditEventsNotRecorded); got != 2*(n-burst) {
+		t.Errorf("%s = %v after the second pass, want %d", metrics.AuditEventsNotRecorded, got, 2*(n-burst))
+	}
+	if len(logged) != 1 {
+		t.Errorf("got %d log lines, want still 1 (one a minute at most): %q", len(logged), logged)
 	}
 
 	// Room again: the next pass records the rest, not the first ones again.
@@ -95,8 +120,8 @@ func TestEventsAtMostTheRate(t *testing.T) {
 	if third := rec.drain(); len(third) != 0 {
 		t.Errorf("an unchanged namespace recorded %d Events again: %q", len(third), third)
 	}
-	if got := counter(t, f, metrics.AuditEventsNotRecorded); got != n-burst {
-		t.Errorf("%s = %v at the end, want %d (nothing more left out)", metrics.AuditEventsNotRecorded, got, n-burst)
+	if got := counter(t, f, metrics.AuditEventsNotRecorded); got != 2*(n-burst) {
+		t.Errorf("%s = %v at the end, want %d (nothing more left out)", metrics.AuditEventsNotRecorded, got, 2*(n-burst))
 	}
 }
 
