@@ -38,6 +38,19 @@ type Derived struct {
 	// ComponentsByName maps a component name to the components of that
 	// name, in file order.
 	ComponentsByName map[string][]ComponentRef `json:"componentsByName"`
+	// NodeNames lists the node-name expressions MG002 (node-name-source)
+	// checks, in file order: every nodeNames use of every file but those
+	// of a loki.source.podlogs whose clustering is effective (there a
+	// node_filter that worked would drop data: MG002 only records it).
+	NodeNames []DerivedNodeName `json:"nodeNames"`
+}
+
+// DerivedNodeName is one node-name expression of a component.
+type DerivedNodeName struct {
+	// File is the index of its file in config.files.
+	File      int                   `json:"file"`
+	Component string                `json:"component"`
+	NodeName  *riverconfig.NodeName `json:"nodeName"`
 }
 
 // Location is where a violation about a component points, as lib.at
@@ -132,7 +145,8 @@ type ComponentRef struct {
 func derive(in *Input) *Derived {
 	w := in.Workload
 	d := &Derived{NodeEnv: nodeEnv(w), ProcessClustered: processClustered(w), Collectors: []DerivedCollector{},
-		Sources: []DerivedSource{}, ClusteredSources: map[string]map[string]bool{}, ComponentsByName: map[string][]ComponentRef{}}
+		Sources: []DerivedSource{}, ClusteredSources: map[string]map[string]bool{}, ComponentsByName: map[string][]ComponentRef{},
+		NodeNames: []DerivedNodeName{}}
 	if in.Config == nil {
 		return d
 	}
@@ -213,6 +227,12 @@ func derive(in *Input) *Derived {
 		}
 		for j, c := range f.Components {
 			d.ComponentsByName[c.Name] = append(d.ComponentsByName[c.Name], ComponentRef{File: i, Index: j, ID: c.ID, Unused: c.Unused})
+		}
+		for _, u := range f.NodeNames {
+			if u.Name == "loki.source.podlogs" && d.ClusteredSources[f.File][u.Component] {
+				continue
+			}
+			d.NodeNames = append(d.NodeNames, DerivedNodeName{File: i, Component: u.Component, NodeName: u.NodeName})
 		}
 	}
 	return d

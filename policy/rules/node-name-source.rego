@@ -27,20 +27,27 @@ package modeguard.rules.node_name_source
 
 import data.modeguard.lib
 
-# Every node-name expression of the config, as [file index, component id,
-# expression]. The facts set nodeName only where a node name is expected
-# (discovery.kubernetes selectors fields, discovery.relabel regexes, the
-# node_name of an enabled loki.source.podlogs node_filter), and on the
-# component for a node_filter without node_name (it reads NODE_NAME).
-# The facts list them in nodeNames.
-node_names contains [i, u.component, u.nodeName] if {
+# Every node-name expression of the config, as {file (the index of its
+# file), component (its id), nodeName}. The facts set nodeName only where
+# a node name is expected (discovery.kubernetes selectors fields,
+# discovery.relabel regexes, the node_name of an enabled
+# loki.source.podlogs node_filter), and on the component for a node_filter
+# without node_name (it reads NODE_NAME). The facts list them in
+# nodeNames; Go leaves out those of a clustered podlogs
+# (input.derived.nodeNames), and walked_node_names does the same here for
+# an input without it.
+node_names := x if {
+	x := input.derived.nodeNames
+} else := walked_node_names
+
+walked_node_names contains {"file": i, "component": u.component, "nodeName": u.nodeName} if {
 	some i, f in lib.files
 	some u in f.nodeNames
 	not podlogs_clustered(f, u.name, u.component)
 }
 
 # Without that list (inputs written by hand, e.g. in Rego tests): a walk.
-node_names contains [i, c.id, nn] if {
+walked_node_names contains {"file": i, "component": c.id, "nodeName": nn} if {
 	some i, f in lib.files
 	not f.nodeNames
 	some c in f.components
@@ -51,7 +58,7 @@ node_names contains [i, c.id, nn] if {
 	not clustered_filter(f, c)
 }
 
-node_names contains [i, c.id, nn] if {
+walked_node_names contains {"file": i, "component": c.id, "nodeName": nn} if {
 	some i, f in lib.files
 	not f.nodeNames
 	some c in f.components
@@ -96,9 +103,11 @@ violations contains v if {
 
 violations contains v if {
 	lib.daemonset
-	some [i, id, nn] in node_names
+	some u in node_names
+	nn := u.nodeName
 	nn.kind == "constants.hostname"
-	f := lib.files[i]
+	f := lib.files[u.file]
+	id := u.component
 	not lib.workload.hostNetwork
 	msg := sprintf("node name %s is the pod's name, not the node's (no hostNetwork): %s; read %s(%q) set from fieldRef spec.nodeName", [nn.expr, matches_nothing(f, id), f.envFunc, lib.node_env])
 	v := object.union(lib.at(f, id, msg), {
@@ -110,9 +119,9 @@ violations contains v if {
 # The places reading each env var of a node-name expression, as
 # [file, component id, line, column]: one pass over node_names, so that
 # finding the first place of every var stays linear in components.
-env_places[var] contains [lib.files[i].file, id, nn.range.start.line, nn.range.start.column] if {
-	some [i, id, nn] in node_names
-	some var in nn.envVars
+env_places[var] contains [lib.files[u.file].file, u.component, u.nodeName.range.start.line, u.nodeName.range.start.column] if {
+	some u in node_names
+	some var in u.nodeName.envVars
 }
 
 # Env vars a node-name expression reads, each with the first place reading it.
