@@ -106,7 +106,7 @@ func regoExpressions(b testing.TB, e *Engine, in *Input) int {
 		b.Fatal(err)
 	}
 	p := profiler.New()
-	if _, err := e.current().query.Eval(context.Background(), rego.EvalParsedInput(v), rego.EvalQueryTracer(p)); err != nil {
+	if _, err := e.current().queryFor(v).Eval(context.Background(), rego.EvalParsedInput(v), rego.EvalQueryTracer(p)); err != nil {
 		b.Fatal(err)
 	}
 	n := 0

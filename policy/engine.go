@@ -76,7 +76,11 @@ type Engine struct {
 }
 
 type compiled struct {
-	query   rego.PreparedEvalQuery // entryQuery: an array in catalog.list's order
+	query rego.PreparedEvalQuery // entryQuery: an array in catalog.list's order
+	// byMode are the queries for an input of each of queryModes and of any
+	// other mode (modeOther): the same array, with the packages that
+	// cannot fire in that mode (packageModes) as empty sets, not evaluated.
+	byMode  map[string]rego.PreparedEvalQuery
 	catalog *catalog
 	version string
 	loaded  time.Time
@@ -160,7 +164,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	query := entryQuery(cat, modules)
+	query := entryQuery(cat, modules, nil)
 	names := make([]string, 0, len(modules))
 	for n := range modules {
 		names = append(names, n)
@@ -173,20 +177,60 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	sj, _ := json.Marshal(e.settings)
 	h.Write(sj)
 
-	pq, err := rego.New(
-		rego.Compiler(compiler),
-		rego.Query(query),
-		rego.StrictBuiltinErrors(false),
-		// The result as OPA's term: EvaluateValue decodes the violations
-		// from it, without a Go value tree in between.
-		rego.GenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
-	).PrepareForEval(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("preparing policy query: %w", err)
+	prepare := func(query string) (rego.PreparedEvalQuery, error) {
+		pq, err := rego.New(
+			rego.Compiler(compiler),
+			rego.Query(query),
+			rego.StrictBuiltinErrors(false),
+			// The result as OPA's term: EvaluateValue decodes the violations
+			// from it, without a Go value tree in between.
+			rego.GenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return pq, fmt.Errorf("preparing policy query: %w", err)
+		}
+		return pq, nil
 	}
-	return &compiled{query: pq, catalog: cat, version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(),
-		nondeterministic: nondeterministic(compiler)}, nil
+	pq, err := prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiled{query: pq, byMode: map[string]rego.PreparedEvalQuery{}, catalog: cat,
+		version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(), nondeterministic: nondeterministic(compiler)}
+	pkgs := make([]string, len(cat.list))
+	for i, r := range cat.list {
+		pkgs[i] = r.Package
+	}
+	modes := packageModes(compiler, pkgs)
+	for _, mode := range append(slices.Clone(queryModes), modeOther) {
+		skip := map[string]bool{}
+		for pkg, in := range modes {
+			if !slices.Contains(in, mode) {
+				skip[pkg] = true
+			}
+		}
+		if c.byMode[mode], err = prepare(entryQuery(cat, modules, skip)); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
+
+// queryFor is the query for an input (a value ToValue made): the one of
+// its mode.
+func (c *compiled) queryFor(input ast.Value) rego.PreparedEvalQuery {
+	mode := modeOther
+	if obj, ok := input.(ast.Object); ok {
+		if t := obj.Get(modeKey); t != nil {
+			if s, ok := t.Value.(ast.String); ok && slices.Contains(queryModes, string(s)) {
+				mode = string(s)
+			}
+		}
+	}
+	return c.byMode[mode]
+}
+
+var modeKey = ast.StringTerm("mode")
 
 // compilePolicy compiles the rule modules of srcs (test files left out) as
 // the engine loads them: every rule package needs its METADATA (the
@@ -226,7 +270,9 @@ func compilePolicy(srcs []source) (*catalog, map[string]*ast.Module, *ast.Compil
 // by "contains" rules is a set even when none fires; any other form may be
 // undefined, which would make the whole array undefined, so it is read
 // through a comprehension (empty when undefined).
-func entryQuery(cat *catalog, modules map[string]*ast.Module) string {
+//
+// The packages in skip are empty sets in the array: not evaluated.
+func entryQuery(cat *catalog, modules map[string]*ast.Module, skip map[string]bool) string {
 	multi := map[string]bool{} // package -> every violations rule is "contains"
 	for _, m := range modules {
 		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
@@ -240,7 +286,9 @@ func entryQuery(cat *catalog, modules map[string]*ast.Module) string {
 	}
 	parts := make([]string, len(cat.list))
 	for i, r := range cat.list {
-		if multi[r.Package] {
+		if skip[r.Package] {
+			parts[i] = "set()"
+		} else if multi[r.Package] {
 			parts[i] = "data." + r.Package + ".violations"
 		} else {
 			parts[i] = "{v | some v in data." + r.Package + ".violations}"
@@ -378,7 +426,7 @@ func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violatio
 func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) ([]Violation, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.settings.Timeout())
 	defer cancel()
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input),
+	rs, err := c.queryFor(input).Eval(ctx, rego.EvalParsedInput(input),
 		rego.EvalVirtualCache(newFlatCache()), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
 		// OPA's error wraps the context's when evaluation stops between
