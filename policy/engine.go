@@ -76,10 +76,10 @@ type Engine struct {
 }
 
 type compiled struct {
-	query rego.PreparedEvalQuery // entryQuery: an array in catalog.list's order
 	// byMode are the queries for an input of each of queryModes and of any
-	// other mode (modeOther): the same array, with the packages that
-	// cannot fire in that mode (packageModes) as empty sets, not evaluated.
+	// other mode (modeOther): entryQuery's array in catalog.list's order,
+	// with the packages that cannot fire in that mode (packageModes) as
+	// empty sets, not evaluated.
 	byMode  map[string]rego.PreparedEvalQuery
 	catalog *catalog
 	version string
@@ -164,7 +164,6 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	query := entryQuery(cat, modules, nil)
 	names := make([]string, 0, len(modules))
 	for n := range modules {
 		names = append(names, n)
@@ -191,11 +190,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		}
 		return pq, nil
 	}
-	pq, err := prepare(query)
-	if err != nil {
-		return nil, err
-	}
-	c := &compiled{query: pq, byMode: map[string]rego.PreparedEvalQuery{}, catalog: cat,
+	c := &compiled{byMode: map[string]rego.PreparedEvalQuery{}, catalog: cat,
 		version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(), nondeterministic: nondeterministic(compiler)}
 	pkgs := make([]string, len(cat.list))
 	for i, r := range cat.list {
