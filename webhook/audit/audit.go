@@ -59,12 +59,12 @@ const (
 	maxEventNote = 1000 // events.k8s.io notes are limited to 1 kB
 	// DefaultEventRate and DefaultEventBurst bound the Events the audit
 	// records (Auditor.Events). The events.k8s.io recorder sends each
-	// Event to the API server from a goroutine of its own, unthrottled: a
-	// first pass over 11,000 objects with findings started thousands of
-	// requests at once (6,000 goroutines, 85 MB of stacks, a peak of
-	// 358 MiB in make bench's scale step). An Event over the limit is not
-	// recorded, nor remembered: a later pass records it. The reports hold
-	// every finding meanwhile.
+	// Event to the API server from a goroutine of its own, unthrottled:
+	// the passes while make bench's scale step created and audited its
+	// 11,000 objects started thousands of requests at once (6,000
+	// goroutines, 85 MB of stacks, a peak of 358 MiB). An Event over the
+	// limit is not recorded, nor remembered: a later pass records it. The
+	// reports hold every finding meanwhile.
 	DefaultEventRate  = rate.Limit(10)
 	DefaultEventBurst = 100
 	// eventLogEvery spaces the log lines about Events left out.
