@@ -43,6 +43,27 @@ type Derived struct {
 	// of a loki.source.podlogs whose clustering is effective (there a
 	// node_filter that worked would drop data: MG002 only records it).
 	NodeNames []DerivedNodeName `json:"nodeNames"`
+
+	// The indexes below list, for the properties the rules select on,
+	// the entries that have them, so that a rule looks its few entries up
+	// rather than testing every one (most configs have none).
+
+	// ClusteredCollectors are the collectors (indexes into Collectors)
+	// whose clustering block says enabled.
+	ClusteredCollectors []int `json:"clusteredCollectors"`
+	// PathCollectors are the collectors (indexes into Collectors) that
+	// read files by path.
+	PathCollectors []int `json:"pathCollectors"`
+	// SourcesByLocalBy maps how riverconfig found a source node-local
+	// (its localBy: "selector", "relabel-keep", "node-filter", ...) to
+	// those sources (indexes into Sources).
+	SourcesByLocalBy map[string][]int `json:"sourcesByLocalBy"`
+	// PodSelectorOnlySources are the sources (indexes into Sources) that
+	// rely on a pod spec.nodeName selector which does not filter them.
+	PodSelectorOnlySources []int `json:"podSelectorOnlySources"`
+	// ClaimVolumes are the workload's volumes of type
+	// persistentVolumeClaim.
+	ClaimVolumes []workload.Volume `json:"claimVolumes"`
 }
 
 // DerivedNodeName is one node-name expression of a component.
@@ -67,8 +88,10 @@ type Location struct {
 
 // DerivedCollector is one collector with what the workload makes of it.
 type DerivedCollector struct {
-	// File is the index of its file in config.files.
+	// File is the index of its file in config.files, Index its own in
+	// that file's collectors.
 	File      int    `json:"file"`
+	Index     int    `json:"index"`
 	Component string `json:"component"`
 	Class     string `json:"class"`
 	// Gathering: the collector gathers on its own or from targets (class
@@ -129,6 +152,8 @@ type DerivedSource struct {
 	FeedsClustered bool `json:"feedsClustered"`
 	// At is where a violation about the source component points.
 	At Location `json:"at"`
+	// EnvFunc is its file's: the env lookup a fix writes.
+	EnvFunc string `json:"envFunc"`
 }
 
 // ComponentRef is one component: config.files[File].components[Index],
@@ -146,7 +171,15 @@ func derive(in *Input) *Derived {
 	w := in.Workload
 	d := &Derived{NodeEnv: nodeEnv(w), ProcessClustered: processClustered(w), Collectors: []DerivedCollector{},
 		Sources: []DerivedSource{}, ClusteredSources: map[string]map[string]bool{}, ComponentsByName: map[string][]ComponentRef{},
-		NodeNames: []DerivedNodeName{}}
+		NodeNames: []DerivedNodeName{}, ClusteredCollectors: []int{}, PathCollectors: []int{},
+		SourcesByLocalBy: map[string][]int{}, PodSelectorOnlySources: []int{}, ClaimVolumes: []workload.Volume{}}
+	if w != nil {
+		for _, v := range w.Volumes {
+			if v.Type == workload.VolumePVC {
+				d.ClaimVolumes = append(d.ClaimVolumes, v)
+			}
+		}
+	}
 	if in.Config == nil {
 		return d
 	}
@@ -207,7 +240,7 @@ func derive(in *Input) *Derived {
 		}
 		for ci := range f.Collectors {
 			col := &f.Collectors[ci]
-			dc := DerivedCollector{File: i, Component: col.Component, Class: col.Class, Clustered: col.Clustered,
+			dc := DerivedCollector{File: i, Index: ci, Component: col.Component, Class: col.Class, Clustered: col.Clustered,
 				Gathering: col.Class == riverconfig.ClassPull || col.Class == riverconfig.ClassSelfDiscovering,
 				Effective: effective(col), Wide: []string{}, At: location(f, col.Component)}
 			for si := range col.Sources {
@@ -216,12 +249,24 @@ func derive(in *Input) *Derived {
 				if scope == "cluster-wide" {
 					dc.Wide = append(dc.Wide, fmt.Sprintf("%s (%s)", s.Component, reason))
 				}
+				if s.LocalBy != "" {
+					d.SourcesByLocalBy[s.LocalBy] = append(d.SourcesByLocalBy[s.LocalBy], len(d.Sources))
+				}
+				if s.PodSelectorOnly {
+					d.PodSelectorOnlySources = append(d.PodSelectorOnlySources, len(d.Sources))
+				}
 				d.Sources = append(d.Sources, DerivedSource{File: i, Collector: col.Component, Effective: dc.Effective,
 					CollectorIndex: ci, Index: si,
 					Source: SourceFacts{Component: s.Component, Kind: s.Kind, Role: s.Role, Scope: s.Scope, Reason: s.Reason,
 						LocalBy: s.LocalBy, PodSelectorOnly: s.PodSelectorOnly},
 					Scope: scope, Reason: reason, FeedsClustered: d.ClusteredSources[f.File][s.Component] || alloyPending[f.File][s.Component],
-					At: location(f, s.Component)})
+					At: location(f, s.Component), EnvFunc: f.EnvFunc})
+			}
+			if dc.Clustered {
+				d.ClusteredCollectors = append(d.ClusteredCollectors, len(d.Collectors))
+			}
+			if len(col.Paths) > 0 {
+				d.PathCollectors = append(d.PathCollectors, len(d.Collectors))
 			}
 			d.Collectors = append(d.Collectors, dc)
 		}

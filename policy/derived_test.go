@@ -37,6 +37,13 @@ func derivedWorkloads() map[string]*workload.Facts {
 		"hostNetwork":     ds(func(w *workload.Facts) { w.HostNetwork = true; w.NodeNameEnv = nil }),
 		"statefulset":     ds(func(w *workload.Facts) { w.Kind, w.Mode = "StatefulSet", "statefulset" }),
 		"alloy":           ds(func(w *workload.Facts) { w.Kind, w.Alloy = "Alloy", &workload.AlloyFacts{Fullname: "logs-alloy"} }),
+		// Claim volumes (Derived.ClaimVolumes), two that differ only there.
+		"claim a": ds(func(w *workload.Facts) {
+			w.Volumes = []workload.Volume{{Name: "data", Type: workload.VolumePVC, ClaimName: "a"}, {Name: "config", Type: workload.VolumeConfigMap}}
+		}),
+		"claim b": ds(func(w *workload.Facts) {
+			w.Volumes = []workload.Volume{{Name: "data", Type: workload.VolumePVC, ClaimName: "b"}}
+		}),
 		"alloy clustered": ds(func(w *workload.Facts) {
 			w.Kind, w.Alloy = "Alloy", &workload.AlloyFacts{Fullname: "logs-alloy"}
 			w.Run.Cluster = workload.Cluster{Enabled: true, JoinAddresses: []string{"logs-alloy-cluster"}}

@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/modeguard/modeguard/riverconfig"
+	"github.com/modeguard/modeguard/workload"
 )
 
 // Default bounds of an engine's FileCache. A cluster runs few agent
@@ -562,8 +563,8 @@ func (c *FileCache) derivedValue(in *Input) (*ast.Term, error) {
 
 // derivedKey hashes what derive reads of in: the workload's node-name env
 // vars, whether its flags are known and make the process clustered, its
-// hostNetwork, whether it is an Alloy object, and each config file by its
-// key in c. ok is false when a
+// hostNetwork, whether it is an Alloy object, its claim volumes, and each
+// config file by its key in c. ok is false when a
 // file did not come from c (or c is nil): its facts have no key.
 func (c *FileCache) derivedKey(in *Input) (k fileKey, srcLen int, ok bool) {
 	if c == nil {
@@ -594,6 +595,13 @@ func (c *FileCache) derivedKey(in *Input) (k fileKey, srcLen int, ok bool) {
 		writeBool(processClustered(w))
 		writeBool(w.HostNetwork)
 		writeBool(w.Alloy != nil && w.Alloy.Fullname != "")
+		for _, v := range w.Volumes { // Derived.ClaimVolumes
+			if v.Type == workload.VolumePVC {
+				b, _ := json.Marshal(v)
+				writeInt(len(b))
+				h.Write(b)
+			}
+		}
 	}
 	writeBool(in.Config == nil)
 	if in.Config != nil {

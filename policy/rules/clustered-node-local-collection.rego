@@ -37,9 +37,10 @@ local_sources(col) := [sprintf("%s (%s)", [s.component, s.reason]) |
 ]
 
 violations contains v if {
-	some f in lib.files
-	some col in f.collectors
-	col.clustered
+	some i in lib.clustered_collectors
+	c := lib.collectors[i]
+	f := lib.files[c.file]
+	col := f.collectors[c.index]
 	local := local_sources(col)
 	count(local) > 0
 	v := object.union(lib.at(f, col.component, message(col, local)), action(col))

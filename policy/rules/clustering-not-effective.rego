@@ -24,14 +24,14 @@ import data.modeguard.lib
 
 # Clustered collectors of cluster-wide data, as "file|component".
 needing contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
-	some col in lib.collectors
-	col.clustered
+	some i in lib.clustered_collectors
+	col := lib.collectors[i]
 	col.wide[0]
 }
 
 clustered_any contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
-	some col in lib.collectors
-	col.clustered
+	some i in lib.clustered_collectors
+	col := lib.collectors[i]
 }
 
 needs_distribution if lib.distributed

@@ -32,8 +32,10 @@ static_dir(p) := d if {
 violations contains v if {
 	lib.daemonset
 	lib.has_workload
-	some f in lib.files
-	some col in f.collectors
+	some i in lib.path_collectors
+	c := lib.collectors[i]
+	f := lib.files[c.file]
+	col := f.collectors[c.index]
 	some p in col.paths
 	startswith(p, "/")
 	dir := static_dir(p)

@@ -30,16 +30,18 @@ violations contains object.union(x.at, {
 		"file": x.at.file,
 		"component": x.at.component,
 		"role": role,
-		"envFunc": lib.files[x.file].envFunc,
+		"envFunc": x.envFunc,
 		"var": lib.node_env,
 	}},
 }) if {
 	lib.daemonset
 	some x in lib.sources
-	x.source.kind == "discovery.kubernetes"
-	x.source.scope == "cluster-wide"
+	# The role first: most sources that are not pod or node discovery
+	# fail there, in one expression.
 	role := x.source.role
 	p := prefix[role]
+	x.source.kind == "discovery.kubernetes"
+	x.source.scope == "cluster-wide"
 	# Neither this collector's clustering nor another's is effective on
 	# these targets, nor made so by MG007 in an Alloy object
 	# (feedsClustered covers all three).

@@ -21,8 +21,8 @@ label := {"endpoints": "__meta_kubernetes_endpoint_node_name", "endpoint": "__me
 
 violations contains v if {
 	lib.daemonset
-	some x in lib.sources
-	x.source.podSelectorOnly
+	some i in lib.pod_selector_only_sources
+	x := lib.sources[i]
 	s := x.source
 	msg := sprintf("role=%s relies on a pod spec.nodeName selector, which does not filter endpoints: every agent still discovers every endpoint and %s collects them once per node; keep by %s in a discovery.relabel instead", [s.role, x.collector, object.get(label, s.role, "the endpoint's node name")])
 	v := object.union(x.at, {"msg": msg})

@@ -94,16 +94,17 @@ at(f, id, msg) := object.union(position(f, id), {"msg": msg, "component": id, "t
 # violation about its component, as at(f, id, msg) gives it, less the msg
 # (a rule writes object.union(x.at, {"msg": msg})).
 
-# Every collector, in file order: {file, component, class, gathering (its
-# class is one of gathering_classes), clustered, effective, wide (its sources whose scope, as source judges it, is
-# cluster-wide, each as "id (reason)"), at}.
+# Every collector, in file order: {file, index (the collector is
+# files[file].collectors[index]), component, class, gathering (its class is
+# one of gathering_classes), clustered, effective, wide (its sources whose
+# scope, as source judges it, is cluster-wide, each as "id (reason)"), at}.
 collectors := x if {
 	x := input.derived.collectors
 } else := [x |
 	some i, f in files
-	some col in f.collectors
+	some ci, col in f.collectors
 	x := {
-		"file": i, "component": col.component,
+		"file": i, "index": ci, "component": col.component,
 		"class": object.get(col, "class", ""), "gathering": object.get(col, "class", "") in gathering_classes,
 		"clustered": object.get(col, "clustered", false),
 		"effective": is_effective(col),
@@ -120,7 +121,8 @@ collectors := x if {
 # effective (the collector's), collectorIndex and index (the source is
 # files[file].collectors[collectorIndex].sources[index]), source (its
 # component, kind, role, scope, reason, localBy and podSelectorOnly), scope
-# and reason (as source judges them), feedsClustered, at}.
+# and reason (as source judges them), feedsClustered, at, envFunc (its
+# file's)}.
 sources := x if {
 	x := input.derived.sources
 } else := [x |
@@ -135,8 +137,44 @@ sources := x if {
 		"scope": object.get(s, "scope", ""), "reason": object.get(s, "reason", ""),
 		"feedsClustered": source_feeds_clustered(f, fact.component),
 		"at": at_component(f, fact.component),
+		"envFunc": object.get(f, "envFunc", ""),
 	}
 ]
+
+# Indexes of the entries that have a property the rules select on, so
+# that a rule looks up its few entries rather than testing every one.
+
+# The collectors whose clustering block says enabled (indexes into
+# collectors).
+clustered_collectors := x if {
+	x := input.derived.clusteredCollectors
+} else := [i | some i, col in collectors; col.clustered]
+
+# The collectors that read files by path (indexes into collectors).
+path_collectors := x if {
+	x := input.derived.pathCollectors
+} else := [i | some i, col in collectors; count(object.get(files[col.file].collectors[col.index], "paths", [])) > 0]
+
+# The sources by how riverconfig found them node-local (localBy), as
+# indexes into sources.
+sources_by_local_by := x if {
+	x := input.derived.sourcesByLocalBy
+} else := {lb: [i | some i, s in sources; s.source.localBy == lb] |
+	some s in sources
+	lb := s.source.localBy
+	lb != ""
+}
+
+# The sources that rely on a pod spec.nodeName selector which does not
+# filter them (indexes into sources).
+pod_selector_only_sources := x if {
+	x := input.derived.podSelectorOnlySources
+} else := [i | some i, s in sources; s.source.podSelectorOnly]
+
+# The workload's volumes of type persistentVolumeClaim.
+claim_volumes := x if {
+	x := input.derived.claimVolumes
+} else := [v | some v in object.get(workload, "volumes", []); v.type == "persistentVolumeClaim"]
 
 # The components by name: name → [{file, index (in the file's
 # components), id, unused}], in file order.

@@ -24,8 +24,7 @@ shared if {
 
 violations contains v if {
 	shared
-	some vol in object.get(lib.workload, "volumes", [])
-	vol.type == "persistentVolumeClaim"
+	some vol in lib.claim_volumes
 	v := {
 		"msg": sprintf("volume %s uses PersistentVolumeClaim %s, shared by every pod of the %s: pods on other nodes cannot mount a ReadWriteOnce claim, and a shared claim mixes their data; use a StatefulSet's volumeClaimTemplates", [vol.name, vol.claimName, input.mode]),
 		"target": "workload",

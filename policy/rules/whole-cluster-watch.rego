@@ -20,8 +20,8 @@ selector_prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 
 violations contains v if {
 	lib.daemonset
-	some x in lib.sources
-	x.source.localBy == "relabel-keep"
+	some i in lib.sources_by_local_by["relabel-keep"]
+	x := lib.sources[i]
 	s := x.source
 	s.role in {"pod", "node"}
 	v := object.union(x.at, {"msg": sprintf("role=%s is made node-local only by a relabel keep: every agent pod still watches every %s of the cluster; a %s field selector lets the API server filter", [s.role, s.role, selector_prefix[s.role]])})
