@@ -44,10 +44,16 @@ type Derived struct {
 	// node_filter that worked would drop data: MG002 only records it).
 	NodeNames []DerivedNodeName `json:"nodeNames"`
 
-	// The indexes below list, for the properties the rules select on,
-	// the entries that have them, so that a rule looks its few entries up
-	// rather than testing every one (most configs have none).
+	// Index lists, for the properties the rules select on, the entries
+	// that have them.
+	Index DerivedIndex `json:"index"`
+}
 
+// DerivedIndex lists, for the properties the rules select on, the entries
+// that have them, so that a rule looks its few entries up rather than
+// testing every one (most configs have none). One object, so that a
+// decision reads it once (lib.index).
+type DerivedIndex struct {
 	// ClusteredCollectors are the collectors (indexes into Collectors)
 	// whose clustering block says enabled.
 	ClusteredCollectors []int `json:"clusteredCollectors"`
@@ -64,6 +70,9 @@ type Derived struct {
 	// ClaimVolumes are the workload's volumes of type
 	// persistentVolumeClaim.
 	ClaimVolumes []workload.Volume `json:"claimVolumes"`
+	// UnusedComponents maps a component name to the components of that
+	// name whose output nothing reads, as ComponentsByName lists them.
+	UnusedComponents map[string][]ComponentRef `json:"unusedComponents"`
 }
 
 // DerivedNodeName is one node-name expression of a component.
@@ -171,12 +180,14 @@ func derive(in *Input) *Derived {
 	w := in.Workload
 	d := &Derived{NodeEnv: nodeEnv(w), ProcessClustered: processClustered(w), Collectors: []DerivedCollector{},
 		Sources: []DerivedSource{}, ClusteredSources: map[string]map[string]bool{}, ComponentsByName: map[string][]ComponentRef{},
-		NodeNames: []DerivedNodeName{}, ClusteredCollectors: []int{}, PathCollectors: []int{},
-		SourcesByLocalBy: map[string][]int{}, PodSelectorOnlySources: []int{}, ClaimVolumes: []workload.Volume{}}
+		NodeNames: []DerivedNodeName{}, Index: DerivedIndex{ClusteredCollectors: []int{}, PathCollectors: []int{},
+			SourcesByLocalBy: map[string][]int{}, PodSelectorOnlySources: []int{}, ClaimVolumes: []workload.Volume{},
+			UnusedComponents: map[string][]ComponentRef{}}}
+	ix := &d.Index
 	if w != nil {
 		for _, v := range w.Volumes {
 			if v.Type == workload.VolumePVC {
-				d.ClaimVolumes = append(d.ClaimVolumes, v)
+				ix.ClaimVolumes = append(ix.ClaimVolumes, v)
 			}
 		}
 	}
@@ -250,10 +261,10 @@ func derive(in *Input) *Derived {
 					dc.Wide = append(dc.Wide, fmt.Sprintf("%s (%s)", s.Component, reason))
 				}
 				if s.LocalBy != "" {
-					d.SourcesByLocalBy[s.LocalBy] = append(d.SourcesByLocalBy[s.LocalBy], len(d.Sources))
+					ix.SourcesByLocalBy[s.LocalBy] = append(ix.SourcesByLocalBy[s.LocalBy], len(d.Sources))
 				}
 				if s.PodSelectorOnly {
-					d.PodSelectorOnlySources = append(d.PodSelectorOnlySources, len(d.Sources))
+					ix.PodSelectorOnlySources = append(ix.PodSelectorOnlySources, len(d.Sources))
 				}
 				d.Sources = append(d.Sources, DerivedSource{File: i, Collector: col.Component, Effective: dc.Effective,
 					CollectorIndex: ci, Index: si,
@@ -263,15 +274,19 @@ func derive(in *Input) *Derived {
 					At: location(f, s.Component), EnvFunc: f.EnvFunc})
 			}
 			if dc.Clustered {
-				d.ClusteredCollectors = append(d.ClusteredCollectors, len(d.Collectors))
+				ix.ClusteredCollectors = append(ix.ClusteredCollectors, len(d.Collectors))
 			}
 			if len(col.Paths) > 0 {
-				d.PathCollectors = append(d.PathCollectors, len(d.Collectors))
+				ix.PathCollectors = append(ix.PathCollectors, len(d.Collectors))
 			}
 			d.Collectors = append(d.Collectors, dc)
 		}
 		for j, c := range f.Components {
-			d.ComponentsByName[c.Name] = append(d.ComponentsByName[c.Name], ComponentRef{File: i, Index: j, ID: c.ID, Unused: c.Unused})
+			ref := ComponentRef{File: i, Index: j, ID: c.ID, Unused: c.Unused}
+			d.ComponentsByName[c.Name] = append(d.ComponentsByName[c.Name], ref)
+			if c.Unused {
+				ix.UnusedComponents[c.Name] = append(ix.UnusedComponents[c.Name], ref)
+			}
 		}
 		for _, u := range f.NodeNames {
 			if u.Name == "loki.source.podlogs" && d.ClusteredSources[f.File][u.Component] {

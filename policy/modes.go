@@ -12,18 +12,19 @@ var queryModes = []string{"daemonset", "statefulset", "deployment"}
 
 const modeOther = ""
 
-// maxModeDepth bounds how many rules deep packageModes follows a first
+// maxModeDepth bounds how many rules deep packageModes follows a
 // condition (violations → outside → lib.statefulset is two).
 const maxModeDepth = 4
 
 // packageModes returns, for each rule package, the input modes in which
 // its violations can be defined: nil when any mode can (the package is
 // always evaluated), else a sorted list. A package is limited to modes
-// only when every one of its violations rules starts with a condition
-// that holds in those modes alone: input.mode compared to a string, or a
+// only when every one of its violations rules has a condition that holds
+// in those modes alone: input.mode compared to a string, or a
 // rule without arguments (lib.daemonset, lib.distributed, a package's own
-// helper) whose every definition starts so, as the compiler compiled
-// them. Anything else (a negated or `with` condition, a default or else
+// helper) whose every definition holds only so, as the compiler compiled
+// them. The condition need not come first: a body holds only when every
+// one of its expressions does. Anything else (a negated or `with` condition, a default or else
 // branch, a function, a rule defined in several modules, a custom module
 // adding to lib) counts as any mode: a package is skipped only where the
 // compiled policy itself says it cannot fire, so the decisions are those
@@ -50,7 +51,15 @@ func rulesModes(c *ast.Compiler, rules []*ast.Rule, depth int) (modes []string, 
 		if r.Default || r.Else != nil || len(r.Head.Args) > 0 || len(r.Body) == 0 {
 			return nil, false
 		}
-		m, ok := exprModes(c, r.Body[0], depth)
+		// Every expression of a body must hold: the first that limits
+		// the modes limits the rule.
+		var m []string
+		ok := false
+		for _, x := range r.Body {
+			if m, ok = exprModes(c, x, depth); ok {
+				break
+			}
+		}
 		if !ok {
 			return nil, false
 		}
@@ -64,7 +73,7 @@ func rulesModes(c *ast.Compiler, rules []*ast.Rule, depth int) (modes []string, 
 	return modes, true
 }
 
-// exprModes is the modes in which a rule body's first expression can hold;
+// exprModes is the modes in which a rule body's expression can hold;
 // ok is false when it can in any.
 func exprModes(c *ast.Compiler, x *ast.Expr, depth int) ([]string, bool) {
 	if x.Negated || len(x.With) > 0 || x.Generated {

@@ -66,9 +66,10 @@ func TestPackageModes(t *testing.T) {
 
 // TestPackageModesConservative: a package is limited only where the
 // compiled policy says so: a custom lib whose daemonset means something
-// else, a negated first condition, a first condition that is a partial set
-// (defined, maybe empty, in every mode), a second body beginning otherwise,
-// or a helper with an else branch leave it unlimited.
+// else, a negated condition, a condition that is a partial set (defined,
+// maybe empty, in every mode), a second body without a mode condition, a
+// condition under with, or a helper with an else branch leave it
+// unlimited; a mode condition after others limits it.
 func TestPackageModesConservative(t *testing.T) {
 	t.Parallel()
 	const head = "# METADATA\n# title: t\n# custom:\n#   id: C001\n#   action: warn\n#   appliesTo: [DaemonSet]\npackage modeguard.rules.c1\n\nimport data.modeguard.lib\n\n"
@@ -93,6 +94,11 @@ func TestPackageModesConservative(t *testing.T) {
 		"partial set": {map[string]string{"c1.rego": head + "guard contains 1 if lib.daemonset\n\nviolations contains {\"msg\": \"x\"} if {\n\tguard\n\ttrue\n}\n"}, false},
 		"second body": {map[string]string{"c1.rego": head + "violations contains {\"msg\": \"x\"} if lib.daemonset\n\nviolations contains {\"msg\": \"y\"} if input.subject.kind == \"Pod\"\n"}, false},
 		"else":        {map[string]string{"c1.rego": head + "g := true if lib.daemonset\n\nelse := true\n\nviolations contains {\"msg\": \"x\"} if g\n"}, false},
+		// The condition need not come first; negated or under with, it does
+		// not limit.
+		"later condition": {map[string]string{"c1.rego": head + "violations contains {\"msg\": \"x\"} if {\n\tinput.subject.kind == \"Pod\"\n\tlib.daemonset\n}\n"}, true},
+		"later negated":   {map[string]string{"c1.rego": head + "violations contains {\"msg\": \"x\"} if {\n\tinput.subject.kind == \"Pod\"\n\tnot lib.statefulset\n}\n"}, false},
+		"later with":      {map[string]string{"c1.rego": head + "violations contains {\"msg\": \"x\"} if {\n\tinput.subject.kind == \"Pod\"\n\tlib.daemonset with input.mode as \"daemonset\"\n}\n"}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()

@@ -37,7 +37,7 @@ local_sources(col) := [sprintf("%s (%s)", [s.component, s.reason]) |
 ]
 
 violations contains v if {
-	some i in lib.clustered_collectors
+	some i in lib.index.clusteredCollectors
 	c := lib.collectors[i]
 	f := lib.files[c.file]
 	col := f.collectors[c.index]

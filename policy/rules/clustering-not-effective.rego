@@ -24,13 +24,13 @@ import data.modeguard.lib
 
 # Clustered collectors of cluster-wide data, as "file|component".
 needing contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
-	some i in lib.clustered_collectors
+	some i in lib.index.clusteredCollectors
 	col := lib.collectors[i]
 	col.wide[0]
 }
 
 clustered_any contains sprintf("%s|%s", [lib.files[col.file].file, col.component]) if {
-	some i in lib.clustered_collectors
+	some i in lib.index.clusteredCollectors
 	col := lib.collectors[i]
 }
 
@@ -48,8 +48,8 @@ missing contains "a peer source (--cluster.join-addresses or --cluster.discover-
 # Both violations need a clustering block (needing is part of
 # clustered_any): checked first, as most configs have none.
 violations contains v if {
-	lib.flags_known
 	some _ in clustered_any
+	lib.flags_known
 	needs_distribution
 	count(missing) > 0
 	first := split(min(needing | clustered_any), "|")
@@ -59,8 +59,8 @@ violations contains v if {
 }
 
 violations contains v if {
-	lib.flags_known
 	some _ in clustered_any
+	lib.flags_known
 	not needs_distribution
 	count(missing) > 0
 	first := split(min(clustered_any), "|")

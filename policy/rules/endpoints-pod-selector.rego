@@ -20,8 +20,8 @@ import data.modeguard.lib
 label := {"endpoints": "__meta_kubernetes_endpoint_node_name", "endpoint": "__meta_kubernetes_endpoint_node_name", "endpointslice": "__meta_kubernetes_endpointslice_endpoint_node_name"}
 
 violations contains v if {
+	some i in lib.index.podSelectorOnlySources
 	lib.daemonset
-	some i in lib.pod_selector_only_sources
 	x := lib.sources[i]
 	s := x.source
 	msg := sprintf("role=%s relies on a pod spec.nodeName selector, which does not filter endpoints: every agent still discovers every endpoint and %s collects them once per node; keep by %s in a discovery.relabel instead", [s.role, x.collector, object.get(label, s.role, "the endpoint's node name")])

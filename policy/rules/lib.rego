@@ -142,39 +142,34 @@ sources := x if {
 ]
 
 # Indexes of the entries that have a property the rules select on, so
-# that a rule looks up its few entries rather than testing every one.
-
-# The collectors whose clustering block says enabled (indexes into
-# collectors).
-clustered_collectors := x if {
-	x := input.derived.clusteredCollectors
-} else := [i | some i, col in collectors; col.clustered]
-
-# The collectors that read files by path (indexes into collectors).
-path_collectors := x if {
-	x := input.derived.pathCollectors
-} else := [i | some i, col in collectors; count(object.get(files[col.file].collectors[col.index], "paths", [])) > 0]
-
-# The sources by how riverconfig found them node-local (localBy), as
-# indexes into sources.
-sources_by_local_by := x if {
-	x := input.derived.sourcesByLocalBy
-} else := {lb: [i | some i, s in sources; s.source.localBy == lb] |
-	some s in sources
-	lb := s.source.localBy
-	lb != ""
+# that a rule looks up its few entries rather than testing every one, in
+# one object (read once per decision): clusteredCollectors (the collectors
+# whose clustering block says enabled) and pathCollectors (those that read
+# files by path), as indexes into collectors; sourcesByLocalBy (how
+# riverconfig found a source node-local → those sources) and
+# podSelectorOnlySources (sources relying on a pod spec.nodeName selector
+# that does not filter them), as indexes into sources; claimVolumes (the
+# workload's volumes of type persistentVolumeClaim); unusedComponents (the
+# components whose output nothing reads, by name, as components_named
+# lists them).
+index := x if {
+	x := input.derived.index
+} else := {
+	"clusteredCollectors": [i | some i, col in collectors; col.clustered],
+	"pathCollectors": [i | some i, col in collectors; count(object.get(files[col.file].collectors[col.index], "paths", [])) > 0],
+	"sourcesByLocalBy": {lb: [i | some i, s in sources; s.source.localBy == lb] |
+		some s in sources
+		lb := s.source.localBy
+		lb != ""
+	},
+	"podSelectorOnlySources": [i | some i, s in sources; s.source.podSelectorOnly],
+	"claimVolumes": [v | some v in object.get(workload, "volumes", []); v.type == "persistentVolumeClaim"],
+	"unusedComponents": {name: unused |
+		some name, refs in components_named
+		unused := [r | some r in refs; r.unused]
+		count(unused) > 0
+	},
 }
-
-# The sources that rely on a pod spec.nodeName selector which does not
-# filter them (indexes into sources).
-pod_selector_only_sources := x if {
-	x := input.derived.podSelectorOnlySources
-} else := [i | some i, s in sources; s.source.podSelectorOnly]
-
-# The workload's volumes of type persistentVolumeClaim.
-claim_volumes := x if {
-	x := input.derived.claimVolumes
-} else := [v | some v in object.get(workload, "volumes", []); v.type == "persistentVolumeClaim"]
 
 # The components by name: name → [{file, index (in the file's
 # components), id, unused}], in file order.

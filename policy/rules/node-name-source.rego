@@ -89,9 +89,11 @@ filter_name(c) := c.nodeName if {
 	is_object(nn)
 }
 
+# The lookups that find nothing in most configs come first (the mode
+# condition after them still limits these rules to DaemonSets).
 violations contains v if {
-	lib.daemonset
 	some r in lib.components_named["loki.source.podlogs"]
+	lib.daemonset
 	f := lib.files[r.file]
 	c := f.components[r.index]
 	clustered_filter(f, c)
@@ -102,8 +104,8 @@ violations contains v if {
 }
 
 violations contains v if {
-	lib.daemonset
 	some u in node_names
+	lib.daemonset
 	nn := u.nodeName
 	nn.kind == "constants.hostname"
 	f := lib.files[u.file]
@@ -128,9 +130,9 @@ env_places[var] contains [lib.files[u.file].file, u.component, u.nodeName.range.
 env_reads[var] := min(places) if some var, places in env_places
 
 violations contains v if {
+	some var, first in env_reads
 	lib.daemonset
 	lib.has_workload
-	some var, first in env_reads
 	not var in object.get(lib.workload, "nodeNameEnv", [])
 	[file, id, line, column] := first
 	msg := sprintf("%s reads %s, but the agent container does not set %s from fieldRef spec.nodeName%s%s", [reader(file, id), var, var, how(var), effect(file, id)])

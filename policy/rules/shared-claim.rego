@@ -23,8 +23,8 @@ shared if {
 }
 
 violations contains v if {
+	some vol in lib.index.claimVolumes
 	shared
-	some vol in lib.claim_volumes
 	v := {
 		"msg": sprintf("volume %s uses PersistentVolumeClaim %s, shared by every pod of the %s: pods on other nodes cannot mount a ReadWriteOnce claim, and a shared claim mixes their data; use a StatefulSet's volumeClaimTemplates", [vol.name, vol.claimName, input.mode]),
 		"target": "workload",

@@ -19,8 +19,8 @@ import data.modeguard.lib
 selector_prefix := {"pod": "spec.nodeName=", "node": "metadata.name="}
 
 violations contains v if {
+	some i in lib.index.sourcesByLocalBy["relabel-keep"]
 	lib.daemonset
-	some i in lib.sources_by_local_by["relabel-keep"]
 	x := lib.sources[i]
 	s := x.source
 	s.role in {"pod", "node"}
@@ -28,8 +28,7 @@ violations contains v if {
 }
 
 violations contains v if {
+	some c in lib.index.unusedComponents["discovery.kubernetes"]
 	lib.daemonset
-	some c in lib.components_named["discovery.kubernetes"]
-	c.unused
 	v := lib.at(lib.files[c.file], c.id, "discovers targets that reach no collector, yet every agent pod keeps a watch on the API server for it; remove it")
 }
