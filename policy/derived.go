@@ -198,19 +198,7 @@ func derive(in *Input) *Derived {
 	flagsKnown := w != nil && w.Run != nil
 	// The component index, as Config.index builds it (the last file of a
 	// name wins, as in the Rego value).
-	index := make(map[string]map[string]int, len(files))
-	for _, f := range files {
-		if f == nil {
-			continue
-		}
-		m := make(map[string]int, len(f.Components))
-		for i, c := range f.Components {
-			if _, dup := m[c.ID]; !dup {
-				m[c.ID] = i
-			}
-		}
-		index[f.File] = m
-	}
+	index := componentIndex(files)
 	location := func(f *riverconfig.Facts, id string) Location {
 		l := Location{File: f.File, Component: id, Target: TargetConfig}
 		if i, ok := index[f.File][id]; ok && i < len(f.Components) {

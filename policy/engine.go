@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"maps"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -60,6 +61,13 @@ type Options struct {
 	// for no memo.
 	MemoEntries int
 	MemoBytes   int64
+	// RegoOnly evaluates the built-in rules through OPA too, not their Go
+	// forms (nativeRules).
+	RegoOnly bool
+	// CrossCheck evaluates every input both ways, the built-in rules in
+	// Go and the whole policy through OPA, and fails the evaluation
+	// (ErrEvaluation) when the violations differ: a check for tests.
+	CrossCheck bool
 }
 
 // Engine evaluates the rule catalog. It compiles once per (re)load and
@@ -70,6 +78,8 @@ type Engine struct {
 	builtin   []source
 	files     *FileCache // nil: no cache
 	memo      *Memo      // nil: no memo
+	regoOnly  bool
+	cross     bool
 
 	mu  sync.RWMutex
 	cur *compiled
@@ -79,8 +89,16 @@ type compiled struct {
 	// byMode are the queries for an input of each of queryModes and of any
 	// other mode (modeOther): entryQuery's array in catalog.list's order,
 	// with the packages that cannot fire in that mode (packageModes) as
-	// empty sets, not evaluated.
-	byMode  map[string]rego.PreparedEvalQuery
+	// empty sets, not evaluated. Those evaluated in Go (native) are empty
+	// sets too; a mode whose every package is skipped or native has no
+	// query. whole are the queries of every package, native or not
+	// (EvaluateValue, CrossCheck).
+	byMode map[string]rego.PreparedEvalQuery
+	whole  map[string]rego.PreparedEvalQuery
+	// skip are the packages that cannot fire in each mode.
+	skip map[string]map[string]bool
+	// native are the packages evaluated in Go.
+	native  map[string]nativeRule
 	catalog *catalog
 	version string
 	loaded  time.Time
@@ -99,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 	if s == nil {
 		s = &Settings{}
 	}
-	e := &Engine{settings: s, policyDir: opts.PolicyDir, builtin: b}
+	e := &Engine{settings: s, policyDir: opts.PolicyDir, builtin: b, regoOnly: opts.RegoOnly, cross: opts.CrossCheck}
 	if opts.FileCacheEntries >= 0 {
 		e.files = NewFileCache(opts.FileCacheEntries, opts.FileCacheBytes)
 	}
@@ -160,7 +178,8 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	cat, modules, compiler, err := compilePolicy(merge(e.builtin, custom))
+	srcs := merge(e.builtin, custom)
+	cat, modules, compiler, err := compilePolicy(srcs)
 	if err != nil {
 		return nil, err
 	}
@@ -190,8 +209,12 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		}
 		return pq, nil
 	}
-	c := &compiled{byMode: map[string]rego.PreparedEvalQuery{}, catalog: cat,
+	c := &compiled{byMode: map[string]rego.PreparedEvalQuery{}, whole: map[string]rego.PreparedEvalQuery{},
+		skip: map[string]map[string]bool{}, native: map[string]nativeRule{}, catalog: cat,
 		version: hex.EncodeToString(h.Sum(nil))[:16], loaded: time.Now(), nondeterministic: nondeterministic(compiler)}
+	if !e.regoOnly {
+		c.native = nativeEligible(srcs, cat)
+	}
 	pkgs := make([]string, len(cat.list))
 	for i, r := range cat.list {
 		pkgs[i] = r.Package
@@ -204,25 +227,45 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 				skip[pkg] = true
 			}
 		}
-		if c.byMode[mode], err = prepare(entryQuery(cat, modules, skip)); err != nil {
+		c.skip[mode] = skip
+		if c.whole[mode], err = prepare(entryQuery(cat, modules, skip)); err != nil {
 			return nil, err
+		}
+		rest := maps.Clone(skip)
+		for p := range c.native {
+			rest[p] = true
+		}
+		if len(c.native) == 0 {
+			c.byMode[mode] = c.whole[mode]
+		} else if len(rest) < len(pkgs) {
+			if c.byMode[mode], err = prepare(entryQuery(cat, modules, rest)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, nil
 }
 
-// queryFor is the query for an input (a value ToValue made): the one of
-// its mode.
+// queryFor is the query of every package for an input (a value ToValue
+// made): the one of its mode.
 func (c *compiled) queryFor(input ast.Value) rego.PreparedEvalQuery {
 	mode := modeOther
 	if obj, ok := input.(ast.Object); ok {
 		if t := obj.Get(modeKey); t != nil {
-			if s, ok := t.Value.(ast.String); ok && slices.Contains(queryModes, string(s)) {
-				mode = string(s)
+			if s, ok := t.Value.(ast.String); ok {
+				mode = queryMode(string(s))
 			}
 		}
 	}
-	return c.byMode[mode]
+	return c.whole[mode]
+}
+
+// queryMode is the mode whose queries serve an input of mode m.
+func queryMode(m string) string {
+	if slices.Contains(queryModes, m) {
+		return m
+	}
+	return modeOther
 }
 
 var modeKey = ast.StringTerm("mode")
@@ -366,17 +409,7 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
 			}
 		}
 	}
-	var v ast.Value
-	var err error
-	if e.files != nil {
-		v, err = e.files.inputValue(in)
-	} else {
-		v, err = ToValue(in)
-	}
-	if err != nil {
-		return nil, err
-	}
-	vs, err := e.evaluate(ctx, c, v)
+	vs, err := e.evaluateInput(ctx, c, in)
 	if err != nil {
 		return nil, err
 	}
@@ -397,6 +430,55 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
 	return vs, nil
 }
 
+// evaluateInput evaluates in: the packages of c.native in Go, the others
+// through OPA (none when its mode has no query), both through OPA as well
+// under CrossCheck.
+func (e *Engine) evaluateInput(ctx context.Context, c *compiled, in *Input) ([]Violation, error) {
+	mode := queryMode(in.Mode)
+	var out []Violation
+	if len(c.native) > 0 {
+		out = evaluateNative(in, c.catalog, c.native, c.skip[mode])
+	}
+	q, needed := c.byMode[mode]
+	if !needed && !e.cross {
+		sortViolations(out)
+		return out, nil
+	}
+	v, err := e.inputValue(in)
+	if err != nil {
+		return nil, err
+	}
+	if needed {
+		vs, err := e.evaluate(ctx, c, q, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	sortViolations(out)
+	if e.cross {
+		want, err := e.evaluate(ctx, c, c.whole[mode], v)
+		if err != nil {
+			return nil, err
+		}
+		sortViolations(want)
+		if d := diffViolations(out, want); d != "" {
+			return nil, fmt.Errorf("%w: the built-in rules in Go and in Rego disagree on %s %s/%s (mode %q):\n%s",
+				ErrEvaluation, in.Subject.Kind, in.Subject.Namespace, in.Subject.Name, in.Mode, d)
+		}
+	}
+	return out, nil
+}
+
+// inputValue is in as a Rego value, through the FileCache when there is
+// one.
+func (e *Engine) inputValue(in *Input) (ast.Value, error) {
+	if e.files != nil {
+		return e.files.inputValue(in)
+	}
+	return ToValue(in)
+}
+
 // ToValue converts the input once into the AST value OPA evaluates.
 func ToValue(in *Input) (ast.Value, error) {
 	if in.APIVersion == "" {
@@ -415,13 +497,20 @@ func ToValue(in *Input) (ast.Value, error) {
 
 // EvaluateValue is Evaluate on an input already converted with ToValue.
 func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violation, error) {
-	return e.evaluate(ctx, e.current(), input)
+	c := e.current()
+	vs, err := e.evaluate(ctx, c, c.queryFor(input), input)
+	if err != nil {
+		return nil, err
+	}
+	sortViolations(vs)
+	return vs, nil
 }
 
-func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) ([]Violation, error) {
+// evaluate runs query q on input and decodes the violations, unsorted.
+func (e *Engine) evaluate(ctx context.Context, c *compiled, q rego.PreparedEvalQuery, input ast.Value) ([]Violation, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.settings.Timeout())
 	defer cancel()
-	rs, err := c.queryFor(input).Eval(ctx, rego.EvalParsedInput(input),
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input),
 		rego.EvalVirtualCache(newFlatCache()), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
 		// OPA's error wraps the context's when evaluation stops between
@@ -462,22 +551,6 @@ func (e *Engine) evaluate(ctx context.Context, c *compiled, input ast.Value) ([]
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Rule.ID != b.Rule.ID {
-			return a.Rule.ID < b.Rule.ID
-		}
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		if a.Component != b.Component {
-			return a.Component < b.Component
-		}
-		return a.Message < b.Message
-	})
 	return out, nil
 }
 

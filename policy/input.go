@@ -60,17 +60,26 @@ type Config struct {
 }
 
 // index fills Config.Index.
-func (c *Config) index() {
-	c.Index = make(map[string]map[string]int, len(c.Files))
-	for _, f := range c.Files {
+func (c *Config) index() { c.Index = componentIndex(c.Files) }
+
+// componentIndex maps file → component id → the position of the first
+// component of that id in the file's components (a later file of a name
+// wins, as in the Rego value).
+func componentIndex(files []*riverconfig.Facts) map[string]map[string]int {
+	out := make(map[string]map[string]int, len(files))
+	for _, f := range files {
+		if f == nil {
+			continue
+		}
 		m := make(map[string]int, len(f.Components))
 		for i, comp := range f.Components {
 			if _, dup := m[comp.ID]; !dup {
 				m[comp.ID] = i
 			}
 		}
-		c.Index[f.File] = m
+		out[f.File] = m
 	}
+	return out
 }
 
 // ObjectRef names an object.
