@@ -47,17 +47,24 @@ spec:
 }
 
 // BenchmarkDecision is one full decision with the facts already built:
-// input conversion, evaluation of every rule, action resolution; the memo
-// off, so that every one converts its file and evaluates, except in
-// typical-memo-hit (the same input again: a hash and a lookup).
+// evaluation of every rule (the built-ins in Go), the memo off, so that
+// every one evaluates, except in typical-memo-hit (the same input again: a
+// hash and a lookup). The -rego ones evaluate the built-ins through OPA
+// (RegoOnly, as with a custom modeguard.lib): input conversion and OPA's
+// evaluation.
 func BenchmarkDecision(b *testing.B) {
 	for _, c := range []struct {
 		name   string
 		config string
 		memo   bool
-	}{{"typical", benchconfig.Typical, false}, {"large3000", benchconfig.Large(3000), false}, {"typical-memo-hit", benchconfig.Typical, true}} {
+		rego   bool
+	}{
+		{"typical", benchconfig.Typical, false, false}, {"large3000", benchconfig.Large(3000), false, false},
+		{"typical-memo-hit", benchconfig.Typical, true, false},
+		{"typical-rego", benchconfig.Typical, false, true}, {"large3000-rego", benchconfig.Large(3000), false, true},
+	} {
 		b.Run(c.name, func(b *testing.B) {
-			o := Options{MemoEntries: -1}
+			o := Options{MemoEntries: -1, RegoOnly: c.rego}
 			if c.memo {
 				o.MemoEntries = 0
 			}
