@@ -496,8 +496,12 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	// logs and the metrics around the handler.
 	profiled := make(chan error, 1)
 	prof, secs := filepath.Join(o.raw, "webhook.cpu.pprof"), profileSeconds(o.e2eDuration)
-	go func() { profiled <- fetchProfile(ctx, c.MetricsURL, secs, prof) }()
+	go func() { profiled <- fetchProfile(ctx, c.MetricsURL, fmt.Sprintf("profile?seconds=%d", secs), prof) }()
 	attack(ctx, mg, kinds, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
+	// What stays live after the load (a GC first): bin/bench/webhook.heap.pprof.
+	if err := fetchProfile(ctx, c.MetricsURL, "heap?gc=1", filepath.Join(o.raw, "webhook.heap.pprof")); err != nil {
+		logf("the webhook's heap profile: %v", err)
+	}
 	if err := <-profiled; err != nil {
 		logf("the webhook's CPU profile: %v", err)
 	} else if cp, err := readCPUProfile(prof); err != nil {
@@ -680,10 +684,11 @@ func freePort() (int, error) { return freeport.Loopback() }
 // outside), at least one.
 func profileSeconds(d time.Duration) int { return max(1, int(d/time.Second)-1) }
 
-// fetchProfile writes the CPU profile over secs seconds that the webhook's
-// --profiling serves beside metricsURL (its /metrics) to path.
-func fetchProfile(ctx context.Context, metricsURL string, secs int, path string) error {
-	url := strings.TrimSuffix(metricsURL, "/metrics") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)
+// fetchProfile writes the profile that the webhook's --profiling serves
+// beside metricsURL (its /metrics) under /debug/pprof/ as name (with its
+// query) to path.
+func fetchProfile(ctx context.Context, metricsURL, name, path string) error {
+	url := strings.TrimSuffix(metricsURL, "/metrics") + "/debug/pprof/" + name
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err

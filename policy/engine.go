@@ -390,9 +390,11 @@ func (e *Engine) Memo() *Memo { return e.memo }
 func (e *Engine) Nondeterministic() []string { return e.current().nondeterministic }
 
 // Evaluate runs every rule on the input and returns the violations sorted by
-// rule id, file, line and message. Config files that came from ParseConfig
-// are converted to Rego values once. An input evaluated recently by the
-// same (deterministic) policy is answered from the engine's Memo; the
+// rule id, file, line and message (then the rest: sortViolations). The
+// built-in packages run in Go (nativeRules); where OPA evaluates, config
+// files that came from ParseConfig are converted to Rego values once, and
+// an input evaluated recently by the same (deterministic) policy is
+// answered from the engine's Memo; the
 // violations returned may be shared with it, so callers copy a violation
 // before modifying it (its Fix among them).
 func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
@@ -401,7 +403,10 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) ([]Violation, error) {
 	}
 	c := e.current()
 	var key memoKey
-	memo := e.memo != nil && len(c.nondeterministic) == 0
+	// The memo serves evaluations through OPA: the Go forms of the
+	// built-ins decide in less time than the memo's key takes to hash.
+	_, viaOPA := c.byMode[queryMode(in.Mode)]
+	memo := e.memo != nil && len(c.nondeterministic) == 0 && viaOPA
 	if memo {
 		if key, memo = e.memoKeyOf(c.version, in); memo {
 			if vs, hit := e.memo.get(key); hit {

@@ -10,14 +10,17 @@ import (
 	"github.com/modeguard/modeguard/riverconfig"
 )
 
-// TestMemo: an input evaluated again is answered from the memo with the
-// same violations; an input that differs anywhere (the subject, the
-// workload, a config's text, its name) is evaluated; a policy reload
-// (another version) misses.
+// TestMemo: where OPA evaluates (here the built-ins, RegoOnly), an input
+// evaluated again is answered from the memo with the same violations; an
+// input that differs anywhere (the subject, the workload, a config's text,
+// its name) is evaluated; a policy reload (another version) misses.
 func TestMemo(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEngine(t, "", nil)
+	e, err := New(ctx, Options{RegoOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	in := benchInput(t, benchconfig.Typical)
 	in.Config.Files = []*riverconfig.Facts{e.ParseConfig("config.alloy", []byte(benchconfig.Typical))}
 	first, err := e.Evaluate(ctx, in)
@@ -71,6 +74,21 @@ func TestMemo(t *testing.T) {
 	}
 	if !reflect.DeepEqual(first, vs) {
 		t.Errorf("after a caller reordered its copy: got %+v, want %+v", vs, first)
+	}
+}
+
+// TestMemoBypassedInGo: the built-ins in Go decide without the memo.
+func TestMemoBypassedInGo(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEngine(t, "", nil)
+	for range 2 {
+		if _, err := e.Evaluate(ctx, benchInputParsed(t, e, benchconfig.Typical)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits, misses := e.Memo().Stats(); hits != 0 || misses != 0 || e.Memo().Len() != 0 {
+		t.Errorf("got %d hits, %d misses, %d entries, want none", hits, misses, e.Memo().Len())
 	}
 }
 
