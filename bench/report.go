@@ -106,7 +106,7 @@ func (r *report) write(w io.Writer) {
 	r.writeSummary(w)
 
 	p("## In process\n\n")
-	p("`go test -bench` with -count=%d -benchtime=%s, medians of the runs (raw output in bin/bench/inprocess.txt). The handler benchmarks run the mutating (or validating) handler on one decoded admission request, with the policy engine, the lookup of the objects around the subject and the result cache as the server wires them, but the policy memo off, so that every request evaluates; `Pod-cache-hit` is a Pod of a DaemonSet rollout answered from the result cache, the `-distinct` ones a ConfigMap whose text is new in every request (a comment of another length at the top, so that no cache knows it and no component sits where it sat in the request before), the `-memo-hit` ones the same request again with the memo on (the decision answered from it: what a re-applied object or the validating webhook after the mutating one costs). `Decision/typical` also reports `rego-exprs`, the Rego expressions one evaluation runs (OPA's profiler).\n\n", r.Count, r.Benchtime)
+	p("`go test -bench` with -count=%d -benchtime=%s, medians of the runs (raw output in bin/bench/inprocess.txt). The handler benchmarks run the mutating (or validating) handler on one decoded admission request, with the policy engine, the lookup of the objects around the subject and the result cache as the server wires them, but the policy memo off, so that every request evaluates; `Pod-cache-hit` is a Pod of a DaemonSet rollout answered from the result cache, the `-distinct` ones a ConfigMap whose text is new in every request (a comment of another length at the top, so that no cache knows it and no component sits where it sat in the request before), the `-memo-hit` ones the same request again with the built-in rules through OPA (as under a custom `modeguard.lib`) and the memo on, which serves OPA's evaluations only (the decision answered from it: what a re-applied object costs under such a policy). `Decision/typical` also reports `rego-exprs`, the Rego expressions one evaluation runs (OPA's profiler).\n\n", r.Count, r.Benchtime)
 	p("| Stage | Benchmark | time/op (mean) | p99 | B/op | allocs/op | runs |\n|---|---|--:|--:|--:|--:|--:|\n")
 	for _, b := range r.Benchmarks {
 		p99 := "–"
@@ -464,7 +464,7 @@ func (r *report) writeSummary(w io.Writer) {
 			p(", %s through OPA (%.0f Rego expressions, OPA's profiler): %s", fmtNs(g.Median("ns/op")), g.Median("rego-exprs"), ratio(b.Median("ns/op"), g.Median("ns/op")))
 		}
 		if h := r.find("BenchmarkDecision/typical-memo-hit"); h != nil {
-			p("; %s when the memo knows the input", fmtNs(h.Median("ns/op")))
+			p("; %s when the memo knows the input (it serves OPA's evaluations)", fmtNs(h.Median("ns/op")))
 		}
 		p(".\n")
 	}

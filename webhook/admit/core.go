@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+	sigsjson "sigs.k8s.io/json"
 
 	"github.com/modeguard/modeguard/review"
 	"github.com/modeguard/modeguard/webhook/dryrun"
@@ -89,9 +90,12 @@ func Decode(dec admission.Decoder, req admission.Request) (*Subject, error) {
 	if k == nil || !k.Reviewed {
 		return nil, fmt.Errorf("%w: %s", ErrUnhandledKind, req.Kind.String())
 	}
-	obj := k.New()
-	if err := dec.Decode(req, obj); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", req.Kind.Kind, err)
+	obj := decodeDirect(req, k)
+	if obj == nil {
+		obj = k.New()
+		if err := dec.Decode(req, obj); err != nil {
+			return nil, fmt.Errorf("decoding %s: %w", req.Kind.Kind, err)
+		}
 	}
 	m := obj
 	ns := m.GetNamespace()
@@ -108,6 +112,31 @@ func Decode(dec admission.Decoder, req admission.Request) (*Subject, error) {
 		Operation: string(req.Operation), DryRun: req.DryRun != nil && *req.DryRun,
 		UID: string(req.UID), User: dryrun.User(req.UserInfo.Username, req.UserInfo.UID),
 	}, nil
+}
+
+// decodeDirect decodes req's object as the kind k, as the admission decoder
+// does (sigs.k8s.io/json, case-sensitive, integers kept), without its first
+// pass over the JSON to find the apiVersion and kind: the API server sends
+// the object in the version the webhook registered for, so req.Kind and the
+// object's own apiVersion and kind name k.GVK. It returns nil for anything
+// else (another version, a typeless or unstructured object, YAML, an
+// error), which the admission decoder then decodes, or refuses, as ever.
+func decodeDirect(req admission.Request, k *workload.Kind) workload.Object {
+	raw := req.Object.Raw
+	if len(raw) == 0 || raw[0] != '{' || req.Kind != metav1.GroupVersionKind(k.GVK) {
+		return nil
+	}
+	obj := k.New()
+	if _, ok := obj.(runtime.Unstructured); ok {
+		return nil
+	}
+	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, obj); err != nil {
+		return nil
+	}
+	if obj.GetObjectKind().GroupVersionKind() != k.GVK {
+		return nil
+	}
+	return obj
 }
 
 // Guard tells why s is answered without evaluation (a metrics.Skip* reason
