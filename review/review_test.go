@@ -22,9 +22,11 @@ import (
 	"github.com/modeguard/modeguard/workload"
 )
 
+// engine is the built-in rules with settings s, the Go forms cross-checked
+// against their Rego on every evaluation.
 func engine(t *testing.T, s *policy.Settings) *policy.Engine {
 	t.Helper()
-	e, err := policy.New(context.Background(), policy.Options{Settings: s})
+	e, err := policy.New(context.Background(), policy.Options{Settings: s, CrossCheck: true})
 	if err != nil {
 		t.Fatal(err)
 	}
