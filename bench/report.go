@@ -430,7 +430,15 @@ func (r *report) writeSummary(w io.Writer) {
 		}
 	}
 	if e := r.E2E; e != nil {
-		if mg := e.max("modeguard"); mg != nil {
+		if mg := e.max("modeguard"); mg != nil && mg.MemoHits+mg.MemoMisses == 0 {
+			p("- The policy memo was not consulted: the built-in rules ran in Go, which the memo does not serve (the result cache answered %d of %d requests of the worst case at the maximum rate before any evaluation", mg.CacheHits, mg.Requests)
+			for _, s := range e.GitOps {
+				if s.Target == "modeguard" {
+					p(", %d of %d in the GitOps steady state", s.CacheHits, s.Requests)
+				}
+			}
+			p(").\n")
+		} else if mg != nil {
 			p("- The policy memo at the maximum rate of the worst case answered %s of the evaluations (the result cache answered %d of %d requests before any evaluation)", mg.MemoRate(), mg.CacheHits, mg.Requests)
 			for _, s := range e.GitOps {
 				if s.Target == "modeguard" {
