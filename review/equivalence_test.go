@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/equality"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
@@ -655,4 +656,33 @@ func TestGeneratorVaries(t *testing.T) {
 	}
 	sort.Strings(actions)
 	t.Logf("%d inputs: rules %d, actions %v", n, len(rules), actions)
+}
+
+// TestReviewLeavesLookupObjects: reviewing never modifies the objects a
+// Lookup gives (a Set's are the submitted objects themselves, as the
+// webhook's informer cache gives its own): every example and golden case,
+// fixes included, leaves them as they were.
+func TestReviewLeavesLookupObjects(t *testing.T) {
+	t.Parallel()
+	rv := equivReviewer(t)
+	ctx := context.Background()
+	for _, p := range equivFiles(t) {
+		docs, err := manifest.ReadPaths([]string{p}, nil)
+		if err != nil {
+			continue
+		}
+		objs := docObjects(docs)
+		before := make([]k8sruntime.Object, len(objs))
+		for i, o := range objs {
+			before[i] = o.DeepCopyObject()
+		}
+		if _, err := decisions(ctx, rv, objs); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		for i, o := range objs {
+			if !equality.Semantic.DeepEqual(o, before[i]) {
+				t.Errorf("%s: reviewing modified object %d (%s)", p, i, review.KindOf(o))
+			}
+		}
+	}
 }

@@ -33,9 +33,11 @@ type Lookup interface {
 	// ConfigMap returns the ConfigMap; nil, nil when there is none.
 	ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
 	// Consumers returns the agent workloads (the workload.Workloads kinds)
-	// of the namespace that read the ConfigMap.
+	// of the namespace that read the ConfigMap. They may be a cache's own
+	// objects: the caller modifies copies only.
 	Consumers(ctx context.Context, namespace, configMap string) ([]runtime.Object, error)
-	// HPAs returns the HorizontalPodAutoscalers of the namespace.
+	// HPAs returns the HorizontalPodAutoscalers of the namespace, which may
+	// share their contents with a cache's: read only.
 	HPAs(ctx context.Context, namespace string) ([]autoscalingv2.HorizontalPodAutoscaler, error)
 	// NamespaceLabels returns the labels of the namespace; nil, nil when
 	// there is no such namespace.

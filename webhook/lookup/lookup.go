@@ -167,14 +167,16 @@ func (c *Cache) ConfigMap(ctx context.Context, namespace, name string) (*corev1.
 // Consumers implements review.Lookup: the agent workloads of the namespace
 // that read the ConfigMap, by kind in the order of workload.Workloads
 // (DaemonSets, StatefulSets, Deployments), each by name. A kind the cache
-// cannot list is listed live; one neither can list is an error.
+// cannot list is listed live; one neither can list is an error. What the
+// cache answers is the cache's own objects, not copies (as review.Lookup
+// says, nothing may modify them: review fixes copies).
 func (c *Cache) Consumers(ctx context.Context, namespace, configMap string) ([]runtime.Object, error) {
 	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
 	var out []runtime.Object
 	for _, k := range c.workloads() {
 		list := k.NewList()
-		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}); err != nil {
+		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}, client.UnsafeDisableDeepCopy); err != nil {
 			// Not synced yet (a request right after start), or broken:
 			// the API server answers instead of an empty list.
 			live, lerr := c.liveConsumers(ctx, list, namespace, configMap)
@@ -269,7 +271,8 @@ func (c *Cache) AgentConfigMaps(ctx context.Context) ([]types.NamespacedName, er
 
 // HPAs implements review.Lookup. A cache that may be behind, or cannot
 // answer, is replaced by the API server; when neither answers it is an
-// error.
+// error. The cache's answer shares its maps and slices with the cache's
+// own objects: nothing may modify them.
 func (c *Cache) HPAs(ctx context.Context, namespace string) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
 	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
@@ -283,7 +286,7 @@ func (c *Cache) HPAs(ctx context.Context, namespace string) ([]autoscalingv2.Hor
 		}
 		c.log.Error(err, "Listing HorizontalPodAutoscalers from the API server (the cache may be behind): the cache answers", "namespace", namespace)
 	}
-	err := c.reader.List(ctx, list, client.InNamespace(namespace))
+	err := c.reader.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
 	if err == nil {
 		return list.Items, nil
 	}
