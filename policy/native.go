@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"reflect"
 	"slices"
 	"strings"
@@ -104,6 +105,35 @@ func (n *nativeInput) file(i int) *riverconfig.Facts {
 		return nil
 	}
 	return n.files[i]
+}
+
+// collector is the collector of derived collector i (an index into
+// n.d.Collectors, as lib.index lists them) with its file: nil, nil when
+// there is none.
+func (n *nativeInput) collector(i int) (*riverconfig.Facts, *riverconfig.Collector) {
+	c := &n.d.Collectors[i]
+	f := n.file(c.File)
+	if f == nil || c.Index >= len(f.Collectors) {
+		return nil, nil
+	}
+	return f, &f.Collectors[c.Index]
+}
+
+// collectors yields every collector of every file with its file (lib's
+// `some f in lib.files; some col in f.collectors`).
+func (n *nativeInput) collectors() iter.Seq2[*riverconfig.Facts, *riverconfig.Collector] {
+	return func(yield func(*riverconfig.Facts, *riverconfig.Collector) bool) {
+		for _, f := range n.files {
+			if f == nil {
+				continue
+			}
+			for ci := range f.Collectors {
+				if !yield(f, &f.Collectors[ci]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // component is lib.component(f, id): nil when f has no component id.

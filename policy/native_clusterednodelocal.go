@@ -18,12 +18,10 @@ func init() {
 func clusteredNodeLocalCollection(n *nativeInput) []Violation {
 	var out []Violation
 	for _, i := range n.d.Index.ClusteredCollectors {
-		c := &n.d.Collectors[i]
-		f := n.file(c.File)
-		if f == nil || c.Index >= len(f.Collectors) {
+		f, col := n.collector(i)
+		if col == nil {
 			continue
 		}
-		col := &f.Collectors[c.Index]
 		local := n.clusteredLocalSources(col)
 		if len(local) == 0 {
 			continue

@@ -21,12 +21,10 @@ func daemonsetLogMounts(n *nativeInput) []Violation {
 	mounts := logMountsHostMounts(n.w)
 	var out []Violation
 	for _, i := range n.d.Index.PathCollectors {
-		c := &n.d.Collectors[i]
-		f := n.file(c.File)
-		if f == nil || c.Index >= len(f.Collectors) {
+		f, col := n.collector(i)
+		if col == nil {
 			continue
 		}
-		col := &f.Collectors[c.Index]
 		for _, p := range col.Paths {
 			if !strings.HasPrefix(p, "/") {
 				continue

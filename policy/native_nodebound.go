@@ -22,13 +22,8 @@ func nodeBoundCollectionOutsideDaemonset(n *nativeInput) []Violation {
 		return nil
 	}
 	var out []Violation
-	for _, f := range n.files {
-		if f == nil {
-			continue
-		}
-		for ci := range f.Collectors {
-			out = append(out, n.nodeBoundCollector(f, &f.Collectors[ci])...)
-		}
+	for f, col := range n.collectors() {
+		out = append(out, n.nodeBoundCollector(f, col)...)
 	}
 	return out
 }

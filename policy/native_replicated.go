@@ -20,27 +20,21 @@ func replicatedCollectionNeedsClustering(n *nativeInput) []Violation {
 		return nil
 	}
 	var out []Violation
-	for _, f := range n.files {
-		if f == nil {
+	for f, col := range n.collectors() {
+		// col.class in lib.gathering_classes; not col.clustered.
+		if col.Class != riverconfig.ClassPull && col.Class != riverconfig.ClassSelfDiscovering || col.Clustered {
 			continue
 		}
-		for ci := range f.Collectors {
-			col := &f.Collectors[ci]
-			// col.class in lib.gathering_classes; not col.clustered.
-			if col.Class != riverconfig.ClassPull && col.Class != riverconfig.ClassSelfDiscovering || col.Clustered {
-				continue
-			}
-			wide := n.replicatedWide(col)
-			if len(wide) == 0 {
-				continue
-			}
-			// c := lib.component(f, col.component): no violation without it.
-			c := n.component(f, col.Component)
-			if c == nil {
-				continue
-			}
-			out = append(out, n.replicatedViolation(f, c, col.Component, wide))
+		wide := n.replicatedWide(col)
+		if len(wide) == 0 {
+			continue
 		}
+		// c := lib.component(f, col.component): no violation without it.
+		c := n.component(f, col.Component)
+		if c == nil {
+			continue
+		}
+		out = append(out, n.replicatedViolation(f, c, col.Component, wide))
 	}
 	return out
 }
