@@ -177,6 +177,13 @@ type ComponentRef struct {
 // derive computes in's Derived facts; the config's files may be shared
 // (FileCache) and are only read.
 func derive(in *Input) *Derived {
+	d, _ := deriveIndexed(in)
+	return d
+}
+
+// deriveIndexed is derive, with the component index of in's config files
+// it builds on the way (componentIndex; nil without a config).
+func deriveIndexed(in *Input) (*Derived, map[string]map[string]int) {
 	w := in.Workload
 	d := &Derived{NodeEnv: nodeEnv(w), ProcessClustered: processClustered(w), Collectors: []DerivedCollector{},
 		Sources: []DerivedSource{}, ClusteredSources: map[string]map[string]bool{}, ComponentsByName: map[string][]ComponentRef{},
@@ -192,7 +199,7 @@ func derive(in *Input) *Derived {
 		}
 	}
 	if in.Config == nil {
-		return d
+		return d, nil
 	}
 	files := in.Config.Files
 	flagsKnown := w != nil && w.Run != nil
@@ -283,7 +290,7 @@ func derive(in *Input) *Derived {
 			d.NodeNames = append(d.NodeNames, DerivedNodeName{File: i, Component: u.Component, NodeName: u.NodeName})
 		}
 	}
-	return d
+	return d, index
 }
 
 // nodeEnv is lib.node_env: HOSTNAME when the container sets it from

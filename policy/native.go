@@ -79,10 +79,10 @@ type nativeInput struct {
 func newNativeInput(in *Input) *nativeInput {
 	// Derived and the index afresh: a caller may have changed the config
 	// since ToValue filled them.
-	n := &nativeInput{in: in, d: derive(in), w: in.Workload}
+	d, index := deriveIndexed(in)
+	n := &nativeInput{in: in, d: d, w: in.Workload, index: index}
 	if in.Config != nil {
 		n.files = in.Config.Files
-		n.index = componentIndex(n.files)
 	}
 	return n
 }
