@@ -70,8 +70,10 @@ type Options struct {
 	CrossCheck bool
 }
 
-// Engine evaluates the rule catalog. It compiles once per (re)load and
-// prepares one query; Evaluate is safe for concurrent use.
+// Engine evaluates the rule catalog: the built-in packages in Go where no
+// custom module replaces them (nativeRules), the others through OPA. It
+// compiles once per (re)load and prepares its queries (compiled); Evaluate
+// is safe for concurrent use.
 type Engine struct {
 	settings  *Settings
 	policyDir string
