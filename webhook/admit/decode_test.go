@@ -49,8 +49,8 @@ func decodeBothWays(t *testing.T, req admission.Request) {
 // FuzzDecode: the object Decode reads is the admission decoder's, for any
 // bytes sent as any reviewed kind.
 func FuzzDecode(f *testing.F) {
-	// One object of each kind the examples hold (the seeds run as a test
-	// too; the fuzzer's baseline over all of them would eat its time).
+	// One object of each kind the examples hold (each entry also runs as a
+	// test; the fuzzer's baseline over every example would eat its time).
 	seen := map[metav1.GroupVersionKind]bool{}
 	for _, name := range examples.Names() {
 		for _, o := range admittest.Example(f, name) {
