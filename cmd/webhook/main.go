@@ -120,7 +120,7 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 	fs.DurationVar(&o.RequestTimeout, "request-timeout", o.RequestTimeout, "How long one admission request may take, review included; past it, --failure-policy answers (the review stops at its next stage). Keep it below the webhooks' timeoutSeconds (3s in deploy/).")
 	fs.IntVar(&o.Limits.MaxConns, "max-connections", server.DefaultLimits().MaxConns, "Open connections the HTTPS server accepts at once; more wait in the listen backlog.")
 	fs.IntVar(&o.Limits.MaxInFlight, "max-in-flight", server.DefaultLimits().MaxInFlight, "Admission requests reviewed at once (each may hold a body of up to 7 MiB); more wait up to 5 s, then get 503 and the API server's failurePolicy applies.")
-	fs.IntVar(&o.ResultCacheSize, "result-cache-size", 0, "Entries in each handler's result cache (identical Pods of a rollout cost one evaluation); 0: 4096; negative: no cache.")
+	fs.IntVar(&o.ResultCacheSize, "result-cache-size", 0, "Entries in each handler's result cache (identical Pods of a rollout cost two evaluations: an answer is kept once asked for twice); 0: 4096; negative: no cache.")
 	fs.DurationVar(&o.DryRun.TTL, "dry-run-ttl", dryrun.DefaultTTL, "How long a server-side dry run's objects are remembered for the same user's next dry-run requests (the ConfigMap of a bundle seen by its workload, and the reverse).")
 	fs.IntVar(&o.DryRun.MaxEntries, "dry-run-max-entries", dryrun.DefaultMaxEntries, "Objects the dry-run overlay holds at most (the oldest go first).")
 	fs.Int64Var(&o.DryRun.MaxBytes, "dry-run-max-bytes", dryrun.DefaultMaxBytes, "Bytes of objects the dry-run overlay holds at most (the oldest go first).")

@@ -1,6 +1,7 @@
 package admit
 
 import (
+	"hash/maphash"
 	"sync"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -110,4 +111,54 @@ func (c *Cache[V]) Bytes() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.bytes
+}
+
+// Doorkeeper tells which keys were asked for before: a result cache keeps
+// only the answers asked for a second time (TinyLFU's doorkeeper). A stream
+// of objects that are never asked for again (a new workload or config each
+// time) then costs the cache neither heap nor the work of keeping them,
+// while a re-applied object, or a rollout's Pods, is answered from the
+// cache from its third request on. It remembers fingerprints (8 bytes each)
+// of the last size to 2*size keys in two generations; safe for concurrent
+// use.
+type Doorkeeper struct {
+	mu        sync.Mutex
+	seed      maphash.Seed
+	cur, prev map[uint64]struct{}
+	size      int
+}
+
+// NewDoorkeeper returns a Doorkeeper of size keys a generation
+// (DefaultCacheSize when size <= 0).
+func NewDoorkeeper(size int) *Doorkeeper {
+	if size <= 0 {
+		size = DefaultCacheSize
+	}
+	return &Doorkeeper{seed: maphash.MakeSeed(), cur: map[uint64]struct{}{}, size: size}
+}
+
+// Again records key and tells whether it was recorded before (in this
+// generation or the one before). An empty key is never recorded. A nil
+// Doorkeeper lets every key in.
+func (d *Doorkeeper) Again(key string) bool {
+	if d == nil {
+		return key != ""
+	}
+	if key == "" {
+		return false
+	}
+	h := maphash.String(d.seed, key)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.cur[h]; ok {
+		return true
+	}
+	if _, ok := d.prev[h]; ok {
+		return true
+	}
+	if len(d.cur) >= d.size {
+		d.prev, d.cur = d.cur, make(map[uint64]struct{}, d.size)
+	}
+	d.cur[h] = struct{}{}
+	return false
 }

@@ -37,3 +37,37 @@ func TestCacheBytes(t *testing.T) {
 		t.Errorf("20 entries of 1 in a cache of 10: %d entries, %d bytes", c.Len(), c.Bytes())
 	}
 }
+
+func TestDoorkeeper(t *testing.T) {
+	d := NewDoorkeeper(2)
+	if d.Again("") || d.Again("") {
+		t.Error("an empty key was let in")
+	}
+	if d.Again("a") {
+		t.Error("a key asked for the first time was let in")
+	}
+	if !d.Again("a") {
+		t.Error("a key asked for a second time was not let in")
+	}
+	// Two generations of two keys: a is remembered while b, c and d come
+	// (a and b fill the first generation, c and d the second), and
+	// forgotten once e starts a third.
+	for _, k := range []string{"b", "c"} {
+		if d.Again(k) {
+			t.Errorf("%s let in on its first request", k)
+		}
+	}
+	if !d.Again("a") || !d.Again("b") {
+		t.Error("a key of the generation before was forgotten")
+	}
+	for _, k := range []string{"d", "e"} {
+		d.Again(k)
+	}
+	if d.Again("a") {
+		t.Error("a key two generations old was still let in")
+	}
+	var none *Doorkeeper
+	if !none.Again("x") || none.Again("") {
+		t.Error("a nil Doorkeeper must let every non-empty key in")
+	}
+}

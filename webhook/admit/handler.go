@@ -32,6 +32,8 @@ type Handler struct {
 	webhook string // mutate or validate: the metrics' webhook label
 	decide  decideFunc
 	cache   *Cache[*answer]
+	// seen admits an answer to the cache on its key's second miss.
+	seen *Doorkeeper
 }
 
 var _ admission.Handler = (*Handler)(nil)
@@ -64,6 +66,7 @@ func newHandler(core *Core, decoder admission.Decoder, webhook string, cacheSize
 	p := &Handler{core: core, decoder: decoder, webhook: webhook, decide: decide}
 	if cacheSize >= 0 {
 		p.cache = NewCacheBytes(cacheSize, DefaultCacheBytes, func(k string, a *answer) int64 { return int64(len(k)) + a.size })
+		p.seen = NewDoorkeeper(cacheSize)
 	}
 	return p
 }
@@ -152,7 +155,7 @@ func (p *Handler) handle(ctx context.Context, req admission.Request) (resp admis
 		log.Info("Decision", "uid", s.UID, "webhook", p.webhook, "kind", s.Kind, "namespace", s.Namespace, "name", s.Name,
 			"operation", req.Operation, "dryRun", s.DryRun, "result", a.result, "findings", found)
 	}
-	if p.cache != nil && key != "" {
+	if p.cache != nil && p.seen.Again(key) {
 		a.size = a.estimateSize()
 		p.cache.Add(key, a)
 	}

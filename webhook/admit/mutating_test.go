@@ -151,14 +151,25 @@ func TestMutating(t *testing.T) {
 		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		cm := admittest.Find[*corev1.ConfigMap](t, mg001)
 		req := admittest.Request(t, cm, admissionv1.Update, false)
-		first := h.Handle(ctx, req)
-		again := h.Handle(ctx, req)
-		if len(first.Patches) == 0 || !reflect.DeepEqual(first.Patches, again.Patches) || !slices.Equal(first.Warnings, again.Warnings) {
-			t.Errorf("the second answer differs from the first (or no patch): %+v\nvs %+v", again, first)
-		}
 		m := admittest.Metrics(t, reg)
-		if got := m.Sum(metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit}); got != 1 {
-			t.Errorf("skipped{cache-hit} = %v, want 1", got)
+		hits := func() float64 {
+			return m.Sum(metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit})
+		}
+		first := h.Handle(ctx, req)
+		// The second request is evaluated again, and its answer kept (the
+		// Doorkeeper); the third is the cache's.
+		second := h.Handle(ctx, req)
+		if m = admittest.Metrics(t, reg); hits() != 0 {
+			t.Errorf("skipped{cache-hit} = %v after two requests, want 0 (an answer is kept when asked for twice)", hits())
+		}
+		third := h.Handle(ctx, req)
+		for i, again := range []admission.Response{second, third} {
+			if len(first.Patches) == 0 || !reflect.DeepEqual(first.Patches, again.Patches) || !slices.Equal(first.Warnings, again.Warnings) {
+				t.Errorf("answer %d differs from the first (or no patch): %+v\nvs %+v", i+2, again, first)
+			}
+		}
+		if m = admittest.Metrics(t, reg); hits() != 1 {
+			t.Errorf("skipped{cache-hit} = %v after three requests, want 1", hits())
 		}
 		s, err := admit.Decode(admittest.Decoder(), req)
 		if err != nil {
@@ -178,12 +189,14 @@ func TestMutating(t *testing.T) {
 		}
 	})
 
-	t.Run("DaemonSet Pods: the env fix, one evaluation for the rollout", func(t *testing.T) {
+	t.Run("DaemonSet Pods: the env fix, two evaluations for the rollout", func(t *testing.T) {
 		t.Parallel()
 		core, reg := admittest.Core(t, nil, mg002)
 		h := admit.NewMutating(core, admittest.Decoder(), 0)
 		ds := admittest.Find[*appsv1.DaemonSet](t, mg002)
-		for i, node := range []string{"node-a", "node-b", "node-c"} {
+		// The first two Pods are evaluated (the second's answer is kept:
+		// the Doorkeeper), the others answered from the cache.
+		for i, node := range []string{"node-a", "node-b", "node-c", "node-d"} {
 			req := admittest.Request(t, daemonSetPod(ds, node), admissionv1.Create, false)
 			resp := h.Handle(ctx, req)
 			got := patched(t, req, resp, &corev1.Pod{})
@@ -195,14 +208,14 @@ func TestMutating(t *testing.T) {
 			}
 		}
 		m := admittest.Metrics(t, reg)
-		if got := m.Sum(metrics.EvaluationsTotal, map[string]string{"kind": "Pod"}); got != 1 {
-			t.Errorf("evaluations{Pod} = %v, want 1", got)
+		if got := m.Sum(metrics.EvaluationsTotal, map[string]string{"kind": "Pod"}); got != 2 {
+			t.Errorf("evaluations{Pod} = %v, want 2", got)
 		}
 		if got := m.Sum(metrics.EvaluationsSkipped, map[string]string{"reason": metrics.SkipCacheHit}); got != 2 {
 			t.Errorf("skipped{cache-hit} = %v, want 2", got)
 		}
-		if got := m.Sum(metrics.FixesAppliedTotal, map[string]string{"rule": "MG002"}); got != 3 {
-			t.Errorf("fixes_applied{MG002} = %v, want 3 (one per Pod)", got)
+		if got := m.Sum(metrics.FixesAppliedTotal, map[string]string{"rule": "MG002"}); got != 4 {
+			t.Errorf("fixes_applied{MG002} = %v, want 4 (one per Pod)", got)
 		}
 	})
 
@@ -486,7 +499,7 @@ func (l latencies) report(b *testing.B) {
 // TestAnswerSizeEstimate: what the result cache counts of its answers is
 // within a factor of two of the heap they hold, measured on the answers to
 // 600 new DaemonSets (examples/mg002-fires with an annotation new each
-// time: a patch and its warnings).
+// time: a patch and its warnings), each asked for twice.
 func TestAnswerSizeEstimate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures the heap over 1200 reviews")
@@ -496,10 +509,14 @@ func TestAnswerSizeEstimate(t *testing.T) {
 	core, _ := admittest.CoreWith(t, policy.Options{MemoEntries: -1}, mg002)
 	next := newDaemonSets(t, mg002)
 	const n = 600
+	// Each request twice: the cache keeps an answer asked for a second
+	// time (its Doorkeeper).
 	run := func(h *admit.Handler, from int) {
 		for i := from; i < from+n; i++ {
-			if resp := h.Handle(ctx, next(i)); len(resp.Patches) == 0 {
-				t.Fatalf("no patch: %q", resp.Warnings)
+			for range 2 {
+				if resp := h.Handle(ctx, next(i)); len(resp.Patches) == 0 {
+					t.Fatalf("no patch: %q", resp.Warnings)
+				}
 			}
 		}
 	}

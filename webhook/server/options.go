@@ -91,7 +91,8 @@ type Options struct {
 	Limits Limits
 	// ResultCacheSize bounds the entries of each handler's result cache
 	// (0: the default; negative: no cache); admit.DefaultCacheBytes bounds
-	// what they hold.
+	// what they hold, and an answer is kept once asked for twice
+	// (admit.Doorkeeper).
 	ResultCacheSize int
 	// DryRun bounds the dry-run overlay (zero fields: the dryrun defaults);
 	// DryRunOverlayOff disables it (dry runs then see the cluster only).
