@@ -113,7 +113,11 @@ func regoExpressions(b testing.TB, e *Engine, in *Input) int {
 		b.Fatal(err)
 	}
 	p := profiler.New()
-	if _, err := e.current().queryFor(v).Eval(context.Background(), rego.EvalParsedInput(v), rego.EvalQueryTracer(p)); err != nil {
+	q, err := e.current().queryFor(v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := q.Eval(context.Background(), rego.EvalParsedInput(v), rego.EvalQueryTracer(p)); err != nil {
 		b.Fatal(err)
 	}
 	n := 0

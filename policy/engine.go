@@ -77,7 +77,6 @@ type Options struct {
 type Engine struct {
 	settings  *Settings
 	policyDir string
-	builtin   []source
 	files     *FileCache // nil: no cache
 	memo      *Memo      // nil: no memo
 	regoOnly  bool
@@ -93,10 +92,18 @@ type compiled struct {
 	// with the packages that cannot fire in that mode (packageModes) as
 	// empty sets, not evaluated. Those evaluated in Go (native) are empty
 	// sets too; a mode whose every package is skipped or native has no
-	// query. whole are the queries of every package, native or not
-	// (EvaluateValue, CrossCheck).
+	// query.
 	byMode map[string]rego.PreparedEvalQuery
-	whole  map[string]rego.PreparedEvalQuery
+	// whole are the queries of every package, native or not
+	// (EvaluateValue, CrossCheck; wholeQuery). When every mode runs in Go,
+	// nothing else needs OPA's compiler: whole is then prepared on first
+	// use by prepareWhole, which compiles the policy again (the built-in
+	// modules parsed afresh, the custom ones kept), so that the engine
+	// holds neither parsed modules nor a compiler in the meantime.
+	whole        map[string]rego.PreparedEvalQuery
+	wholeOnce    sync.Once
+	wholeErr     error
+	prepareWhole func() (map[string]rego.PreparedEvalQuery, error)
 	// skip are the packages that cannot fire in each mode.
 	skip map[string]map[string]bool
 	// native are the packages evaluated in Go.
@@ -111,15 +118,11 @@ type compiled struct {
 
 // New compiles the built-in rules and the custom ones in opts.PolicyDir.
 func New(ctx context.Context, opts Options) (*Engine, error) {
-	b, err := builtinSources()
-	if err != nil {
-		return nil, err
-	}
 	s := opts.Settings
 	if s == nil {
 		s = &Settings{}
 	}
-	e := &Engine{settings: s, policyDir: opts.PolicyDir, builtin: b, regoOnly: opts.RegoOnly, cross: opts.CrossCheck}
+	e := &Engine{settings: s, policyDir: opts.PolicyDir, regoOnly: opts.RegoOnly, cross: opts.CrossCheck}
 	if opts.FileCacheEntries >= 0 {
 		e.files = NewFileCache(opts.FileCacheEntries, opts.FileCacheBytes)
 	}
@@ -176,11 +179,15 @@ func (e *Engine) current() *compiled {
 }
 
 func (e *Engine) compile(ctx context.Context) (*compiled, error) {
+	builtin, err := builtinSources(false)
+	if err != nil {
+		return nil, err
+	}
 	custom, err := customSources(e.policyDir)
 	if err != nil {
 		return nil, err
 	}
-	srcs := merge(e.builtin, custom)
+	srcs := merge(builtin, custom)
 	cat, modules, compiler, err := compilePolicy(srcs)
 	if err != nil {
 		return nil, err
@@ -197,7 +204,7 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 	sj, _ := json.Marshal(e.settings)
 	h.Write(sj)
 
-	prepare := func(query string) (rego.PreparedEvalQuery, error) {
+	prepare := func(ctx context.Context, compiler *ast.Compiler, query string) (rego.PreparedEvalQuery, error) {
 		pq, err := rego.New(
 			rego.Compiler(compiler),
 			rego.Query(query),
@@ -222,7 +229,8 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 		pkgs[i] = r.Package
 	}
 	modes := packageModes(compiler, pkgs)
-	for _, mode := range append(slices.Clone(queryModes), modeOther) {
+	allModes := append(slices.Clone(queryModes), modeOther)
+	for _, mode := range allModes {
 		skip := map[string]bool{}
 		for pkg, in := range modes {
 			if !slices.Contains(in, mode) {
@@ -230,27 +238,70 @@ func (e *Engine) compile(ctx context.Context) (*compiled, error) {
 			}
 		}
 		c.skip[mode] = skip
-		if c.whole[mode], err = prepare(entryQuery(cat, modules, skip)); err != nil {
-			return nil, err
-		}
 		rest := maps.Clone(skip)
 		for p := range c.native {
 			rest[p] = true
 		}
-		if len(c.native) == 0 {
-			c.byMode[mode] = c.whole[mode]
-		} else if len(rest) < len(pkgs) {
-			if c.byMode[mode], err = prepare(entryQuery(cat, modules, rest)); err != nil {
+		if len(rest) < len(pkgs) {
+			if c.byMode[mode], err = prepare(ctx, compiler, entryQuery(cat, modules, rest)); err != nil {
 				return nil, err
 			}
 		}
 	}
+	whole := func(ctx context.Context, modules map[string]*ast.Module, compiler *ast.Compiler) (map[string]rego.PreparedEvalQuery, error) {
+		out := make(map[string]rego.PreparedEvalQuery, len(allModes))
+		for _, mode := range allModes {
+			if q, ok := c.byMode[mode]; ok && len(c.native) == 0 {
+				out[mode] = q // the same query
+				continue
+			}
+			var err error
+			if out[mode], err = prepare(ctx, compiler, entryQuery(cat, modules, c.skip[mode])); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	if len(c.byMode) > 0 || e.cross {
+		// OPA's compiler stays anyway (or every input is checked both
+		// ways): the whole queries now.
+		if c.whole, err = whole(ctx, modules, compiler); err != nil {
+			return nil, err
+		}
+		c.wholeOnce.Do(func() {})
+		return c, nil
+	}
+	c.prepareWhole = func() (map[string]rego.PreparedEvalQuery, error) {
+		builtin, err := builtinSources(false)
+		if err != nil {
+			return nil, err
+		}
+		_, modules, compiler, err := compilePolicy(merge(builtin, custom))
+		if err != nil {
+			return nil, err
+		}
+		return whole(context.Background(), modules, compiler)
+	}
 	return c, nil
+}
+
+// wholeQuery is the query of every package for an input of mode (one of
+// queryModes or modeOther), prepared on first use when compile left it
+// out.
+func (c *compiled) wholeQuery(mode string) (rego.PreparedEvalQuery, error) {
+	c.wholeOnce.Do(func() {
+		c.whole, c.wholeErr = c.prepareWhole()
+		c.prepareWhole = nil
+	})
+	if c.wholeErr != nil {
+		return rego.PreparedEvalQuery{}, fmt.Errorf("preparing the policy's query: %w", c.wholeErr)
+	}
+	return c.whole[mode], nil
 }
 
 // queryFor is the query of every package for an input (a value ToValue
 // made): the one of its mode.
-func (c *compiled) queryFor(input ast.Value) rego.PreparedEvalQuery {
+func (c *compiled) queryFor(input ast.Value) (rego.PreparedEvalQuery, error) {
 	mode := modeOther
 	if obj, ok := input.(ast.Object); ok {
 		if t := obj.Get(modeKey); t != nil {
@@ -259,7 +310,7 @@ func (c *compiled) queryFor(input ast.Value) rego.PreparedEvalQuery {
 			}
 		}
 	}
-	return c.whole[mode]
+	return c.wholeQuery(mode)
 }
 
 // queryMode is the mode whose queries serve an input of mode m.
@@ -464,7 +515,11 @@ func (e *Engine) evaluateInput(ctx context.Context, c *compiled, in *Input) ([]V
 	}
 	sortViolations(out)
 	if e.cross {
-		want, err := e.evaluate(ctx, c, c.whole[mode], v)
+		q, err := c.wholeQuery(mode)
+		if err != nil {
+			return nil, err
+		}
+		want, err := e.evaluate(ctx, c, q, v)
 		if err != nil {
 			return nil, err
 		}
@@ -505,7 +560,11 @@ func ToValue(in *Input) (ast.Value, error) {
 // EvaluateValue is Evaluate on an input already converted with ToValue.
 func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violation, error) {
 	c := e.current()
-	vs, err := e.evaluate(ctx, c, c.queryFor(input), input)
+	q, err := c.queryFor(input)
+	if err != nil {
+		return nil, err
+	}
+	vs, err := e.evaluate(ctx, c, q, input)
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ import (
 // a mode condition are limited to those modes; the others run in any.
 func TestPackageModes(t *testing.T) {
 	t.Parallel()
-	b, err := builtinSources()
+	b, err := builtinSources(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestPackageModesConservative(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			b, err := builtinSources()
+			b, err := builtinSources(true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -139,7 +139,7 @@ func TestQueryByModeSkipsOnlyWhatCannotFire(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := e.current()
-	b, err := builtinSources()
+	b, err := builtinSources(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,11 @@ func TestQueryByModeSkipsOnlyWhatCannotFire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		some, err := c.queryFor(v).Eval(ctx, rego.EvalParsedInput(v))
+		q, err := c.queryFor(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		some, err := q.Eval(ctx, rego.EvalParsedInput(v))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,14 +40,18 @@ func parseRego(name string, data []byte) (*ast.Module, error) {
 	return m, nil
 }
 
-// builtinSources parses the embedded rules (and their tests).
-func builtinSources() ([]source, error) {
+// builtinSources parses the embedded rules, and their tests when tests is
+// true.
+func builtinSources(tests bool) ([]source, error) {
 	entries, err := fs.Glob(builtinFS, "rules/*.rego")
 	if err != nil {
 		return nil, err
 	}
 	var out []source
 	for _, p := range entries {
+		if !tests && strings.HasSuffix(p, "_test.rego") {
+			continue
+		}
 		data, err := builtinFS.ReadFile(p)
 		if err != nil {
 			return nil, err

@@ -136,3 +136,38 @@ func TestCrossCheckFindsDifferences(t *testing.T) {
 	}
 	c.native[pkg] = good
 }
+
+// TestWholeQueryOnFirstUse: an engine whose every mode runs in Go holds no
+// prepared query until one is asked for (EvaluateValue), then prepares
+// the whole policy's, which decides as the Go forms do.
+func TestWholeQueryOnFirstUse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEngine(t, "", nil)
+	c := e.current()
+	if len(c.byMode) != 0 || len(c.whole) != 0 || c.prepareWhole == nil {
+		t.Fatalf("a Go-only engine prepared %d mode queries and %d whole ones (prepareWhole set: %v), want none and a way to prepare them", len(c.byMode), len(c.whole), c.prepareWhole != nil)
+	}
+	in := benchInput(t, benchconfig.Typical)
+	inGo, err := e.Evaluate(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ToValue(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRego, err := e.EvaluateValue(ctx, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inGo) == 0 {
+		t.Fatal("nothing fired on the typical config: the comparison proves nothing")
+	}
+	if d := diffViolations(inGo, inRego); d != "" {
+		t.Errorf("the whole query prepared on first use disagrees with the Go forms:\n%s", d)
+	}
+	if len(c.whole) != len(queryModes)+1 || c.prepareWhole != nil {
+		t.Errorf("after first use: %d whole queries (want %d), prepareWhole kept: %v", len(c.whole), len(queryModes)+1, c.prepareWhole != nil)
+	}
+}

@@ -28,7 +28,7 @@ type TestResult struct {
 // with the same capabilities the engine allows. The rules are compiled first
 // as the engine loads them (compilePolicy); an error there is returned.
 func RunTests(ctx context.Context, policyDir string) ([]TestResult, error) {
-	b, err := builtinSources()
+	b, err := builtinSources(true)
 	if err != nil {
 		return nil, err
 	}
