@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"reflect"
 	"slices"
@@ -235,7 +234,7 @@ func (c *Core) Key(s *Subject, sur *review.Surroundings) string {
 	}
 	h := sha256.New()
 	field(h, c.Reviewer.Engine.Version(), s.Kind, s.Operation, strconv.FormatBool(s.DryRun))
-	if err := json.NewEncoder(h).Encode(normalized(s.Object)); err != nil {
+	if err := encodeContent(h, normalized(s.Object)); err != nil {
 		return ""
 	}
 	consumers := make([]string, 0, len(sur.Consumers)) // a ConfigMap's
@@ -280,11 +279,38 @@ func (c *Core) Key(s *Subject, sur *review.Surroundings) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func field(h hash.Hash, parts ...string) {
+func field(h io.Writer, parts ...string) {
 	for _, p := range parts {
 		io.WriteString(h, p)
 		h.Write([]byte{0})
 	}
+}
+
+// protoMarshaler is the generated protobuf code of the Kubernetes API
+// types: every field but TypeMeta, map keys sorted, so one encoding per
+// content.
+type protoMarshaler interface {
+	Marshal() ([]byte, error)
+}
+
+// encodeContent writes obj's content to w: its apiVersion and kind, then
+// its protobuf encoding where the type has one (several times cheaper
+// than encoding/json's reflection, and the key is computed for every
+// request, the cache's answers included), else its JSON (an unstructured
+// object: the Alloy custom resource). Protobuf encodes a nil and an empty
+// list or map alike, as JSON does for the fields it omits when empty
+// (nearly all of the API's).
+func encodeContent(w io.Writer, obj runtime.Object) error {
+	if m, ok := obj.(protoMarshaler); ok {
+		b, err := m.Marshal()
+		if err == nil {
+			field(w, "proto", obj.GetObjectKind().GroupVersionKind().String())
+			_, err = w.Write(b)
+		}
+		return err
+	}
+	field(w, "json")
+	return json.NewEncoder(w).Encode(obj)
 }
 
 func contentHash(v any) string {

@@ -592,4 +592,30 @@ func TestKeyLeavesTheSubjectAlone(t *testing.T) {
 	if k2 := core.Key(s2, core.Surround(ctx, s2)); k2 != key {
 		t.Errorf("a sibling Pod on another node got key %s, want %s", k2, key)
 	}
+	// Any other change makes another key.
+	for what, change := range map[string]func(p *corev1.Pod){
+		"a label":       func(p *corev1.Pod) { p.Labels = map[string]string{"team": "a"} },
+		"an annotation": func(p *corev1.Pod) { p.Annotations = map[string]string{"modeguard.dev/mode": "daemonset"} },
+		"an env var": func(p *corev1.Pod) {
+			p.Spec.Containers[0].Env = append(p.Spec.Containers[0].Env, corev1.EnvVar{Name: "X", Value: "1"})
+		},
+		"an image": func(p *corev1.Pod) { p.Spec.Containers[0].Image += "-other" },
+		"an argument": func(p *corev1.Pod) {
+			p.Spec.Containers[0].Args = append(p.Spec.Containers[0].Args, "--cluster.enabled=true")
+		},
+		"host networking": func(p *corev1.Pod) { p.Spec.HostNetwork = !p.Spec.HostNetwork },
+	} {
+		changed := pod.DeepCopy()
+		change(changed)
+		s3, err := admit.Decode(admittest.Decoder(), admittest.Request(t, changed, admissionv1.Create, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reason, why := core.Guard(s3); reason != "" {
+			t.Fatalf("%s changed: guard: %s: %s", what, reason, why)
+		}
+		if k3 := core.Key(s3, core.Surround(ctx, s3)); k3 == key || k3 == "" {
+			t.Errorf("with %s changed, the key is %q: want another", what, k3)
+		}
+	}
 }
