@@ -556,6 +556,11 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		sc.Load = s
 		sc.Peak = rss(mg.pid, "VmHWM")
 		res.Scale = sc
+		// What stays live with the full cache (a GC first):
+		// bin/bench/webhook-scale.heap.pprof.
+		if err := fetchProfile(ctx, c.MetricsURL, "heap?gc=1", filepath.Join(o.raw, "webhook-scale.heap.pprof")); err != nil {
+			logf("the webhook's heap profile with a full cache: %v", err)
+		}
 	}
 	return res, ctx.Err()
 }
