@@ -78,7 +78,7 @@ func (a *answer) Count(m *metrics.Metrics) {
 }
 
 // decideMutate is the mutating webhook's answer: the fixes as a JSON patch
-// computed from the raw object (patchOf), with one warning per fix. It never denies:
+// computed from the raw object, with one warning per fix. It never denies:
 // that is the validating webhook's job, on the fixed object. Pods are the
 // exception: the validating webhook does not see them, so this one also
 // reports their warn, deny (as a warning: a Pod is never denied) and audit
@@ -109,9 +109,11 @@ func decideMutate(ctx context.Context, req admission.Request, s *Subject, res *r
 		if err != nil {
 			return nil, fmt.Errorf("encoding the fixed %s: %w", s.Kind, err)
 		}
-		if a.patches, err = patchOf(req.Object.Raw, fixed); err != nil {
-			return nil, fmt.Errorf("computing the patch of %s %s/%s: %w", s.Kind, s.Namespace, s.Name, err)
+		r := admission.PatchResponseFromRaw(req.Object.Raw, fixed)
+		if !r.Allowed {
+			return nil, fmt.Errorf("computing the patch of %s %s/%s: %s", s.Kind, s.Namespace, s.Name, r.Result.Message)
 		}
+		a.patches = r.Patches
 	}
 	switch {
 	case len(a.patches) > 0:
