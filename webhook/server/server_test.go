@@ -196,6 +196,9 @@ func (h *harness) scrape(t *testing.T) metricstest.Families {
 		t.Fatalf("scraping %s: %v", h.metricsURL, err)
 	}
 	defer resp.Body.Close()
+	if resp.Uncompressed { // the client offered gzip, as Prometheus does
+		t.Error("the metrics came gzip-compressed: want them plain (metricsHandlerOpts)")
+	}
 	f, err := metricstest.Parse(resp.Body)
 	if err != nil {
 		t.Fatal(err)
