@@ -209,7 +209,11 @@ func (r *Reconciler) settle(ctx context.Context, obj client.Object, res *review.
 		}
 		return nil
 	}
-	patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
+	// obj may be the informer cache's own object (the Lookup's consumers
+	// are not copies): the annotation goes on a copy, which the Patch
+	// also overwrites with the API server's answer.
+	patch := client.MergeFrom(obj)
+	obj = obj.DeepCopyObject().(client.Object)
 	a := obj.GetAnnotations()
 	if a == nil {
 		a = map[string]string{}

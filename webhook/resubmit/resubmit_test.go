@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -159,4 +160,81 @@ func TestLookupErrorIsRetried(t *testing.T) {
 	if got := f.Sum(metrics.ResubmissionsTotal, nil); got != 0 {
 		t.Errorf("resubmissions = %v, want none", got)
 	}
+}
+
+// TestReconcileLeavesLookupObjects: what the Lookup returns may be the
+// informer cache's own objects (lookup.Cache lists consumers without
+// copying them): re-submitting a ConfigMap and a workload must not modify
+// them.
+func TestReconcileLeavesLookupObjects(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var objs []client.Object
+	var shared []runtime.Object
+	for _, name := range []string{"mg001-fires", "mg002-fires"} {
+		for _, o := range admittest.Example(t, name) {
+			objs = append(objs, o.DeepCopyObject().(client.Object))
+			shared = append(shared, o)
+		}
+	}
+	before := make([]runtime.Object, len(shared))
+	for i, o := range shared {
+		before[i] = o.DeepCopyObject()
+	}
+	c := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(objs...).Build()
+	engine, err := policy.New(ctx, policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := metrics.New(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &resubmit.Reconciler{
+		Client: c, Lookup: setLookup{review.NewSet(shared)}, Metrics: m, Recorder: events.NewFakeRecorder(10),
+		Reviewer: &review.Reviewer{Engine: engine, Fixer: mutate.Fixer{}},
+	}
+	r.Init()
+	for _, ns := range []string{"mg001-fires", "mg002-fires"} {
+		if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: "alloy"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resubmitted := 0
+	for _, ns := range []string{"mg001-fires", "mg002-fires"} {
+		list := &corev1.ConfigMapList{}
+		if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		dss := &appsv1.DaemonSetList{}
+		if err := c.List(ctx, dss, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, cm := range list.Items {
+			if cm.Annotations[resubmit.AnnotationReviewed] != "" {
+				resubmitted++
+			}
+		}
+		for _, ds := range dss.Items {
+			if ds.Annotations[resubmit.AnnotationReviewed] != "" {
+				resubmitted++
+			}
+		}
+	}
+	if resubmitted == 0 {
+		t.Fatal("nothing was re-submitted: the test proves nothing")
+	}
+	for i, o := range shared {
+		if !equality.Semantic.DeepEqual(o, before[i]) {
+			t.Errorf("re-submitting modified the looked-up %T %s:\n%+v\nwas\n%+v", o, o.(client.Object).GetName(), o, before[i])
+		}
+	}
+}
+
+// setLookup is a review.Set (which returns its own objects, as the
+// informer cache does) as the reconciler's Lookup.
+type setLookup struct{ *review.Set }
+
+func (setLookup) AgentConfigMaps(context.Context) ([]types.NamespacedName, error) {
+	return nil, nil
 }
