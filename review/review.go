@@ -30,7 +30,8 @@ import (
 // error as "absent": a review whose lookup failed is not done (see
 // Surroundings.Err). Errors wrap their cause with %w.
 type Lookup interface {
-	// ConfigMap returns the ConfigMap; nil, nil when there is none.
+	// ConfigMap returns the ConfigMap; nil, nil when there is none. It may
+	// share its contents with a cache's: the caller modifies a copy only.
 	ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
 	// Consumers returns the agent workloads (the workload.Workloads kinds)
 	// of the namespace that read the ConfigMap. They may be a cache's own
@@ -39,8 +40,8 @@ type Lookup interface {
 	// HPAs returns the HorizontalPodAutoscalers of the namespace, which may
 	// share their contents with a cache's: read only.
 	HPAs(ctx context.Context, namespace string) ([]autoscalingv2.HorizontalPodAutoscaler, error)
-	// NamespaceLabels returns the labels of the namespace; nil, nil when
-	// there is no such namespace.
+	// NamespaceLabels returns the labels of the namespace (maybe a cache's
+	// own map: read only); nil, nil when there is no such namespace.
 	NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error)
 }
 

@@ -128,7 +128,9 @@ func (c *Cache) Ready(*http.Request) error {
 
 // ConfigMap implements review.Lookup. It reads the cache, and the API server
 // when the cache does not have the ConfigMap, holds it without its data, or
-// cannot answer. Each read is bounded by ReadTimeout within ctx.
+// cannot answer. Each read is bounded by ReadTimeout within ctx. What the
+// cache answers shares its maps with the cache's object (not copied: nothing
+// may modify it, as review.Lookup says).
 func (c *Cache) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
@@ -147,7 +149,7 @@ func (c *Cache) ConfigMap(ctx context.Context, namespace, name string) (*corev1.
 		c.log.Error(err, "Reading ConfigMap from the API server (the cache may be behind): reading the cache instead", "configMap", key)
 	}
 	cm := &corev1.ConfigMap{}
-	err := c.reader.Get(ctx, key, cm)
+	err := c.reader.Get(ctx, key, cm, client.UnsafeDisableDeepCopy) // read only (review.Lookup)
 	switch {
 	case err == nil && (len(cm.Data) > 0 || len(cm.BinaryData) > 0):
 		return cm, nil
@@ -310,7 +312,7 @@ func (c *Cache) NamespaceLabels(ctx context.Context, namespace string) (map[stri
 	defer cancel()
 	ns := workload.KindNamespace.Informer()
 	key := types.NamespacedName{Name: namespace}
-	err := c.reader.Get(ctx, key, ns)
+	err := c.reader.Get(ctx, key, ns, client.UnsafeDisableDeepCopy) // the labels are read only (review.Lookup)
 	if err != nil {
 		if !apierrors.IsNotFound(err) {
 			c.log.Error(err, "Reading namespace from the cache: reading the API server instead", "namespace", namespace)
