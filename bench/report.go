@@ -235,7 +235,11 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	for _, pr := range e.Probes {
 		p("| %s | %s | %v | %v | %d |\n", pr.Target, pr.Kind, pr.Allowed, pr.Patch, pr.Warnings)
 	}
-	p("\nThe webhooks and the load generator share the machine's CPUs; the webhooks take their turn one after the other at each step, so each ratio below compares runs side by side in the same `make bench`.\n\n")
+	p("\nThe webhooks and the load generator share the machine's CPUs; the webhooks take their turn one after the other at each step, so each ratio below compares runs side by side in the same `make bench`.")
+	if e.Rounds > 1 {
+		p(" The maximum rate runs %d rounds, the webhooks alternating in each, and each webhook's median round is shown (the machine's speed drifts over seconds: one stretch of a few seconds can be a fifth faster or slower than another); every round's throughput: %s.", e.Rounds, roundsLine(e.Targets, e.MaxRounds))
+	}
+	p("\n\n")
 	p("| Rate (req/s) | Webhook | p50 | p99 | ok req/s | p50 / null's | p99 / null's | throughput / null's |\n")
 	p("|--:|---|--:|--:|--:|--:|--:|--:|\n")
 	var rates []int
@@ -332,7 +336,11 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		for _, k := range e.GitOpsMix {
 			p("- %s\n", k)
 		}
-		p("\n(three of each of the first three, then one new ConfigMap).\n\n")
+		p("\n(three of each of the first three, then one new ConfigMap).")
+		if e.Rounds > 1 {
+			p(" %d rounds, the webhooks alternating, each webhook's median round shown; every round's throughput: %s.", e.Rounds, roundsLine(e.Targets, e.GitOpsRounds))
+		}
+		p("\n\n")
 		p("| Webhook | Requests | Success | ok req/s | p50 | p99 | CPU per request | throughput / null's | Policy memo hits |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		var null float64
 		for _, s := range e.GitOps {
@@ -488,4 +496,25 @@ func cpuPer(s Step) string {
 		return "–"
 	}
 	return fmtNs(float64(s.CPU) / float64(s.Requests))
+}
+
+// roundsLine lists each target's rounds' throughputs ("modeguard 4012,
+// 3890 and 4105 req/s; null ...").
+func roundsLine(targets []string, rounds map[string][]float64) string {
+	var parts []string
+	for _, t := range targets {
+		var vs []string
+		for _, v := range rounds[t] {
+			vs = append(vs, fmt.Sprintf("%.0f", v))
+		}
+		if len(vs) == 0 {
+			continue
+		}
+		list := vs[0]
+		if len(vs) > 1 {
+			list = strings.Join(vs[:len(vs)-1], ", ") + " and " + vs[len(vs)-1]
+		}
+		parts = append(parts, t+" "+list+" req/s")
+	}
+	return strings.Join(parts, "; ")
 }
