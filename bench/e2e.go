@@ -536,6 +536,33 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	})
 	res.Steps, res.MaxRounds = append(res.Steps, maxSteps...), maxTps
 
+	// The GitOps steady state at the maximum rate, side by side.
+	for _, t := range targets {
+		attack(ctx, t, gitops, &n, tlsConf, 50, time.Second, res.MaxConns)
+	}
+	res.GitOps, res.GitOpsRounds = medianRounds(targets, maxRounds, func(t *target) Step {
+		s := attack(ctx, t, gitops, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
+		logf("%-9s GitOps steady state: %6.0f req/s ok, p50 %v, p99 %v, memo hits %d of %d, result cache hits %d of %d requests", t.name, s.Throughput, s.P50, s.P99, s.MemoHits, s.MemoHits+s.MemoMisses, s.CacheHits, s.Requests)
+		return s
+	})
+
+	// A DaemonSet rollout: RolloutPods Pods of one template (names and
+	// nodes differ) at 200/s.
+	res.RolloutPods = 1000
+	const rolloutRate = 200
+	for _, t := range targets {
+		s := attack(ctx, t, kinds[2:3], &n, tlsConf, rolloutRate, time.Duration(res.RolloutPods)*time.Second/rolloutRate, res.MaxConns)
+		logf("%-9s rollout of %d Pods: p99 %v, CPU %v", t.name, s.Requests, s.P99, s.CPU)
+		res.Rollout = append(res.Rollout, s)
+	}
+	// The peak resident memory under the load steps above, read before the
+	// profiles: the profiler is the bench's instrument (off unless
+	// --profiling), and taking and encoding a profile allocates in the
+	// webhook.
+	for _, t := range targets {
+		res.RSSPeak[t.name] = rss(t.pid, "VmHWM")
+	}
+
 	// The webhook's own CPU profile at the worst case's maximum rate, in a
 	// step of its own (the profiler's cost stays out of the figures
 	// above): where a request's time goes with HTTPS, the informers, the
@@ -556,29 +583,6 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		res.ProfileParts, res.ProfileTop = webhookCost(cp), cp.top(10, false, nil)
 		res.ProfileSeconds = fmt.Sprintf("%ds", secs)
 		logf("the webhook's CPU at the maximum rate: %s", res.ProfileParts[0].summary())
-	}
-
-	// The GitOps steady state at the maximum rate, side by side.
-	for _, t := range targets {
-		attack(ctx, t, gitops, &n, tlsConf, 50, time.Second, res.MaxConns)
-	}
-	res.GitOps, res.GitOpsRounds = medianRounds(targets, maxRounds, func(t *target) Step {
-		s := attack(ctx, t, gitops, &n, tlsConf, 0, o.e2eDuration, res.MaxConns)
-		logf("%-9s GitOps steady state: %6.0f req/s ok, p50 %v, p99 %v, memo hits %d of %d, result cache hits %d of %d requests", t.name, s.Throughput, s.P50, s.P99, s.MemoHits, s.MemoHits+s.MemoMisses, s.CacheHits, s.Requests)
-		return s
-	})
-
-	// A DaemonSet rollout: RolloutPods Pods of one template (names and
-	// nodes differ) at 200/s.
-	res.RolloutPods = 1000
-	const rolloutRate = 200
-	for _, t := range targets {
-		s := attack(ctx, t, kinds[2:3], &n, tlsConf, rolloutRate, time.Duration(res.RolloutPods)*time.Second/rolloutRate, res.MaxConns)
-		logf("%-9s rollout of %d Pods: p99 %v, CPU %v", t.name, s.Requests, s.P99, s.CPU)
-		res.Rollout = append(res.Rollout, s)
-	}
-	for _, t := range targets {
-		res.RSSPeak[t.name] = rss(t.pid, "VmHWM")
 	}
 
 	// Many objects in the cluster, so in modeguard's informer cache.

@@ -311,7 +311,7 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 			p("\n")
 		}
 	}
-	p("\nResident memory (from /proc), idle (modeguard: cache synced) and peak (VmHWM) after the load:")
+	p("\nResident memory (from /proc), idle (modeguard: cache synced) and peak (VmHWM) after the load steps (the worst case, the GitOps steady state and the rollout; read before the profiles below are taken, as the profiler allocates in the webhook):")
 	for i, t := range e.Targets {
 		sep := ";"
 		if i == len(e.Targets)-1 {
