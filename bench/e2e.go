@@ -154,8 +154,8 @@ type E2EResult struct {
 	ProfileSeconds string
 	// Rounds are the rounds of each maximum-rate step (the worst case's
 	// and the GitOps steady state's), the webhooks alternating in each:
-	// Steps and GitOps hold each webhook's median round, MaxRounds and
-	// GitOpsRounds every round's throughput by webhook.
+	// Steps and GitOps hold the round of the median modeguard/null ratio,
+	// MaxRounds and GitOpsRounds every round's throughput by webhook.
 	Rounds       int
 	MaxRounds    map[string][]float64
 	GitOpsRounds map[string][]float64
@@ -164,32 +164,38 @@ type E2EResult struct {
 // maxRounds is how many rounds each maximum-rate step runs, the webhooks
 // alternating: the machine's speed drifts over seconds (its CPUs are
 // shared), and a webhook measured in one stretch of a few seconds can be
-// a fifth faster or slower than the same binary a minute later; the median
-// of alternating rounds compares them over the same stretch.
+// a fifth faster or slower than the same binary a minute later; the round
+// of the median ratio compares them over the same stretch.
 const maxRounds = 3
 
 // medianRounds runs step for every target, rounds times, alternating, and
-// returns each target's median round (by throughput) in targets' order,
-// and every round's throughput by target.
+// returns the steps of the round where the first target's throughput over
+// the null webhook's is the median (all from one round: a ratio compares
+// webhooks measured back to back), in targets' order, and every round's
+// throughput by target.
 func medianRounds(targets []*target, rounds int, step func(t *target) Step) ([]Step, map[string][]float64) {
-	all := map[string][]Step{}
-	for range rounds {
-		for _, t := range targets {
-			all[t.name] = append(all[t.name], step(t))
-		}
-	}
-	out := make([]Step, 0, len(targets))
+	all := make([][]Step, rounds)
 	tps := map[string][]float64{}
-	for _, t := range targets {
-		ss := all[t.name]
-		for _, s := range ss {
+	for r := range rounds {
+		for _, t := range targets {
+			s := step(t)
+			all[r] = append(all[r], s)
 			tps[t.name] = append(tps[t.name], s.Throughput)
 		}
-		sorted := slices.Clone(ss)
-		slices.SortFunc(sorted, func(a, b Step) int { return cmp.Compare(a.Throughput, b.Throughput) })
-		out = append(out, sorted[len(sorted)/2])
 	}
-	return out, tps
+	null := slices.IndexFunc(targets, func(t *target) bool { return t.name == "null" })
+	ratio := func(r int) float64 {
+		if null < 0 || all[r][null].Throughput == 0 {
+			return all[r][0].Throughput
+		}
+		return all[r][0].Throughput / all[r][null].Throughput
+	}
+	order := make([]int, rounds)
+	for r := range order {
+		order[r] = r
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(ratio(a), ratio(b)) })
+	return all[order[rounds/2]], tps
 }
 
 func (e *E2EResult) max(target string) *Step {

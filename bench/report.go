@@ -237,7 +237,7 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	}
 	p("\nThe webhooks and the load generator share the machine's CPUs; the webhooks take their turn one after the other at each step, so each ratio below compares runs side by side in the same `make bench`.")
 	if e.Rounds > 1 {
-		p(" The maximum rate runs %d rounds, the webhooks alternating in each, and each webhook's median round is shown (the machine's speed drifts over seconds: one stretch of a few seconds can be a fifth faster or slower than another); every round's throughput: %s.", e.Rounds, roundsLine(e.Targets, e.MaxRounds))
+		p(" The maximum rate runs %d rounds, the webhooks alternating in each, and the round whose modeguard/null throughput ratio is the median is shown (the machine's speed drifts over seconds: one stretch of a few seconds can be a fifth faster or slower than another); every round's throughput: %s.", e.Rounds, roundsLine(e.Targets, e.MaxRounds))
 	}
 	p("\n\n")
 	p("| Rate (req/s) | Webhook | p50 | p99 | ok req/s | p50 / null's | p99 / null's | throughput / null's |\n")
@@ -338,7 +338,7 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		}
 		p("\n(three of each of the first three, then one new ConfigMap).")
 		if e.Rounds > 1 {
-			p(" %d rounds, the webhooks alternating, each webhook's median round shown; every round's throughput: %s.", e.Rounds, roundsLine(e.Targets, e.GitOpsRounds))
+			p(" %d rounds, the webhooks alternating, the round of the median modeguard/null ratio shown; every round's throughput: %s.", e.Rounds, roundsLine(e.Targets, e.GitOpsRounds))
 		}
 		p("\n\n")
 		p("| Webhook | Requests | Success | ok req/s | p50 | p99 | CPU per request | throughput / null's | Policy memo hits |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
