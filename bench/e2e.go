@@ -166,7 +166,7 @@ type E2EResult struct {
 // shared), and a webhook measured in one stretch of a few seconds can be
 // a fifth faster or slower than the same binary a minute later; the round
 // of the median ratio compares them over the same stretch.
-const maxRounds = 3
+const maxRounds = 5
 
 // medianRounds runs step for every target, rounds times, alternating, and
 // returns the steps of the round where the first target's throughput over
