@@ -40,8 +40,10 @@ func TestCacheBytes(t *testing.T) {
 
 func TestDoorkeeper(t *testing.T) {
 	d := NewDoorkeeper(2)
-	if d.Again("") || d.Again("") {
-		t.Error("an empty key was let in")
+	for range 2 { // never recorded either
+		if d.Again("") {
+			t.Error("an empty key was let in")
+		}
 	}
 	if d.Again("a") {
 		t.Error("a key asked for the first time was let in")
