@@ -302,15 +302,19 @@ func (c *compiled) wholeQuery(mode string) (rego.PreparedEvalQuery, error) {
 // queryFor is the query of every package for an input (a value ToValue
 // made): the one of its mode.
 func (c *compiled) queryFor(input ast.Value) (rego.PreparedEvalQuery, error) {
-	mode := modeOther
+	return c.wholeQuery(modeOf(input))
+}
+
+// modeOf is the query mode of an input ToValue made.
+func modeOf(input ast.Value) string {
 	if obj, ok := input.(ast.Object); ok {
 		if t := obj.Get(modeKey); t != nil {
 			if s, ok := t.Value.(ast.String); ok {
-				mode = queryMode(string(s))
+				return queryMode(string(s))
 			}
 		}
 	}
-	return c.wholeQuery(mode)
+	return modeOther
 }
 
 // queryMode is the mode whose queries serve an input of mode m.
@@ -515,15 +519,10 @@ func (e *Engine) evaluateInput(ctx context.Context, c *compiled, in *Input) ([]V
 	}
 	sortViolations(out)
 	if e.cross {
-		q, err := c.wholeQuery(mode)
+		want, err := e.evaluateWhole(ctx, c, mode, v)
 		if err != nil {
 			return nil, err
 		}
-		want, err := e.evaluate(ctx, c, q, v)
-		if err != nil {
-			return nil, err
-		}
-		sortViolations(want)
 		if d := diffViolations(out, want); d != "" {
 			return nil, fmt.Errorf("%w: the built-in rules in Go and in Rego disagree on %s %s/%s (mode %q):\n%s",
 				ErrEvaluation, in.Subject.Kind, in.Subject.Namespace, in.Subject.Name, in.Mode, d)
@@ -559,8 +558,13 @@ func ToValue(in *Input) (ast.Value, error) {
 
 // EvaluateValue is Evaluate on an input already converted with ToValue.
 func (e *Engine) EvaluateValue(ctx context.Context, input ast.Value) ([]Violation, error) {
-	c := e.current()
-	q, err := c.queryFor(input)
+	return e.evaluateWhole(ctx, e.current(), modeOf(input), input)
+}
+
+// evaluateWhole runs the whole policy's query of mode (every package,
+// native or not) on input: the violations, sorted.
+func (e *Engine) evaluateWhole(ctx context.Context, c *compiled, mode string, input ast.Value) ([]Violation, error) {
+	q, err := c.wholeQuery(mode)
 	if err != nil {
 		return nil, err
 	}
