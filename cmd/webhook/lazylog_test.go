@@ -16,7 +16,7 @@ func TestLazyValuesSameOutput(t *testing.T) {
 	for _, format := range []string{"text", "json"} {
 		var eager, lazy bytes.Buffer
 		mk := func(w *bytes.Buffer) logr.Logger {
-			lo := &logOptions{format: format, verbosity: 1}
+			lo := &procOptions{format: format, verbosity: 1}
 			return lo.logger(w)
 		}
 		use := func(l logr.Logger) {

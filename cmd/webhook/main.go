@@ -9,16 +9,19 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/KimMachineGun/automemlimit/memlimit"
 	"github.com/go-logr/logr"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/modeguard/modeguard/certs"
+	"github.com/modeguard/modeguard/internal/gomem"
 	"github.com/modeguard/modeguard/internal/version"
 	"github.com/modeguard/modeguard/webhook/dryrun"
 	"github.com/modeguard/modeguard/webhook/server"
@@ -62,15 +65,7 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	ctrl.SetLogger(lazyValues(lo.logger(stderr)))
 	log := ctrl.Log.WithName("setup")
 	log.Info("Build", "version", version.String(), "commit", version.CommitString())
-	// The Go heap limit at 90% of the container's memory limit (its
-	// cgroup's): the collector works harder near it rather than the kernel
-	// killing the pod. GOMEMLIMIT, or AUTOMEMLIMIT=off, in the environment
-	// take precedence.
-	if limit, err := memlimit.Set(memlimit.WithRatio(0.9)); err != nil {
-		log.Info("Go memory limit not set from the container's", "reason", err.Error())
-	} else if limit < math.MaxInt64 {
-		log.Info("Go memory limit set from the container's", "bytes", limit)
-	}
+	goMemoryLimit(ctx, lo.memoryTarget, log)
 	cfg, err := config.GetConfig()
 	if err != nil {
 		log.Error(err, "Reading the Kubernetes client configuration")
@@ -84,7 +79,7 @@ func runArgs(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // flags defines the command's flags on a new set that prints --help to out.
-func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
+func flags(out io.Writer) (*flag.FlagSet, *server.Options, *procOptions) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	o := server.DefaultOptions()
@@ -141,13 +136,24 @@ func flags(out io.Writer) (*flag.FlagSet, *server.Options, *logOptions) {
 	fs.StringVar(&o.ReportFormat, "report-format", o.ReportFormat, "The audit's reports: openreports (openreports.io/v1alpha1 Report, the API Kyverno and Kubewarden moved to) or wgpolicyk8s (wgpolicyk8s.io/v1alpha2 PolicyReport, which older Policy Reporter versions read). Its CRD must be installed.")
 	fs.DurationVar(&o.AuditInterval, "audit-interval", o.AuditInterval, "Time between full audit passes (besides the passes on changes).")
 	config.RegisterFlags(fs)
-	lo := &logOptions{format: "json"}
+	lo := &procOptions{format: "json"}
 	fs.IntVar(&lo.verbosity, "v", 0, "Log verbosity: 0 logs decisions and problems, 1 also why objects were not evaluated, higher is noisier.")
 	fs.Func("log-format", "Log format: json or text (default json).", func(s string) error {
 		if s != "json" && s != "text" {
 			return fmt.Errorf("want json or text")
 		}
 		lo.format = s
+		return nil
+	})
+	fs.Func("memory-target", "Resident memory to stay under, normally the container's memory request (a quantity: 128Mi, or bytes as the downward API's resourceFieldRef gives them). Go's memory limit is set to it less the binary's mapped code ("+gomemReserve+"), so the garbage collector works harder near it; it rises above that only while what stays live needs more (logged), up to 90% of the container's memory limit. Empty: 90% of the container's memory limit alone. GOMEMLIMIT, or AUTOMEMLIMIT=off, in the environment take precedence.", func(s string) error {
+		q, err := resource.ParseQuantity(s)
+		if err != nil {
+			return err
+		}
+		if q.Sign() < 0 {
+			return fmt.Errorf("negative")
+		}
+		lo.memoryTarget = q.Value()
 		return nil
 	})
 	fs.Usage = func() {
@@ -166,19 +172,50 @@ Flags:
 	return fs, &o, lo
 }
 
-// logOptions configure the structured logger (log/slog behind logr).
-type logOptions struct {
+// procOptions are the process's own: its structured logger (log/slog
+// behind logr) and its memory target.
+type procOptions struct {
 	verbosity int
 	format    string
+	// memoryTarget is the resident memory to stay under (bytes; 0: none).
+	memoryTarget int64
 }
 
-func (lo *logOptions) logger(w io.Writer) logr.Logger {
+func (lo *procOptions) logger(w io.Writer) logr.Logger {
 	// logr's V(n) is slog level -n.
 	ho := &slog.HandlerOptions{Level: slog.Level(-lo.verbosity)}
 	if lo.format == "text" {
 		return logr.FromSlogHandler(slog.NewTextHandler(w, ho))
 	}
 	return logr.FromSlogHandler(slog.NewJSONHandler(w, ho))
+}
+
+// gomemReserve is gomem.DefaultReserve for the flag's help.
+var gomemReserve = resource.NewQuantity(gomem.DefaultReserve, resource.BinarySI).String()
+
+// goMemoryLimit sets Go's soft memory limit: kept under target (bytes; 0:
+// none) by gomem.Keep until ctx ends, never above 90% of the container's
+// memory limit (its cgroup's). GOMEMLIMIT, or AUTOMEMLIMIT=off, in the
+// environment leave it to the runtime.
+func goMemoryLimit(ctx context.Context, target int64, log logr.Logger) {
+	if v := os.Getenv("GOMEMLIMIT"); v != "" || os.Getenv("AUTOMEMLIMIT") == "off" {
+		log.Info("Go memory limit left to the environment", "GOMEMLIMIT", v)
+		return
+	}
+	l := gomem.Limits{Target: target, Reserve: gomem.DefaultReserve, Cap: math.MaxInt64}
+	if c, err := memlimit.FromCgroup(); err != nil {
+		log.Info("Go memory limit not capped by the container's", "reason", err.Error())
+	} else {
+		l.Cap = int64(float64(c) * 0.9)
+	}
+	if target > 0 {
+		go gomem.Keep(ctx, l, 5*time.Second, log)
+		return
+	}
+	if l.Cap < math.MaxInt64 {
+		debug.SetMemoryLimit(l.Cap)
+		log.Info("Go memory limit set from the container's", "bytes", l.Cap)
+	}
 }
 
 // runCerts writes a CA and a serving pair with certs.WriteFiles.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		"policy-dir", "settings", "cert-mode", "cert-dir", "service-name", "namespace", "webhook-port",
 		"metrics-bind-address", "health-probe-bind-address", "leader-elect", "failure-policy", "shutdown-delay",
 		"self-managed", "cert-manager", "certs --dir", "request-timeout", "max-connections", "max-in-flight", "profiling",
+		"memory-target",
 	} {
 		if !strings.Contains(out.String(), f) {
 			t.Errorf("--help does not mention %q", f)
@@ -38,6 +40,8 @@ func TestBadUsage(t *testing.T) {
 		{"--failure-policy=maybe"},
 		{"--webhook-port=0"},
 		{"--no-such-flag"},
+		{"--memory-target=lots"},
+		{"--memory-target=-1Mi"},
 		{"extra"},
 		{"certs"}, // no --dir
 	} {
@@ -91,5 +95,24 @@ func TestVersionFlag(t *testing.T) {
 	}
 	if got, want := out.String(), "modeguard-webhook v9.8.7 (commit 0123abc)\n"; got != want {
 		t.Errorf("--version printed %q, want %q", got, want)
+	}
+}
+
+func TestMemoryTargetFlag(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{
+		"128Mi":     128 << 20,
+		"134217728": 128 << 20, // the downward API's resourceFieldRef, divisor 1
+		"1G":        1e9,
+		"0":         0,
+	} {
+		fs, _, po := flags(io.Discard)
+		if err := fs.Parse([]string{"--memory-target=" + in}); err != nil {
+			t.Errorf("--memory-target=%s: %v", in, err)
+			continue
+		}
+		if po.memoryTarget != want {
+			t.Errorf("--memory-target=%s: %d bytes, want %d", in, po.memoryTarget, want)
+		}
 	}
 }
