@@ -307,6 +307,7 @@ func checkDeployment(t *testing.T, r render, objs []*unstructured.Unstructured) 
 		"--leader-elect",
 		"--request-timeout=" + cmp.Or(r.requestTimeout, "2500ms"),
 		"--dry-run-peer-service=modeguard-webhook-peers",
+		"--memory-target=$(MEMORY_REQUEST)",
 	}
 	if r.certManager {
 		want = append(want, "--cert-dir=/etc/modeguard/certs")
@@ -403,12 +404,21 @@ func checkDeployment(t *testing.T, r render, objs []*unstructured.Unstructured) 
 	if len(peers.Spec.Ports) != 1 || port(peers.Spec.Ports[0].TargetPort) != 9443 {
 		t.Errorf("peers Service ports %+v, want the webhook port 9443", peers.Spec.Ports)
 	}
-	podIP := false
+	podIP, memoryRequest := false, false
 	for _, e := range c.Env {
 		podIP = podIP || (e.Name == "POD_IP" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "status.podIP")
+		// --memory-target=$(MEMORY_REQUEST): the container's own request,
+		// in bytes (no divisor).
+		if rf := e.ValueFrom; e.Name == "MEMORY_REQUEST" && rf != nil && rf.ResourceFieldRef != nil {
+			memoryRequest = rf.ResourceFieldRef.ContainerName == c.Name && rf.ResourceFieldRef.Resource == "requests.memory" &&
+				(rf.ResourceFieldRef.Divisor.IsZero() || rf.ResourceFieldRef.Divisor.Value() == 1)
+		}
 	}
 	if !podIP {
 		t.Error("the container has no POD_IP from status.podIP (the dry-run peers would include the replica itself)")
+	}
+	if !memoryRequest {
+		t.Error("the container has no MEMORY_REQUEST from its own requests.memory in bytes (--memory-target would not expand)")
 	}
 }
 
