@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -34,8 +33,8 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
-	"github.com/modeguard/modeguard/certs"
 	"github.com/modeguard/modeguard/internal/freeport"
 	"github.com/modeguard/modeguard/manifest"
 	"github.com/modeguard/modeguard/test/e2e"
@@ -146,6 +145,9 @@ type E2EResult struct {
 	Targets  []string
 	MaxConns int
 	K8s      string // directory of the kube-apiserver and etcd run
+	// MemoryTarget is modeguard's --memory-target: the Helm chart's
+	// default memory request, as the chart passes it.
+	MemoryTarget string
 	// ProfileParts and ProfileTop read the webhook's CPU profile at the
 	// worst case's maximum rate (none when it could not be taken), taken
 	// over ProfileSeconds.
@@ -385,6 +387,9 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if res.MemoryTarget, err = chartMemoryRequest(o.root); err != nil {
+		return nil, err
+	}
 	for _, k := range gitops {
 		if !slices.Contains(res.GitOpsMix, k.name) {
 			res.GitOpsMix = append(res.GitOpsMix, k.name)
@@ -395,33 +400,22 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		res.Kinds = append(res.Kinds, k.short)
 	}
 
-	// Serving certificates for localhost, shared by both webhooks.
-	certDir, err := os.MkdirTemp("", "modeguard-bench-certs-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(certDir)
-	pool, err := writeCerts(certDir)
-	if err != nil {
-		return nil, err
-	}
-	mgPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
 	nullPort, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 
-	// The control plane and the real webhook binary (flags after the
-	// harness's win: our certificates and port).
+	// The control plane and the real webhook binary, served where the
+	// control plane's webhook configurations send admission requests (the
+	// harness's port and certificates): objects created through the API
+	// server are admitted as in a cluster, and the reconciler's
+	// re-submissions are fixed.
 	began := time.Now()
 	logf("end to end: starting a control plane and %s", filepath.Join(o.root, "bin", "modeguard-webhook"))
 	c, err := e2e.Start(ctx, e2e.Options{
 		Root: o.root, Assets: o.k8s, Webhook: filepath.Join(o.root, "bin", "modeguard-webhook"),
 		Log:         os.Stderr,
-		WebhookArgs: []string{"--cert-dir=" + certDir, "--cert-names=localhost", fmt.Sprintf("--webhook-port=%d", mgPort), "--profiling"},
+		WebhookArgs: []string{"--profiling", "--memory-target=" + res.MemoryTarget},
 	})
 	if err != nil {
 		return nil, err
@@ -448,7 +442,14 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 			return nil, fmt.Errorf("example %s: %w", ex, err)
 		}
 	}
-	mg := &target{name: "modeguard", base: fmt.Sprintf("https://127.0.0.1:%d", mgPort), pid: pidWithArg("--cert-dir=" + certDir), metrics: c.MetricsURL}
+	mg := &target{name: "modeguard", base: "https://" + c.WebhookAddr, pid: c.WebhookPID(), metrics: c.MetricsURL}
+	// The null webhook and OPA's server serve the same certificate, for
+	// "localhost" among others.
+	certDir := c.WebhookCertDir
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(c.WebhookCA) {
+		return nil, errors.New("the control plane's webhook CA bundle holds no certificate")
+	}
 
 	// The null webhook: this program again, serving "allow" on the same
 	// controller-runtime webhook server.
@@ -596,12 +597,17 @@ func runE2E(ctx context.Context, o options) (*E2EResult, error) {
 		audited := func() int64 {
 			return metricSum(ctx, mg, metrics.EvaluationsTotal, map[string]string{"webhook": "audit"})
 		}
-		audited0 := audited()
+		resubmitted := func(result string) int64 {
+			return metricSum(ctx, mg, metrics.ResubmissionsTotal, map[string]string{"result": result})
+		}
+		audited0, resubmitted0, unfixed0 := audited(), resubmitted("resubmitted"), resubmitted("unchanged")
 		sc, err := populate(ctx, c.Config, kinds, o.scaleConfigMaps, o.scaleWorkloads, mg.pid)
 		if err != nil {
 			return nil, fmt.Errorf("populating the cluster: %w", err)
 		}
 		sc.AuditReviews = audited() - audited0
+		sc.Resubmitted, sc.Unfixed = resubmitted("resubmitted")-resubmitted0, resubmitted("unchanged")-unfixed0
+		logf("the reconciler re-submitted %d objects (%d came back unfixed)", sc.Resubmitted, sc.Unfixed)
 		logf("the audit reviewed %d objects while they were created", sc.AuditReviews)
 		sc.Audit, err = auditPass(ctx, c, mg)
 		if err != nil {
@@ -719,25 +725,26 @@ func probe(ctx context.Context, client *http.Client, t *target, k kind) (Probe, 
 	return p, nil
 }
 
-// writeCerts writes a CA and a serving pair for localhost into dir.
-func writeCerts(dir string) (*x509.CertPool, error) {
-	now := time.Now()
-	ca, err := certs.GenerateCA(now, 24*time.Hour)
+// chartMemoryRequest is the Helm chart's default memory request
+// (resources.requests.memory in its values.yaml), which the chart passes to
+// the webhook as --memory-target.
+func chartMemoryRequest(root string) (string, error) {
+	file := filepath.Join(root, "deploy", "helm", "modeguard", "values.yaml")
+	b, err := os.ReadFile(file)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	serving, err := certs.GenerateServing(ca, []string{"localhost"}, now, 24*time.Hour)
-	if err != nil {
-		return nil, err
+	var v struct {
+		Resources corev1.ResourceRequirements `json:"resources"`
 	}
-	for name, data := range map[string][]byte{"ca.crt": ca.CertPEM, "tls.crt": serving.CertPEM, "tls.key": serving.KeyPEM} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
-			return nil, err
-		}
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		return "", fmt.Errorf("%s: %w", file, err)
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(ca.Cert)
-	return pool, nil
+	q, ok := v.Resources.Requests[corev1.ResourceMemory]
+	if !ok {
+		return "", fmt.Errorf("%s: no resources.requests.memory", file)
+	}
+	return q.String(), nil
 }
 
 func freePort() (int, error) { return freeport.Loopback() }
@@ -769,25 +776,6 @@ func fetchProfile(ctx context.Context, metricsURL, name, path string) error {
 		return fmt.Errorf("GET %s: %s: %.200s", url, resp.Status, body)
 	}
 	return os.WriteFile(path, body, 0o644)
-}
-
-// pidWithArg finds the process whose command line holds arg (0: none).
-func pidWithArg(arg string) int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	sort.Strings(dirs)
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil {
-			continue
-		}
-		for _, a := range strings.Split(string(b), "\x00") {
-			if a == arg {
-				pid, _ := strconv.Atoi(filepath.Base(d))
-				return pid
-			}
-		}
-	}
-	return 0
 }
 
 // rss reads a memory field (VmRSS, VmHWM) of pid in bytes (0: unknown).
@@ -844,8 +832,12 @@ type Scale struct {
 	// and the cache settled (modeguard_evaluations_total{webhook="audit"}):
 	// each change audits its namespace again, at most busyShare of a CPU.
 	AuditReviews int64
-	Load         Step  // the maximum rate, then
-	Peak         int64 // VmHWM after that
+	// Resubmitted and Unfixed are the reconciler's re-submissions by then
+	// (modeguard_resubmissions_total): resubmitted, and unchanged (a fix
+	// the mutating webhook did not apply).
+	Resubmitted, Unfixed int64
+	Load                 Step  // the maximum rate, then
+	Peak                 int64 // VmHWM after that
 	// Audit is the full audit pass a policy reload started once the
 	// objects were cached (nil when it did not complete).
 	Audit *AuditPass

@@ -220,8 +220,8 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 	if filepath.Base(e.K8s) == "k8s-quick" {
 		k8s += ", compiled without inlining by `hack/k8s/build.sh --quick` because bin/k8s was not built yet: only the API server's own speed differs, which no figure here measures"
 	}
-	p("A control plane (etcd and kube-apiserver from %s, through test/e2e's harness) with the examples mg001-fires and mg002-fires applied, and two webhooks on 127.0.0.1 serving the same localhost certificate (`certs.GenerateServing`):\n\n", k8s)
-	p("- **modeguard**: the real `bin/modeguard-webhook` binary, `--cert-mode=dir`, its informer cache synced with the cluster, decision logging on (text), result cache at its default size;\n")
+	p("A control plane (etcd and kube-apiserver from %s, through test/e2e's harness) with the examples mg001-fires and mg002-fires applied, and the webhooks below on 127.0.0.1, serving the same certificate (the harness's, from envtest, which covers localhost):\n\n", k8s)
+	p("- **modeguard**: the real `bin/modeguard-webhook` binary, `--cert-mode=dir`, `--memory-target=%s` (the Helm chart's default memory request, which the chart passes), served where the control plane's webhook configurations call it (so objects created through the API server are admitted by it), its informer cache synced with the cluster, decision logging on (text), result cache at its default size;\n", e.MemoryTarget)
 	p("- **null**: modeguard's own HTTPS server (`server.NewHTTPSServer`: the same TLS settings, limits and paths), with a handler that decodes the AdmissionReview and allows it: the ceiling of the transport;\n")
 	if e.OPA {
 		p("- **opa**: OPA's server (`opa run --server`, bin/opa built from the OPA module modeguard links, same certificate) with bench/opa/policy.rego: the workload half of MG002 (an agent container without HOSTNAME from `fieldRef spec.nodeName` gets it by a JSON patch) as an OPA admission policy would write it, with no view of the config; it answers the AdmissionReview at POST /. modeguard does more per request (every rule, on the workload and its config, plus the fixes), so the OPA ratio prices modeguard's whole review against the cheapest policy server doing one comparable rule.\n")
@@ -354,7 +354,7 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		p("\n")
 	}
 	if sc := e.Scale; sc != nil {
-		p("### Memory with a full cache\n\n%d ConfigMaps (the mix's config) and %d agent DaemonSets reading them, created in a namespace of their own in %s; modeguard caches every ConfigMap and workload (stripped by its cache transforms).\n\n", sc.ConfigMaps, sc.Workloads, sc.Took.Round(time.Second))
+		p("### Memory with a full cache\n\n%d ConfigMaps (the mix's config) and %d agent DaemonSets reading them, created through the API server in a namespace of their own in %s; modeguard caches every ConfigMap and workload (stripped by its cache transforms). The API server sends each creation to modeguard's admission. A ConfigMap created before its DaemonSet has no known mode yet, so the reconciler re-submits it once the DaemonSet is cached, for the node selector fix: %d re-submissions by the time the cache settled, %d of them came back unfixed.\n\n", sc.ConfigMaps, sc.Workloads, sc.Took.Round(time.Second), sc.Resubmitted, sc.Unfixed)
 		p("| modeguard | RSS |\n|---|--:|\n")
 		p("| before the objects | %s |\n| cache synced (RSS steady for 3 s, after %s) | %s |\n", fmtBytes(float64(sc.RSSBefore)), sc.SettleTook.Round(time.Second), fmtBytes(float64(sc.RSSSynced)))
 		p("| after %s at the maximum rate (%.0f ok req/s, p99 %s) | %s |\n| peak of the whole run (VmHWM) | %s |\n\n", sc.Load.Duration, sc.Load.Throughput, fmtDur(sc.Load.P99), fmtBytes(float64(sc.Load.RSS)), fmtBytes(float64(sc.Peak)))
