@@ -109,11 +109,9 @@ func decideMutate(ctx context.Context, req admission.Request, s *Subject, res *r
 		if err != nil {
 			return nil, fmt.Errorf("encoding the fixed %s: %w", s.Kind, err)
 		}
-		r := admission.PatchResponseFromRaw(req.Object.Raw, fixed)
-		if !r.Allowed {
-			return nil, fmt.Errorf("computing the patch of %s %s/%s: %s", s.Kind, s.Namespace, s.Name, r.Result.Message)
+		if a.patches, err = createPatch(req.Object.Raw, fixed); err != nil {
+			return nil, fmt.Errorf("computing the patch of %s %s/%s: %w", s.Kind, s.Namespace, s.Name, err)
 		}
-		a.patches = r.Patches
 	}
 	switch {
 	case len(a.patches) > 0:
