@@ -33,31 +33,14 @@ func createPatch(a, b []byte) ([]jsonpatch.Operation, error) {
 	if bytes.Equal(a, b) {
 		return []jsonpatch.Operation{}, nil
 	}
-	av, err := trimValue(a)
-	if err != nil {
-		return nil, err
-	}
-	bv, err := trimValue(b)
-	if err != nil {
-		return nil, err
+	av, bv := bytes.TrimSpace(a), bytes.TrimSpace(b)
+	if len(av) == 0 || len(bv) == 0 {
+		return nil, errJSON
 	}
 	return diffJSON(av, bv, "", nil)
 }
 
 var errJSON = errors.New("invalid JSON document")
-
-// trimValue is doc's one value without the space around it.
-func trimValue(doc []byte) ([]byte, error) {
-	i := skipSpace(doc, 0)
-	end, err := skipValue(doc, i)
-	if err != nil {
-		return nil, err
-	}
-	if skipSpace(doc, end) != len(doc) {
-		return nil, errJSON
-	}
-	return doc[i:end], nil
-}
 
 // diffJSON appends the operations that turn a into b (each one value's
 // text) at path, as CreatePatch's handleValues does.
@@ -329,17 +312,24 @@ func skipValue(s []byte, i int) (int, error) {
 	return 0, fmt.Errorf("%w: unexpected %q", errJSON, s[i])
 }
 
-// skipString is the end of the string that starts at s[i] (a quote).
+// skipString is the end of the string that starts at s[i] (a quote): the
+// first quote after it that an odd run of backslashes does not escape.
 func skipString(s []byte, i int) (int, error) {
-	for j := i + 1; j < len(s); j++ {
-		switch s[j] {
-		case '\\':
-			j++ // the escaped byte; \uXXXX's digits are plain bytes
-		case '"':
+	for j := i + 1; ; {
+		q := bytes.IndexByte(s[j:], '"')
+		if q < 0 {
+			return 0, errJSON
+		}
+		j += q
+		n := 0
+		for k := j - 1; k > i && s[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
 			return j + 1, nil
 		}
+		j++
 	}
-	return 0, errJSON
 }
 
 // skipNested is the end of the object or array that starts at s[i]: its
