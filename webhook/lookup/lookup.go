@@ -84,6 +84,35 @@ type Cache struct {
 	// since their CustomResourceDefinition was found (WatchCRDs).
 	cache cache.Cache
 	crds  crdKinds
+	// indexes are the informers' own indexes of the static workload kinds
+	// (by kind name) and of HPAs, read without controller-runtime's List
+	// (directIndex); nil for a kind whose informer is not client-go's.
+	indexes map[string]*directIndex
+}
+
+// directIndex is one informer's store, read directly: controller-runtime's
+// List makes a zero object of the kind by reflection to learn the list's
+// item type, and fills a typed list by reflection, on every call; on the
+// admission path that was a twelfth of the webhook's allocations. A
+// workload kind's store holds indexByConfigMap; every store the namespace
+// index controller-runtime gives its informers.
+type directIndex struct {
+	informer toolscache.SharedIndexInformer
+}
+
+// indexByConfigMap indexes agent workloads by "<namespace>/<ConfigMap they
+// read>" in their informers' stores.
+const indexByConfigMap = "modeguard.dev/namespace-configmap"
+
+// byIndex is what the store holds under index name and key, once its
+// informer has synced; ok is false before (controller-runtime's reader
+// waits for the sync: the caller falls back to it).
+func (d *directIndex) byIndex(name, key string) (objs []any, ok bool) {
+	if d == nil || !d.informer.HasSynced() {
+		return nil, false
+	}
+	objs, err := d.informer.GetIndexer().ByIndex(name, key)
+	return objs, err == nil
 }
 
 // Setup starts the informers the webhook needs on c (so that they sync with
@@ -101,12 +130,21 @@ func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logg
 			return nil, fmt.Errorf("indexing agent %ss: %w", k.Name, err)
 		}
 	}
+	lc.indexes = map[string]*directIndex{}
 	for _, k := range informed() {
 		inf, err := c.GetInformer(ctx, k.Informer(), cache.BlockUntilSynced(false))
 		if err != nil {
 			return nil, fmt.Errorf("informer for %ss: %w", k.Name, err)
 		}
 		lc.informers = append(lc.informers, inf)
+		if sii, ok := inf.(toolscache.SharedIndexInformer); ok && (k == workload.KindHPA || slices.Contains(staticWorkloads(), k)) {
+			if k != workload.KindHPA {
+				if err := sii.AddIndexers(toolscache.Indexers{indexByConfigMap: lc.namespaceConfigMap}); err != nil {
+					return nil, fmt.Errorf("indexing %ss by ConfigMap: %w", k.Name, err)
+				}
+			}
+			lc.indexes[k.Name] = &directIndex{informer: sii}
+		}
 		if w != nil && slices.Contains(trackedKinds, k.Name) {
 			if _, err := inf.AddEventHandler(w.eventHandler(k.Name)); err != nil {
 				return nil, fmt.Errorf("watching %s events: %w", k.Name, err)
@@ -177,6 +215,10 @@ func (c *Cache) Consumers(ctx context.Context, namespace, configMap string) ([]r
 	defer cancel()
 	var out []runtime.Object
 	for _, k := range c.workloads() {
+		if objs, ok := c.indexes[k.Name].byIndex(indexByConfigMap, namespace+"/"+configMap); ok && !c.watches.Behind(k.Name) {
+			out = append(out, byName(objs)...)
+			continue
+		}
 		list := k.NewList()
 		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}, client.UnsafeDisableDeepCopy); err != nil {
 			// Not synced yet (a request right after start), or broken:
@@ -288,6 +330,15 @@ func (c *Cache) HPAs(ctx context.Context, namespace string) ([]autoscalingv2.Hor
 		}
 		c.log.Error(err, "Listing HorizontalPodAutoscalers from the API server (the cache may be behind): the cache answers", "namespace", namespace)
 	}
+	if objs, ok := c.indexes[kind].byIndex(toolscache.NamespaceIndex, namespace); ok {
+		out := make([]autoscalingv2.HorizontalPodAutoscaler, 0, len(objs))
+		for _, o := range byName(objs) {
+			if h, ok := o.(*autoscalingv2.HorizontalPodAutoscaler); ok {
+				out = append(out, *h)
+			}
+		}
+		return out, nil
+	}
 	err := c.reader.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
 	if err == nil {
 		return list.Items, nil
@@ -343,6 +394,30 @@ func (c *Cache) indexConfigMap(o client.Object) []string {
 		return []string{cm}
 	}
 	return nil
+}
+
+// namespaceConfigMap is the toolscache.IndexFunc of indexByConfigMap.
+func (c *Cache) namespaceConfigMap(obj any) ([]string, error) {
+	if o, ok := obj.(client.Object); ok {
+		if cm := ConfigMapOf(o, c.agents); cm != "" {
+			return []string{o.GetNamespace() + "/" + cm}, nil
+		}
+	}
+	return nil, nil
+}
+
+// byName are the store's objects, by name (as items sorts a list's).
+func byName(objs []any) []runtime.Object {
+	out := make([]runtime.Object, 0, len(objs))
+	for _, o := range objs {
+		if ro, ok := o.(runtime.Object); ok {
+			out = append(out, ro)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		return out[i].(client.Object).GetName() < out[j].(client.Object).GetName()
+	})
+	return out
 }
 
 func (c *Cache) indexAgent(o client.Object) []string {
