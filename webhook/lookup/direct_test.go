@@ -22,15 +22,21 @@ import (
 )
 
 // realInformers hands out client-go's informers (over a fake clientset)
-// for the workload kinds and HPAs, as controller-runtime's cache does, and
-// informertest's fakes for the rest.
+// for the workload kinds, HPAs, ConfigMaps and Namespaces, as
+// controller-runtime's cache does, and informertest's fakes for the rest.
 type realInformers struct {
 	fakeInformers
 	factory informers.SharedInformerFactory
 }
 
 func (r realInformers) GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error) {
-	switch obj.(type) {
+	switch o := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		if o.Kind == "Namespace" {
+			return r.factory.Core().V1().Namespaces().Informer(), nil
+		}
+	case *corev1.ConfigMap:
+		return r.factory.Core().V1().ConfigMaps().Informer(), nil
 	case *appsv1.DaemonSet:
 		return r.factory.Apps().V1().DaemonSets().Informer(), nil
 	case *appsv1.StatefulSet:
@@ -44,8 +50,8 @@ func (r realInformers) GetInformer(ctx context.Context, obj client.Object, opts 
 }
 
 // TestConsumersAndHPAsFromTheInformersIndexes: with client-go's informers
-// (as controller-runtime's cache has), Consumers and HPAs read the
-// informers' stores directly. controller-runtime's reader here (informertest)
+// (as controller-runtime's cache has), Consumers, HPAs, ConfigMap and
+// NamespaceLabels read the informers' stores directly. controller-runtime's reader here (informertest)
 // holds nothing and the API server fails every read, so the objects can
 // only come from the stores: the agent DaemonSets reading the ConfigMap in
 // that namespace, by name, and the namespace's HPAs by name (reading the
@@ -70,6 +76,8 @@ func TestConsumersAndHPAsFromTheInformersIndexes(t *testing.T) {
 	cs := kubefake.NewClientset(
 		agent("ns", "b", "alloy"), agent("ns", "a", "alloy"), agent("ns", "c", "other"), agent("elsewhere", "d", "alloy"),
 		hpa("ns", "y"), hpa("ns", "x"), hpa("elsewhere", "z"),
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "alloy"}, Data: map[string]string{"config.alloy": "x"}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns", Labels: map[string]string{"team": "obs"}}},
 	)
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	s := runtime.NewScheme()
@@ -80,7 +88,7 @@ func TestConsumersAndHPAsFromTheInformersIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []*workload.Kind{workload.KindDaemonSet, workload.KindStatefulSet, workload.KindDeployment, workload.KindHPA} {
+	for _, k := range []*workload.Kind{workload.KindDaemonSet, workload.KindStatefulSet, workload.KindDeployment, workload.KindHPA, workload.KindConfigMap, workload.KindNamespace} {
 		if c.indexes[k.Name] == nil {
 			t.Errorf("no direct index for %ss", k.Name)
 		}
@@ -108,6 +116,14 @@ func TestConsumersAndHPAsFromTheInformersIndexes(t *testing.T) {
 	}
 	if len(hpas) != 2 || hpas[0].Name != "x" || hpas[1].Name != "y" {
 		t.Errorf("HPAs of ns: %d, want x and y", len(hpas))
+	}
+	cm, err := c.ConfigMap(ctx, "ns", "alloy")
+	if err != nil || cm == nil || cm.Data["config.alloy"] != "x" {
+		t.Errorf("ConfigMap ns/alloy: %v, %v (the stores were not read)", cm, err)
+	}
+	labels, err := c.NamespaceLabels(ctx, "ns")
+	if err != nil || labels["team"] != "obs" {
+		t.Errorf("NamespaceLabels of ns: %v, %v (the stores were not read)", labels, err)
 	}
 	// Before an informer synced, its store is not read: the reader is.
 	if _, ok := (&directIndex{informer: toolscache.NewSharedIndexInformer(nil, &appsv1.DaemonSet{}, 0, nil)}).byIndex(indexByConfigMap, "ns/alloy"); ok {

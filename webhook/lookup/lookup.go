@@ -95,7 +95,9 @@ type Cache struct {
 // item type, and fills a typed list by reflection, on every call; on the
 // admission path that was a twelfth of the webhook's allocations. A
 // workload kind's store holds indexByConfigMap; every store the namespace
-// index controller-runtime gives its informers.
+// index controller-runtime gives its informers. A read from a synced store
+// cannot wait, so it takes no ReadTimeout either: only the reads that may
+// wait (the reader before the sync, the API server) make that context.
 type directIndex struct {
 	informer toolscache.SharedIndexInformer
 }
@@ -103,6 +105,17 @@ type directIndex struct {
 // indexByConfigMap indexes agent workloads by "<namespace>/<ConfigMap they
 // read>" in their informers' stores.
 const indexByConfigMap = "modeguard.dev/namespace-configmap"
+
+// get is the object the store holds under key (namespace/name, or the
+// name of a cluster-scoped object), once its informer has synced; ok is
+// false before (the caller falls back to controller-runtime's reader).
+func (d *directIndex) get(key string) (obj any, exists, ok bool) {
+	if d == nil || !d.informer.HasSynced() {
+		return nil, false, false
+	}
+	obj, exists, err := d.informer.GetIndexer().GetByKey(key)
+	return obj, exists, err == nil
+}
 
 // byIndex is what the store holds under index name and key, once its
 // informer has synced; ok is false before (controller-runtime's reader
@@ -137,8 +150,8 @@ func Setup(ctx context.Context, c cache.Cache, live client.Reader, log logr.Logg
 			return nil, fmt.Errorf("informer for %ss: %w", k.Name, err)
 		}
 		lc.informers = append(lc.informers, inf)
-		if sii, ok := inf.(toolscache.SharedIndexInformer); ok && (k == workload.KindHPA || slices.Contains(staticWorkloads(), k)) {
-			if k != workload.KindHPA {
+		if sii, ok := inf.(toolscache.SharedIndexInformer); ok {
+			if slices.Contains(staticWorkloads(), k) {
 				if err := sii.AddIndexers(toolscache.Indexers{indexByConfigMap: lc.namespaceConfigMap}); err != nil {
 					return nil, fmt.Errorf("indexing %ss by ConfigMap: %w", k.Name, err)
 				}
@@ -170,10 +183,17 @@ func (c *Cache) Ready(*http.Request) error {
 // cache answers shares its maps with the cache's object (not copied: nothing
 // may modify it, as review.Lookup says).
 func (c *Cache) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
-	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
-	defer cancel()
 	key := types.NamespacedName{Namespace: namespace, Name: name}
 	kind := workload.KindConfigMap.Name
+	if !c.watches.Behind(kind) {
+		if obj, exists, ok := c.indexes[kind].get(key.String()); ok && exists {
+			if cm, isCM := obj.(*corev1.ConfigMap); isCM && (len(cm.Data) > 0 || len(cm.BinaryData) > 0) {
+				return cm, nil
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
+	defer cancel()
 	if c.watches.Behind(kind) {
 		c.watches.staleRead(kind)
 		cm := &corev1.ConfigMap{}
@@ -211,13 +231,18 @@ func (c *Cache) ConfigMap(ctx context.Context, namespace, name string) (*corev1.
 // cache answers is the cache's own objects, not copies (as review.Lookup
 // says, nothing may modify them: review fixes copies).
 func (c *Cache) Consumers(ctx context.Context, namespace, configMap string) ([]runtime.Object, error) {
-	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
-	defer cancel()
 	var out []runtime.Object
+	bounded := false
 	for _, k := range c.workloads() {
 		if objs, ok := c.indexes[k.Name].byIndex(indexByConfigMap, namespace+"/"+configMap); ok && !c.watches.Behind(k.Name) {
 			out = append(out, byName(objs)...)
 			continue
+		}
+		if !bounded {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, ReadTimeout)
+			defer cancel()
+			bounded = true
 		}
 		list := k.NewList()
 		if err := c.reader.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{IndexConfigMap: configMap}, client.UnsafeDisableDeepCopy); err != nil {
@@ -318,9 +343,14 @@ func (c *Cache) AgentConfigMaps(ctx context.Context) ([]types.NamespacedName, er
 // error. The cache's answer shares its maps and slices with the cache's
 // own objects: nothing may modify them.
 func (c *Cache) HPAs(ctx context.Context, namespace string) ([]autoscalingv2.HorizontalPodAutoscaler, error) {
+	kind := workload.KindHPA.Name
+	if !c.watches.Behind(kind) {
+		if objs, ok := c.indexes[kind].byIndex(toolscache.NamespaceIndex, namespace); ok {
+			return hpaValues(objs), nil
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
-	kind := workload.KindHPA.Name
 	list := &autoscalingv2.HorizontalPodAutoscalerList{}
 	if c.watches.Behind(kind) {
 		c.watches.staleRead(kind)
@@ -331,13 +361,7 @@ func (c *Cache) HPAs(ctx context.Context, namespace string) ([]autoscalingv2.Hor
 		c.log.Error(err, "Listing HorizontalPodAutoscalers from the API server (the cache may be behind): the cache answers", "namespace", namespace)
 	}
 	if objs, ok := c.indexes[kind].byIndex(toolscache.NamespaceIndex, namespace); ok {
-		out := make([]autoscalingv2.HorizontalPodAutoscaler, 0, len(objs))
-		for _, o := range byName(objs) {
-			if h, ok := o.(*autoscalingv2.HorizontalPodAutoscaler); ok {
-				out = append(out, *h)
-			}
-		}
-		return out, nil
+		return hpaValues(objs), nil // the API server failed; the cache answers
 	}
 	err := c.reader.List(ctx, list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy)
 	if err == nil {
@@ -358,6 +382,11 @@ func (c *Cache) HPAs(ctx context.Context, namespace string) ([]autoscalingv2.Hor
 func (c *Cache) NamespaceLabels(ctx context.Context, namespace string) (map[string]string, error) {
 	if namespace == "" {
 		return nil, nil
+	}
+	if obj, exists, ok := c.indexes[workload.KindNamespace.Name].get(namespace); ok && exists {
+		if m, isMeta := obj.(metav1.Object); isMeta {
+			return m.GetLabels(), nil
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
 	defer cancel()
@@ -404,6 +433,17 @@ func (c *Cache) namespaceConfigMap(obj any) ([]string, error) {
 		}
 	}
 	return nil, nil
+}
+
+// hpaValues are a store's HPAs, by name.
+func hpaValues(objs []any) []autoscalingv2.HorizontalPodAutoscaler {
+	out := make([]autoscalingv2.HorizontalPodAutoscaler, 0, len(objs))
+	for _, o := range byName(objs) {
+		if h, ok := o.(*autoscalingv2.HorizontalPodAutoscaler); ok {
+			out = append(out, *h)
+		}
+	}
+	return out
 }
 
 // byName are the store's objects, by name (as items sorts a list's).
