@@ -27,8 +27,12 @@
 // kubectl.kubernetes.io/last-applied-configuration annotation (a second copy
 // of the object). TestCacheMemory measures the result per 1,000 ConfigMaps.
 //
-// Every read takes the request's context, bounded by ReadTimeout. A kind
-// whose watch broke is read from the API server (see Watches), and so is one
+// Once an informer has synced, its store is read directly (its own
+// indexes: the namespace, and "<namespace>/<ConfigMap>" for the agent
+// workloads), without controller-runtime's reader, which builds a typed
+// copy or list by reflection on each call. Such a read cannot wait. Every
+// read that may wait (the reader before the sync, the API server) takes the
+// request's context, bounded by ReadTimeout. A kind whose watch broke is read from the API server (see Watches), and so is one
 // the cache cannot answer for; when neither the cache nor the API server
 // answers, the lookup returns the error (wrapped): never an absent object.
 //

@@ -179,8 +179,8 @@ func (c *Cache) Ready(*http.Request) error {
 
 // ConfigMap implements review.Lookup. It reads the cache, and the API server
 // when the cache does not have the ConfigMap, holds it without its data, or
-// cannot answer. Each read is bounded by ReadTimeout within ctx. What the
-// cache answers shares its maps with the cache's object (not copied: nothing
+// cannot answer. Each read that may wait is bounded by ReadTimeout within
+// ctx. What the cache answers is the cache's object (not copied: nothing
 // may modify it, as review.Lookup says).
 func (c *Cache) ConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: name}
