@@ -269,7 +269,7 @@ func handlerParts() []costPart {
 		{Name: "— converting the input to Rego values (`policy.ToValue`, through the file cache)", Match: convert},
 		{Name: "facts: parsing the config (`riverconfig.Parse`)", Match: fnIs(mg + "riverconfig.Parse")},
 		{Name: "the fix (`mutate.ConfigMap`)", Match: fnIs(mg+"mutate.ConfigMap", mg+"mutate.Fixer.ConfigMap")},
-		{Name: "the JSON patch (`admission.PatchResponseFromRaw`)", Match: fnIs("sigs.k8s.io/controller-runtime/pkg/webhook/admission.PatchResponseFromRaw")},
+		{Name: "the JSON patch (`admit.createPatch`)", Match: fnIs(mg + "webhook/admit.createPatch")},
 		{Name: "JSON encoding and decoding (`encoding/json`)", Match: fnIs("encoding/json.Unmarshal", "encoding/json.Marshal")},
 		{Name: "allocation (`runtime.mallocgc`, inside the above)", Match: fnIs("runtime.mallocgc")},
 	}
