@@ -67,6 +67,20 @@ func (l Limits) For(live uint64) int64 {
 	return int64(need)
 }
 
+// next is the limit that follows prev (0: none yet) for a live heap of
+// live bytes, and whether it is a change worth making: a move of more than
+// a sixteenth, or back to Base.
+func (l Limits) next(prev int64, live uint64) (int64, bool) {
+	next := l.For(live)
+	if next == prev {
+		return prev, false
+	}
+	if d := next - prev; prev > 0 && next != l.Base() && d < prev/16 && -d < prev/16 {
+		return prev, false
+	}
+	return next, true
+}
+
 func (l Limits) capOr() int64 {
 	if l.Cap <= 0 {
 		return math.MaxInt64
@@ -75,23 +89,27 @@ func (l Limits) capOr() int64 {
 }
 
 // Keep sets the limit for the live heap now, then again every interval
-// until ctx ends, when it moved by more than a sixteenth. Each change is
-// logged; one above Base says the target is too small for what stays live.
+// until ctx ends, when it moved by more than a sixteenth or came back to
+// Base. Going above Base (the target is too small for what stays live) and
+// coming back are logged; the moves in between at V(1).
 func Keep(ctx context.Context, l Limits, every time.Duration, log logr.Logger) {
+	base := l.Base()
 	set := func(prev int64) int64 {
 		live := liveHeap()
-		next := l.For(live)
-		if d := next - prev; prev > 0 && d < prev/16 && -d < prev/16 {
+		next, change := l.next(prev, live)
+		if !change {
 			return prev
 		}
 		debug.SetMemoryLimit(next)
 		switch {
-		case next > l.Base():
-			log.Info("Go memory limit raised above the memory target: what stays live needs more; raise the memory request (--memory-target)", "limit", next, "live", live, "target", l.Target)
-		case prev > l.Base():
-			log.Info("Go memory limit back at the memory target's", "limit", next, "live", live, "target", l.Target)
 		case prev == 0:
 			log.Info("Go memory limit set from the memory target", "limit", next, "live", live, "target", l.Target)
+		case next > base && prev <= base:
+			log.Info("Go memory limit raised above the memory target: what stays live needs more; raise the memory request (--memory-target)", "limit", next, "live", live, "target", l.Target)
+		case next == base:
+			log.Info("Go memory limit back at the memory target's", "limit", next, "live", live, "target", l.Target)
+		default:
+			log.V(1).Info("Go memory limit moved with the live heap", "limit", next, "live", live, "target", l.Target)
 		}
 		return next
 	}

@@ -35,6 +35,32 @@ func TestLimits(t *testing.T) {
 	}
 }
 
+// next moves the limit with the live heap above Base, by more than a
+// sixteenth at a time, and always back to Base.
+func TestNext(t *testing.T) {
+	l := Limits{Target: 128 * mi, Reserve: 40 * mi}
+	for _, tc := range []struct {
+		name       string
+		prev       int64
+		live       uint64
+		want       int64
+		wantChange bool
+	}{
+		{"the first: Base", 0, 10 * mi, 88 * mi, true},
+		{"at Base, a small heap: no change", 88 * mi, 30 * mi, 88 * mi, false},
+		{"at Base, the heap past three quarters: raised", 88 * mi, 75 * mi, 100 * mi, true},
+		{"raised, the heap a little bigger: kept", 100 * mi, 76 * mi, 100 * mi, false},
+		{"raised, the heap much bigger: raised again", 100 * mi, 90 * mi, 120 * mi, true},
+		{"raised, the heap small again: back to Base", 100 * mi, 30 * mi, 88 * mi, true},
+		{"a sixteenth above Base, the heap small: back to Base", 89 * mi, 30 * mi, 88 * mi, true},
+	} {
+		got, change := l.next(tc.prev, tc.live)
+		if got != tc.want || change != tc.wantChange {
+			t.Errorf("%s: next(%d MiB, %d MiB) = %.1f MiB, %v; want %.1f MiB, %v", tc.name, tc.prev/mi, tc.live/mi, float64(got)/mi, change, float64(tc.want)/mi, tc.wantChange)
+		}
+	}
+}
+
 // Keep sets the process's limit, and logs it; the test restores it.
 func TestKeep(t *testing.T) {
 	prev := debug.SetMemoryLimit(-1)
