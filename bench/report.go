@@ -358,7 +358,7 @@ func (e *E2EResult) write(w io.Writer, plot string) {
 		p("| modeguard | RSS |\n|---|--:|\n")
 		p("| before the objects | %s |\n| cache synced (RSS steady for 3 s, after %s) | %s |\n", fmtBytes(float64(sc.RSSBefore)), sc.SettleTook.Round(time.Second), fmtBytes(float64(sc.RSSSynced)))
 		p("| after %s at the maximum rate (%.0f ok req/s, p99 %s) | %s |\n| peak of the whole run (VmHWM) | %s |\n\n", sc.Load.Duration, sc.Load.Throughput, fmtDur(sc.Load.P99), fmtBytes(float64(sc.Load.RSS)), fmtBytes(float64(sc.Peak)))
-		p("While they were created, each change queued an audit of their namespace: the audit reviewed %d objects in all (an audit of a namespace waits nine times its last duration before it runs again, so it takes at most a tenth of a CPU).\n\n", sc.AuditReviews)
+		p("While they were created, each change queued an audit of their namespace: the audit reviewed %d objects in all (an audit of a namespace waits nine times its last review's duration before it runs again, so it takes at most a tenth of a CPU).\n\n", sc.AuditReviews)
 		if a := sc.Audit; a != nil {
 			p("### Audit of the whole cluster\n\nA policy reload (a no-op rule written to `--policy-dir`) starts a full audit pass once the objects above are cached: every namespace reviewed from the informer caches, its Report written. The pass over %d ConfigMaps and %d agent DaemonSets took **%s** (`%s`) and found %d findings; modeguard's RSS went from %s before the reload to %s after the pass (%+.0f MiB), peak %s.\n\n",
 				sc.ConfigMaps, sc.Workloads, a.Took.Round(time.Millisecond), metrics.AuditPassDuration, a.Findings, fmtBytes(float64(a.RSSBefore)), fmtBytes(float64(a.RSSAfter)), float64(a.RSSAfter-a.RSSBefore)/(1<<20), fmtBytes(float64(a.Peak)))
