@@ -425,14 +425,18 @@ func (c *Cache) indexConfigMap(o client.Object) []string {
 	return nil
 }
 
-// namespaceConfigMap is the toolscache.IndexFunc of indexByConfigMap.
+// namespaceConfigMap is the toolscache.IndexFunc of indexByConfigMap:
+// indexConfigMap's value, prefixed with the object's namespace.
 func (c *Cache) namespaceConfigMap(obj any) ([]string, error) {
-	if o, ok := obj.(client.Object); ok {
-		if cm := ConfigMapOf(o, c.agents); cm != "" {
-			return []string{o.GetNamespace() + "/" + cm}, nil
-		}
+	o, ok := obj.(client.Object)
+	if !ok {
+		return nil, nil
 	}
-	return nil, nil
+	keys := c.indexConfigMap(o)
+	for i, cm := range keys {
+		keys[i] = o.GetNamespace() + "/" + cm
+	}
+	return keys, nil
 }
 
 // hpaValues are a store's HPAs, by name.
